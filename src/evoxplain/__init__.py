@@ -1,0 +1,37 @@
+"""evoxplain: explain models that can only be queried.
+
+Local attributions by gradient estimation (GE, GEEX/iGEEX, mask resizing, smoothing, Bernoulli
+masks) and global exemplars by evolution strategies, over one query engine, :class:`BlackBox`.
+
+Example:
+    >>> from evoxplain import GEEX
+    >>> exp = GEEX(model, queries=2000, mask_size=(14, 14), seed=0).explain(image)
+    >>> exp.values.shape == image.shape
+"""
+
+from .attribution import GEEX
+from .blackbox import BlackBox, as_blackbox
+from .errors import (
+    EvoxplainError,
+    InvalidInputError,
+    MissingDependencyError,
+    ModelCallError,
+    ModelOutputError,
+    QueryBudgetExceeded,
+)
+from .explanation import Explanation
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BlackBox",
+    "EvoxplainError",
+    "Explanation",
+    "GEEX",
+    "InvalidInputError",
+    "MissingDependencyError",
+    "ModelCallError",
+    "ModelOutputError",
+    "QueryBudgetExceeded",
+    "as_blackbox",
+]
