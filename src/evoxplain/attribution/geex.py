@@ -1,0 +1,363 @@
+"""GE and GEEX: attributions from gradients estimated by natural evolution strategies.
+
+Notation (DESIGN §1): explicand x, baseline x̊, score f (the target probability by default),
+search radius σ, n queries drawn as n/2 mirrored pairs.
+
+* GE (``integrated=False``): η = 1/n Σ_pairs (f(x+σd) − f(x−σd)) · d / σ, the gradient of the
+  Gaussian-smoothed score.
+* GEEX / iGEEX (``integrated=True``): one α per pair, stratified in [0, 1], queries
+  x̊ + α(x − x̊) ± σd; ξ = (x − x̊) ⊙ η̄ with η̄ the estimate averaged along the path: integrated
+  gradients with estimated gradients (complete, sensitive, insensitive, implementation
+  invariant and linear, in expectation).
+* Directions d are plain Gaussian, resized (``mask_size``, "GERS") or smoothed (``smoothing``)
+  noise; the estimate is divided by the sampler's gain T Tᵀ 1 so gradients that are smooth at the
+  mask's scale keep their size (see :mod:`evoxplain.sampling`).
+* bGEEX (``distribution="bernoulli"``): masks b ∈ {0, 1} (noise thresholded at 0), mirror 1 − b,
+  queries b ⊙ x(α) + (1 − b) ⊙ x̊ with x(α) = x̊ + α(x − x̊). ξ = Σ f(z)(2b − 1) / Σ_pairs α, scaled so
+  that a model linear in the features is complete in expectation (with uncorrelated masks). A mask
+  shared by the channels of a pixel gives the pixel's value, split over its channels in proportion
+  to |x − x̊|. Text is always explained this way, one mask entry per token.
+
+Example:
+    >>> from evoxplain import GEEX
+    >>> explainer = GEEX(model, queries=2000, sigma=0.2, mask_size=(14, 14), seed=0)
+    >>> exp = explainer.explain(image)            # (3, 224, 224) -> values (3, 224, 224)
+    >>> exp.target, exp.queries, exp.completeness_gap
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..baseline import Baseline, make_baseline
+from ..blackbox import BlackBox, as_blackbox
+from ..errors import InvalidInputError
+from ..explanation import Explanation
+from ..fitness import fitness_fn
+from ..sampling import NoiseSampler, _pair, _smoothing, bernoulli, make_sampler
+
+BLOCK = 32
+"""Mirrored pairs drawn per noise block: results do not depend on ``batch_size``."""
+
+_TOKEN = re.compile(r"\S+")
+
+
+class GEEX:
+    """Gradient-estimation explainer: GE, GEEX/iGEEX, mask resizing and smoothing, bGEEX.
+
+    Args:
+        model: anything :class:`~evoxplain.BlackBox` accepts, or a ``BlackBox``.
+        queries: perturbed inputs per explanation (an even number: mirrored pairs). Each
+            explanation also sends the input (and the baseline, if integrated or text) once.
+        sigma: the search radius σ, in input units (Gaussian noise; unused by Bernoulli masks).
+        baseline: x̊: a number, ``"mean"``, ``"blur"`` or a tensor; for text, a string that
+            replaces absent tokens (any other value drops them).
+        integrated: GEEX along the path from the baseline (True) or GE at x (False).
+        mask_size: ``(h, w)``: draw noise at this size and upsample bilinearly (GERS).
+        smoothing: ``(kernel_size, sigma)``: Gaussian-filter full-size noise (unit variance kept).
+        distribution: ``"gaussian"`` or ``"bernoulli"`` (present/absent masks).
+        fitness: ``"prob"``, ``"logit"``, ``"logprob"`` or ``"entropy"``.
+        shared_mask: one mask for all channels of an image; default True for Bernoulli masks,
+            False for Gaussian noise.
+        batch_size: the most inputs per model call (memory is bounded by it); defaults to the
+            BlackBox's.
+        seed: the seed of the per-call random generator; None draws a fresh one, recorded in
+            ``Explanation.params["seed"]``.
+        progress: show a progress bar of the queries.
+    """
+
+    name = "GEEX"
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        queries: int = 2000,
+        sigma: float = 0.2,
+        baseline: Baseline = 0.0,
+        integrated: bool = True,
+        mask_size: int | tuple[int, int] | None = None,
+        smoothing: tuple[int, float] | None = None,
+        distribution: Literal["gaussian", "bernoulli"] = "gaussian",
+        fitness: str = "prob",
+        shared_mask: bool | None = None,
+        batch_size: int | None = None,
+        seed: int | None = None,
+        progress: bool = False,
+    ):
+        if isinstance(queries, bool) or not isinstance(queries, (int, np.integer)) or queries < 2 or queries % 2:
+            raise InvalidInputError(
+                f"queries must be an even integer >= 2 (queries come in mirrored pairs), not {queries!r}"
+            )
+        if not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma <= 0:
+            raise InvalidInputError(f"sigma must be a positive number (the search radius), not {sigma!r}")
+        if distribution not in ("gaussian", "bernoulli"):
+            raise InvalidInputError(f"distribution must be 'gaussian' or 'bernoulli', not {distribution!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise InvalidInputError(f"seed must be a non-negative integer or None, not {seed!r}")
+        if mask_size is not None:
+            mask_size = _pair(mask_size, "mask_size")
+        if smoothing is not None:
+            smoothing = _smoothing(smoothing)
+        if mask_size is not None and smoothing is not None:
+            raise InvalidInputError("choose mask_size (resizing) or smoothing, not both")
+        self.fitness = fitness_fn(fitness)
+        self.blackbox: BlackBox = as_blackbox(model, batch_size=batch_size)
+        self.queries = int(queries)
+        self.sigma = float(sigma)
+        self.baseline = baseline
+        self.integrated = bool(integrated)
+        self.mask_size = mask_size
+        self.smoothing = smoothing
+        self.distribution = distribution
+        self.shared_mask = shared_mask
+        self.seed = None if seed is None else int(seed)
+        self.progress = progress
+        self._params = {
+            "queries": self.queries,
+            "sigma": self.sigma,
+            "baseline": baseline if not isinstance(baseline, (torch.Tensor, np.ndarray)) else "tensor",
+            "integrated": self.integrated,
+            "mask_size": mask_size,
+            "smoothing": smoothing,
+            "distribution": distribution,
+            "fitness": fitness,
+            "shared_mask": shared_mask,
+        }
+        self._samplers: dict[tuple[int, ...], NoiseSampler] = {}
+
+    @property
+    def method(self) -> str:
+        kind = "GEEX" if self.integrated else "GE"
+        return f"b{kind}" if self.distribution == "bernoulli" else kind
+
+    def cost(self, text: bool = False) -> int:
+        """Queries one explanation sends: the perturbations, the input, and the baseline."""
+        return self.queries + (2 if self.integrated or text else 1)
+
+    # -- public -------------------------------------------------------------------------------
+
+    def explain(
+        self,
+        x: torch.Tensor | np.ndarray | str | Sequence[str],
+        target: int | Sequence[int] | None = None,
+        *,
+        batched: bool | None = None,
+    ) -> Explanation:
+        """Explain one input or a batch.
+
+        Args:
+            x: an image ``(C, H, W)``, a table row ``(D,)``, any tensor of features, a string; or
+                a batch of them (``(N, C, H, W)``, ``(N, D)``, a list of strings).
+            target: the class to explain (one for all, or one per input); the predicted class
+                when None.
+            batched: whether ``x`` is a batch; inferred when None: 2-D and 4-D or more are
+                batches, 1-D and 3-D single inputs (pass ``(1, H, W)`` for one gray image).
+
+        Returns:
+            An :class:`~evoxplain.Explanation` whose ``values`` have ``x``'s shape.
+        """
+        text = isinstance(x, str) or (
+            isinstance(x, (list, tuple)) and len(x) > 0 and all(isinstance(t, str) for t in x)
+        )
+        if text:
+            items: list[Any] = [x] if isinstance(x, str) else list(x)
+            batched = not isinstance(x, str)
+        else:
+            tensor = _as_tensor(x, self.blackbox.device)
+            if batched is None:
+                batched = tensor.ndim == 2 or tensor.ndim >= 4
+            if batched and tensor.shape[0] == 0:
+                raise InvalidInputError("the batch to explain is empty")
+            items = list(tensor) if batched else [tensor]
+        targets = _targets(target, len(items))
+        seed = self.seed if self.seed is not None else secrets.randbits(62)
+        bb = self.blackbox
+        explanations: list[dict[str, Any]] = []
+        started_queries, started = bb.queries, time.perf_counter()
+        total = self.cost(text) * len(items)
+        with tqdm(total=total, disable=not self.progress, unit="query", desc=self.method) as bar:
+            for i, item in enumerate(items):
+                bb.check_budget(
+                    self.cost(text),
+                    what=f"explaining input {i} of {len(items)}",
+                    completed=self._assemble(explanations, started, started_queries, seed, text, batched=True)
+                    if explanations
+                    else None,
+                )
+                sub_seed = int(np.random.SeedSequence([seed, i]).generate_state(1, np.uint64)[0] >> 2)
+                one = self._explain_text if text else self._explain_tensor
+                explanations.append(one(item, targets[i], sub_seed, bar))
+        return self._assemble(explanations, started, started_queries, seed, text, batched)
+
+    # -- one input --------------------------------------------------------------------------
+
+    def _explain_tensor(self, x: torch.Tensor, target: int | None, seed: int, bar) -> dict[str, Any]:
+        bb, device = self.blackbox, self.blackbox.device
+        generator = torch.Generator(device=device).manual_seed(seed)
+        base = make_baseline(self.baseline, x)
+        anchors = torch.stack([x, base]) if self.integrated else x[None]
+        target, scores = self._anchor(anchors, target, bar)
+        delta = x - base
+        bernoulli_masks = self.distribution == "bernoulli"
+        shared = self.shared_mask if self.shared_mask is not None else (bernoulli_masks and x.ndim >= 3)
+        sampler = self._sampler(tuple(x.shape), shared)
+        pairs = self.queries // 2
+        accumulated = torch.zeros(x.numel(), device=device)
+        alpha_total = torch.zeros((), device=device)
+        for d, alpha in self._blocks(sampler, pairs, generator):
+            alpha = alpha.view(-1, *([1] * x.ndim))
+            if bernoulli_masks:
+                masks = bernoulli(d)
+                step = alpha * delta
+                plus, minus = base + masks * step, base + (1 - masks) * step
+                directions = 2 * masks - 1
+                alpha_total += alpha.sum()
+            else:
+                center = base + alpha * delta if self.integrated else x.expand_as(d)
+                plus, minus = center + self.sigma * d, center - self.sigma * d
+                directions = d
+            f = self.fitness(bb(torch.cat([plus, minus])), target, bb.output)
+            diff = f[: len(d)] - f[len(d) :]
+            accumulated += diff @ directions.reshape(len(d), -1)
+            bar.update(2 * len(d))
+        accumulated = accumulated.view_as(x)
+        if bernoulli_masks:
+            values = accumulated / alpha_total
+            if shared:
+                weight = delta.abs().reshape(-1, *x.shape[-2:])
+                weight = weight / weight.sum(dim=0, keepdim=True).clamp_min(1e-30)
+                values = values * weight.view_as(x)
+        else:
+            gradient = accumulated / (2 * pairs * self.sigma) / sampler.gain
+            values = delta * gradient if self.integrated else gradient
+        return {
+            "values": values.cpu(),
+            "target": target,
+            "score": scores[0],
+            "baseline_score": scores[1] if len(scores) > 1 else None,
+        }
+
+    def _explain_text(self, text: str, target: int | None, seed: int, bar) -> dict[str, Any]:
+        tokens = _TOKEN.findall(text)
+        if not tokens:
+            raise InvalidInputError("the text to explain has no tokens (it is empty or whitespace)")
+        filler = self.baseline if isinstance(self.baseline, str) and self.baseline not in ("mean", "blur") else None
+
+        def compose(keep_rows: torch.Tensor) -> list[str]:
+            rows = keep_rows.tolist()
+            if filler is None:
+                return [" ".join(t for t, keep in zip(tokens, row) if keep) for row in rows]
+            return [" ".join(t if keep else filler for t, keep in zip(tokens, row)) for row in rows]
+
+        generator = torch.Generator().manual_seed(seed)
+        n_tokens = len(tokens)
+        anchors = compose(torch.tensor([[True] * n_tokens, [False] * n_tokens]))
+        target, scores = self._anchor(anchors, target, bar)
+        pairs = self.queries // 2
+        accumulated = torch.zeros(n_tokens, device=self.blackbox.device)
+        for start in range(0, pairs, BLOCK):
+            keep = torch.rand((min(BLOCK, pairs - start), n_tokens), generator=generator) < 0.5
+            f = self.fitness(self.blackbox(compose(keep) + compose(~keep)), target, self.blackbox.output)
+            diff = f[: len(keep)] - f[len(keep) :]
+            accumulated += diff @ (2 * keep.to(accumulated) - 1)
+            bar.update(2 * len(keep))
+        return {
+            "values": (accumulated / pairs).cpu(),
+            "target": target,
+            "score": scores[0],
+            "baseline_score": scores[1],
+            "tokens": tokens,
+        }
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _anchor(self, anchors, target: int | None, bar) -> tuple[int, torch.Tensor]:
+        """Query the input (and baseline): the target (predicted if None) and their scores."""
+        raw = self.blackbox(anchors)
+        bar.update(len(anchors))
+        classes = raw.shape[1]
+        if target is None:
+            target = int(raw[0].argmax())
+        elif not 0 <= target < classes:
+            raise InvalidInputError(f"target {target} is out of range: the model has {classes} classes (0..{classes - 1})")
+        return target, self.fitness(raw, target, self.blackbox.output).cpu()
+
+    def _sampler(self, shape: tuple[int, ...], shared: bool) -> NoiseSampler:
+        key = (*shape, shared)
+        if key not in self._samplers:
+            self._samplers[key] = make_sampler(
+                shape, mask_size=self.mask_size, smoothing=self.smoothing, shared=shared, device=self.blackbox.device
+            )
+        return self._samplers[key]
+
+    def _blocks(self, sampler: NoiseSampler, pairs: int, generator: torch.Generator):
+        """Yield ``(directions, alphas)`` steps of whole noise blocks within the batch size."""
+        per_step = max(BLOCK, self.blackbox.batch_size // 2 // BLOCK * BLOCK)
+        for first in range(0, pairs, per_step):
+            directions, alphas = [], []
+            for start in range(first, min(first + per_step, pairs), BLOCK):
+                count = min(BLOCK, pairs - start)
+                directions.append(sampler.sample(count, generator))
+                uniform = torch.rand(count, generator=generator, device=sampler.device)
+                index = torch.arange(start, start + count, device=sampler.device)
+                alphas.append((index + uniform) / pairs if self.integrated else torch.ones_like(uniform))
+            yield torch.cat(directions), torch.cat(alphas)
+
+    def _assemble(self, parts, started, started_queries, seed, text, batched) -> Explanation:
+        params = {**self._params, "seed": seed}
+        if text:
+            params["distribution"] = "bernoulli"
+        values = [p["values"] for p in parts]
+        baseline_scores = [p["baseline_score"] for p in parts]
+        return Explanation(
+            values=(values if text else torch.stack(values)) if batched else values[0],
+            target=[p["target"] for p in parts] if batched else parts[0]["target"],
+            queries=self.blackbox.queries - started_queries,
+            seconds=time.perf_counter() - started,
+            method=self.method,
+            params=params,
+            score=torch.stack([p["score"] for p in parts]) if batched else parts[0]["score"],
+            baseline_score=None
+            if baseline_scores[0] is None
+            else (torch.stack(baseline_scores) if batched else baseline_scores[0]),
+            tokens=([p["tokens"] for p in parts] if batched else parts[0]["tokens"]) if text else None,
+        )
+
+
+def _as_tensor(x: Any, device: torch.device) -> torch.Tensor:
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(np.ascontiguousarray(x))
+    if not isinstance(x, torch.Tensor):
+        raise InvalidInputError(
+            f"x must be a tensor, a numpy array, a string or a list of strings, not {type(x).__name__}"
+        )
+    if x.ndim == 0 or x.numel() == 0:
+        raise InvalidInputError(f"x must hold at least one feature; got shape {tuple(x.shape)}")
+    x = x.to(device=device, dtype=torch.float32)
+    if not bool(torch.isfinite(x).all()):
+        raise InvalidInputError("x contains NaN or infinite values; clean or impute them before explaining")
+    return x
+
+
+def _targets(target: int | Sequence[int] | None, n: int) -> list[int | None]:
+    if target is None:
+        return [None] * n
+    if isinstance(target, torch.Tensor):
+        target = target.tolist()
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        return [int(target)] * n
+    if isinstance(target, Sequence) and len(target) == n and all(
+        isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in target
+    ):
+        return [int(t) for t in target]
+    raise InvalidInputError(f"target must be None, a class index, or one class index per input ({n}); got {target!r}")

@@ -1,0 +1,187 @@
+"""Search distributions: the perturbation directions the gradient estimators draw.
+
+Every sampler draws directions ``d = T z`` with ``z ~ N(0, I)`` and ``T`` linear: the identity
+(plain Gaussian noise), bilinear upsampling from a small mask (mask resizing, "GERS"), or a
+Gaussian filter normalised to unit L2 norm (mask smoothing). One mask can be shared by every
+channel. ``gain = Cov(d)·1 = T Tᵀ 1`` is what the estimators divide by, so that a gradient that is
+smooth at the mask's scale comes out at its true size (and integrated attributions stay complete).
+:func:`bernoulli` thresholds any of them at 0 into present/absent masks.
+
+Example:
+    >>> s = make_sampler((3, 224, 224), mask_size=(14, 14), shared=True, device="cpu")
+    >>> d = s.sample(8, torch.Generator().manual_seed(0))     # (8, 3, 224, 224)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from functools import cached_property
+
+import torch
+import torch.nn.functional as F
+
+from .errors import InvalidInputError
+
+
+class NoiseSampler:
+    """Draws directions ``T z`` of a fixed sample shape from low-dimensional standard normals.
+
+    Args:
+        shape: the shape of one input, e.g. ``(3, 224, 224)`` or ``(14,)``.
+        low_shape: the shape of ``z``.
+        transform: the linear map ``T`` from a batch of ``z`` to a batch of directions.
+        device: where noise is drawn.
+    """
+
+    def __init__(
+        self,
+        shape: tuple[int, ...],
+        low_shape: tuple[int, ...],
+        transform: Callable[[torch.Tensor], torch.Tensor],
+        device: torch.device | str,
+    ):
+        self.shape = tuple(shape)
+        self.low_shape = tuple(low_shape)
+        self.transform = transform
+        self.device = torch.device(device)
+
+    @property
+    def dimensions(self) -> int:
+        """The number of independent noise dimensions (the size of ``z``)."""
+        return math.prod(self.low_shape)
+
+    def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """``n`` directions, a ``(n, *shape)`` tensor on the sampler's device."""
+        z = torch.randn((n, *self.low_shape), generator=generator, device=self.device)
+        return self.transform(z)
+
+    @cached_property
+    def gain(self) -> torch.Tensor:
+        """``T Tᵀ 1``: how much a constant gradient is amplified by the estimator (shape ``shape``)."""
+        z = torch.zeros((1, *self.low_shape), device=self.device, requires_grad=True)
+        with torch.enable_grad():
+            out = self.transform(z)
+            (adjoint_of_ones,) = torch.autograd.grad(out, z, torch.ones_like(out))
+        return self.transform(adjoint_of_ones)[0].detach()
+
+
+def make_sampler(
+    shape: tuple[int, ...],
+    *,
+    mask_size: tuple[int, int] | None = None,
+    smoothing: tuple[int, float] | None = None,
+    shared: bool = False,
+    device: torch.device | str = "cpu",
+) -> NoiseSampler:
+    """The sampler for inputs of ``shape``: plain, resized (``mask_size``) or smoothed.
+
+    ``shape`` ``(..., H, W)`` is an image whose leading dimensions are channels; ``shared`` draws
+    one mask for all channels. Resizing and smoothing need an image; plain noise takes any shape.
+
+    Example:
+        >>> make_sampler((1, 28, 28), smoothing=(5, 1.0)).dimensions
+        1024
+    """
+    shape = tuple(int(s) for s in shape)
+    if mask_size is not None and smoothing is not None:
+        raise InvalidInputError("choose mask_size (resizing) or smoothing, not both")
+    image = len(shape) >= 2
+    if (mask_size is not None or smoothing is not None or shared) and not image:
+        raise InvalidInputError(
+            f"mask_size, smoothing and shared masks need an image input (C, H, W); got an input of "
+            f"shape {shape}. Leave them unset for tabular rows and flat features."
+        )
+    channels = math.prod(shape[:-2]) if image else 1
+    height, width = (shape[-2], shape[-1]) if image else (0, 0)
+    mask_channels = 1 if shared else channels
+
+    def to_input(masks: torch.Tensor) -> torch.Tensor:  # (n, mask_channels, H, W) -> (n, *shape)
+        n = masks.shape[0]
+        return masks.expand(n, channels, height, width).reshape(n, *shape)
+
+    if mask_size is not None:
+        h, w = _pair(mask_size, "mask_size")
+        if h > height or w > width:
+            raise InvalidInputError(f"mask_size {(h, w)} is larger than the input's {(height, width)}")
+
+        def resize(z: torch.Tensor) -> torch.Tensor:
+            return to_input(F.interpolate(z, size=(height, width), mode="bilinear", align_corners=False))
+
+        return NoiseSampler(shape, (mask_channels, h, w), resize, device)
+
+    if smoothing is not None:
+        kernel_size, sigma = _smoothing(smoothing)
+        kernel = _unit_gaussian(kernel_size, sigma, device)
+        pad = kernel_size - 1
+
+        def smooth(z: torch.Tensor) -> torch.Tensor:
+            n = z.shape[0]
+            flat = z.reshape(n * mask_channels, 1, height + pad, width + pad)
+            flat = F.conv2d(F.conv2d(flat, kernel.view(1, 1, -1, 1)), kernel.view(1, 1, 1, -1))
+            return to_input(flat.view(n, mask_channels, height, width))
+
+        return NoiseSampler(shape, (mask_channels, height + pad, width + pad), smooth, device)
+
+    if shared:
+        return NoiseSampler(shape, (1, height, width), to_input, device)
+    return NoiseSampler(shape, shape, lambda z: z, device)
+
+
+def bernoulli(directions: torch.Tensor) -> torch.Tensor:
+    """Present (1) / absent (0) masks: directions thresholded at 0, so each is 1 with p = 1/2.
+
+    Correlated directions (resized, smoothed) give spatially correlated masks.
+    """
+    return (directions > 0).to(directions.dtype)
+
+
+def blur(images: torch.Tensor, kernel_size: int | None = None, sigma: float | None = None) -> torch.Tensor:
+    """Gaussian blur of images ``(..., H, W)`` (replicate padding), the blurred-copy baseline.
+
+    Defaults scale the reference setting (kernel 31, sigma 5 at 224 pixels) to the image size.
+
+    Example:
+        >>> blurred = blur(torch.rand(3, 224, 224))
+    """
+    height, width = images.shape[-2:]
+    scale = min(height, width) / 224
+    if sigma is None:
+        sigma = 5.0 * scale
+    if kernel_size is None:
+        kernel_size = max(3, int(round(31 * scale)) // 2 * 2 + 1)
+    kernel_size, sigma = _smoothing((kernel_size, sigma))
+    kernel = torch.exp(-((torch.arange(kernel_size, device=images.device) - kernel_size // 2) ** 2) / (2 * sigma**2))
+    kernel = (kernel / kernel.sum()).to(images.dtype)
+    lead = images.shape[:-2]
+    flat = images.reshape(-1, 1, height, width)
+    half = kernel_size // 2
+    flat = F.pad(flat, (half, half, half, half), mode="replicate")
+    flat = F.conv2d(F.conv2d(flat, kernel.view(1, 1, -1, 1)), kernel.view(1, 1, 1, -1))
+    return flat.view(*lead, height, width)
+
+
+def _unit_gaussian(kernel_size: int, sigma: float, device: torch.device | str) -> torch.Tensor:
+    """A 1-D Gaussian kernel with unit L2 norm (so the separable 2-D kernel has unit L2 norm too)."""
+    x = torch.arange(kernel_size, dtype=torch.float32, device=device) - (kernel_size - 1) / 2
+    kernel = torch.exp(-(x**2) / (2 * sigma**2))
+    return kernel / kernel.norm()
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
+        raise InvalidInputError(f"{name} must be a positive int or a pair (h, w) of them, not {value!r}")
+    return pair  # type: ignore[return-value]
+
+
+def _smoothing(value) -> tuple[int, float]:
+    try:
+        kernel_size, sigma = value
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"smoothing must be a pair (kernel_size, sigma), not {value!r}") from None
+    if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise InvalidInputError(f"the smoothing kernel size must be a positive odd int, not {kernel_size!r}")
+    if not sigma > 0:
+        raise InvalidInputError(f"the smoothing sigma must be positive, not {sigma!r}")
+    return kernel_size, float(sigma)

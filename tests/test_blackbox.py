@@ -1,0 +1,145 @@
+import numpy as np
+import pytest
+import torch
+
+from evoxplain import (
+    BlackBox,
+    EvoxplainError,
+    InvalidInputError,
+    ModelCallError,
+    ModelOutputError,
+    QueryBudgetExceeded,
+)
+
+
+def softmax_model(x):
+    return torch.stack([x.sum(1), -x.sum(1), x[:, 0]], dim=1).softmax(dim=1)
+
+
+def test_counts_and_batches_every_input(logging_model):
+    model = logging_model(torch.nn.Linear(4, 3)).eval()
+    bb = BlackBox(model, batch_size=7)
+    out = bb(torch.rand(20, 4))
+    assert out.shape == (20, 3)
+    assert bb.queries == 20
+    assert model.batches == [7, 7, 6]
+    assert bb.output == "logits"
+
+
+def test_budget_raises_before_the_model_sees_input_budget_plus_one(logging_model):
+    model = logging_model(torch.nn.Linear(4, 3)).eval()
+    bb = BlackBox(model, batch_size=5, budget=12)
+    bb(torch.rand(10, 4))
+    with pytest.raises(QueryBudgetExceeded) as info:
+        bb(torch.rand(5, 4))
+    assert model.seen == 10 and bb.queries == 10
+    assert info.value.used == 10 and info.value.budget == 12
+    assert isinstance(info.value, EvoxplainError)
+    bb(torch.rand(2, 4))  # exactly up to the budget is fine
+    assert bb.queries == 12 and bb.remaining == 0
+
+
+def test_auto_detects_probabilities_and_logits():
+    probs = BlackBox(softmax_model)
+    p = probs.probabilities(torch.rand(5, 4))
+    assert probs.output == "probs"
+    torch.testing.assert_close(p.sum(1), torch.ones(5))
+    logits = BlackBox(lambda x: torch.log(softmax_model(x)) + 3.0)
+    torch.testing.assert_close(logits.probabilities(torch.rand(5, 4)).sum(1), torch.ones(5))
+    assert logits.output == "logits"
+
+
+def test_sklearn_estimator_and_numpy_callable():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    forest = LogisticRegression().fit(X, y)
+    bb = BlackBox(forest)
+    np.testing.assert_allclose(bb.probabilities(X[:5]).numpy(), forest.predict_proba(X[:5]), rtol=1e-5)
+    seen = []
+    numpy_bb = BlackBox(lambda a: (seen.append(type(a)), forest.predict_proba(a))[1], input_type="numpy")
+    numpy_bb(torch.tensor(X[:3], dtype=torch.float32))
+    assert seen == [np.ndarray]
+
+
+def test_torchscript_and_onnx_files(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3)).eval()
+    x = torch.rand(6, 4)
+    expected = model(x).detach()
+    script = tmp_path / "m.pt"
+    torch.jit.script(model).save(str(script))
+    torch.testing.assert_close(BlackBox(script)(x), expected)
+    onnx_path = tmp_path / "m.onnx"
+    torch.onnx.export(model, (x,), str(onnx_path), input_names=["x"], dynamic_axes={"x": {0: "n"}}, dynamo=False)
+    torch.testing.assert_close(BlackBox(onnx_path)(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_text_model_gets_lists_of_strings():
+    def sentiment(texts):
+        return [[1.0, 0.0] if "good" in t else [0.0, 1.0] for t in texts]
+
+    bb = BlackBox(sentiment, batch_size=2)
+    out = bb(["good film", "bad film", "good"])
+    assert out.tolist() == [[1, 0], [0, 1], [1, 0]] and bb.queries == 3
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (lambda x: torch.full((len(x), 3), float("nan")), "NaN"),
+        (lambda x: x.sum(1), "1-D"),
+        (lambda x: torch.zeros(len(x) + 1, 3), "rows"),
+        (lambda x: torch.zeros(len(x), 3, 2), "expected"),
+        (lambda x: "not scores", "not an array"),
+    ],
+)
+def test_bad_outputs_raise_model_output_error(model, message):
+    with pytest.raises(ModelOutputError, match=message):
+        BlackBox(model)(torch.rand(2, 4))
+
+
+def test_class_count_is_enforced():
+    bb = BlackBox(lambda x: torch.zeros(len(x), 3), num_classes=4)
+    with pytest.raises(ModelOutputError, match="4 were expected"):
+        bb(torch.rand(2, 4))
+
+
+def test_declared_probs_that_are_not_probs_is_an_error():
+    with pytest.raises(ModelOutputError, match="output='logits'"):
+        BlackBox(lambda x: torch.randn(len(x), 3, generator=torch.Generator().manual_seed(0)), output="probs")(
+            torch.rand(2, 4)
+        )
+
+
+def test_model_failure_is_wrapped_with_the_batch_shape():
+    model = torch.nn.Linear(5, 3).eval()
+    with pytest.raises(ModelCallError, match=r"shape \(2, 4\)"):
+        BlackBox(model)(torch.rand(2, 4))
+
+
+def test_bad_inputs_and_arguments():
+    bb = BlackBox(softmax_model)
+    with pytest.raises(InvalidInputError, match="NaN"):
+        bb(torch.tensor([[1.0, float("inf"), 0.0, 0.0]]))
+    assert bb.queries == 0
+    with pytest.raises(InvalidInputError):
+        bb("a single string")
+    for kwargs in [dict(batch_size=0), dict(budget=-1), dict(output="scores"), dict(precision="int8")]:
+        with pytest.raises(InvalidInputError):
+            BlackBox(softmax_model, **kwargs)
+    with pytest.raises(InvalidInputError, match="cannot query"):
+        BlackBox(42)
+    with pytest.raises(InvalidInputError, match="no model file"):
+        BlackBox("missing.onnx")
+
+
+def test_bf16_autocast_is_close_to_fp32():
+    model = torch.nn.Linear(64, 3).eval()
+    x = torch.rand(3, 64, generator=torch.Generator().manual_seed(0))
+    out = BlackBox(model, precision="bf16")(x)
+    assert out.dtype == torch.float32
+    exact = model(x).detach()
+    assert not torch.equal(out, exact)  # it really ran in bfloat16
+    torch.testing.assert_close(out, exact, atol=5e-2, rtol=5e-2)
