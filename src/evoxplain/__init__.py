@@ -19,12 +19,18 @@ from .errors import (
     ModelOutputError,
     QueryBudgetExceeded,
 )
+from .exemplars import CMAESSearch, ExemplarResult, ExemplarSearch, GradientSearch, RandomSearch
 from .explanation import Explanation
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BlackBox",
+    "CMAESSearch",
+    "ExemplarResult",
+    "ExemplarSearch",
+    "GradientSearch",
+    "RandomSearch",
     "EvoxplainError",
     "Explanation",
     "GEEX",

@@ -1,0 +1,30 @@
+"""Global exemplars: search a generator's latent space until a black box gives a chosen output.
+
+:class:`ExemplarSearch` is the evolution strategy with momentum of the exemplar paper
+(Algorithm 1); :class:`RandomSearch` and :class:`CMAESSearch` are black-box baselines and
+:class:`GradientSearch` the white-box one, all with the same ``run`` / ``run_many`` interface,
+query counting and :class:`ExemplarResult`.
+
+Example:
+    >>> from evoxplain.exemplars import ExemplarSearch
+    >>> res = ExemplarSearch(classifier, generator, latent_dim=32, seed=0).run(3)
+    >>> res.converged, res.queries, res.exemplar
+"""
+
+from .baselines import CMAESSearch, RandomSearch
+from .engine import LatentSearch
+from .gradient import GradientSearch
+from .objective import Objective
+from .result import ExemplarResult, Generation
+from .search import ExemplarSearch
+
+__all__ = [
+    "CMAESSearch",
+    "ExemplarResult",
+    "ExemplarSearch",
+    "Generation",
+    "GradientSearch",
+    "LatentSearch",
+    "Objective",
+    "RandomSearch",
+]

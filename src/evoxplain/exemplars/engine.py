@@ -1,0 +1,462 @@
+"""Shared machinery of every exemplar search: arguments, seeds, the generator, the lockstep loop.
+
+A search method (:class:`LatentSearch` subclass) makes one :class:`SearchState` per target. A state
+*asks* for the latents it wants evaluated next and is *told* the model's probabilities for them; it
+keeps its own random stream, elite, query count, history and stopping rule. The loop in
+:meth:`LatentSearch._drive` gathers the asks of every unfinished state, runs the generator once and
+the model once on all of them, and hands each state its rows: ``run_many`` is lockstep batching of
+independent searches, and ``run`` is ``run_many`` of one.
+
+Seeds: a call's seed ``s`` (drawn from the OS when None, and recorded) gives search ``i`` the stream
+``SeedSequence(s, spawn_key=(i,))``; ``run(t)`` is stream 0, so ``run_many([t])`` equals ``run(t)``
+bit for bit. No global random state is read or written.
+
+Example:
+    >>> class MySearch(LatentSearch):            # a method is a state class and a name
+    ...     method = "mine"
+    ...     def _new_state(self, objective, seed, stream): return MyState(self, objective, seed, stream)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..blackbox import BlackBox, as_blackbox
+from ..errors import InvalidInputError, ModelCallError, ModelOutputError, QueryBudgetExceeded
+from .objective import Objective
+from .result import ExemplarResult, Generation
+
+Latents = torch.Tensor
+
+
+# -- argument checks -------------------------------------------------------------------------
+
+
+def positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
+    return int(value)
+
+
+def positive_float(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not (
+        math.isfinite(value) and value > 0
+    ):
+        raise InvalidInputError(f"{name} must be a positive finite number, not {value!r}")
+    return float(value)
+
+
+def unit_interval(name: str, value: Any, *, low_open: bool, high_open: bool) -> float:
+    """A number in the interval (0, 1), [0, 1), (0, 1] as the flags say."""
+    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > 0 if low_open else value >= 0) and (value < 1 if high_open else value <= 1)
+    if not ok:
+        interval = ("(" if low_open else "[") + "0, 1" + (")" if high_open else "]")
+        raise InvalidInputError(f"{name} must be a number in {interval}, not {value!r}")
+    return float(value)
+
+
+# -- seeds -----------------------------------------------------------------------------------
+
+
+def draw_seed() -> int:
+    """A fresh seed from the operating system's entropy (63 bits)."""
+    return int.from_bytes(os.urandom(8), "little") >> 1
+
+
+def stream_sequence(seed: int, stream: int) -> np.random.SeedSequence:
+    """The independent seed sequence of search ``stream`` of a call seeded with ``seed``."""
+    return np.random.SeedSequence(seed, spawn_key=(stream,))
+
+
+def torch_generator(seed: int, stream: int) -> torch.Generator:
+    """A CPU ``torch.Generator`` on search ``stream``'s own stream."""
+    state = int(stream_sequence(seed, stream).generate_state(1, np.uint64)[0]) >> 1
+    return torch.Generator().manual_seed(state)
+
+
+# -- batches of generator outputs (tensors, arrays or lists of strings) -----------------------
+
+
+def _concat(parts: list[Any]) -> Any:
+    if len(parts) == 1:
+        return parts[0]
+    if isinstance(parts[0], torch.Tensor):
+        return torch.cat(parts)
+    if isinstance(parts[0], np.ndarray):
+        return np.concatenate(parts)
+    return [item for part in parts for item in part]
+
+
+def _copy_item(batch: Any, index: int) -> Any:
+    """Row ``index`` of a batch, copied (so it does not keep the whole batch alive)."""
+    item = batch[index]
+    if isinstance(item, torch.Tensor):
+        return item.detach().clone()
+    if isinstance(item, np.ndarray):
+        return item.copy()
+    return item
+
+
+# -- one search ------------------------------------------------------------------------------
+
+
+class SearchState:
+    """One search's bookkeeping; subclasses say what to evaluate next (:meth:`propose`).
+
+    The elite is the ``elite`` fittest members, fittest first, with their cached fitness and
+    probabilities (and an optional per-member payload such as the ES momentum).
+    """
+
+    def __init__(self, method: LatentSearch, objective: Objective, seed: int, stream: int):
+        self.method = method
+        self.objective = objective
+        self.seed = seed
+        self.stream = stream
+        self.rng = torch_generator(seed, stream)
+        self.queries = 0
+        self.history: list[Generation] = []
+        self.elite: Latents | None = None
+        self.elite_loss: torch.Tensor | None = None
+        self.elite_probs: torch.Tensor | None = None
+        self.elite_extra: torch.Tensor | None = None
+        self.best_input: Any = None
+        self.done = False
+        self.converged = False
+        self.queries_to_best: int | None = None
+        self.stop_reason = ""
+        self.seconds = 0.0
+        self._start = time.perf_counter()
+
+    # -- what subclasses provide --
+
+    def next_size(self) -> int:
+        """How many latents (queries) the next :meth:`propose` asks for."""
+        return self.method.population
+
+    def propose(self) -> Latents:
+        """The latents to evaluate next, ``(next_size(), latent_dim)``."""
+        raise NotImplementedError
+
+    def select(self, latents: Latents, inputs: Any, probs: torch.Tensor, loss: torch.Tensor) -> None:
+        """Update the elite with a batch just evaluated (default: keep the best ever seen)."""
+        self.merge(latents, inputs, probs, loss)
+
+    # -- the protocol the loop uses --
+
+    def ask(self) -> Latents | None:
+        """The next latents, or None (and the state done) if a limit stops the search first."""
+        if self.done:
+            return None
+        method = self.method
+        if self.history and len(self.history) - 1 >= method.max_generations:
+            self.finish("max_generations")
+            return None
+        if method.max_queries is not None and self.queries + self.next_size() > method.max_queries:
+            self.finish("max_queries")
+            return None
+        return self.propose()
+
+    def tell(self, latents: Latents, inputs: Any, probs: torch.Tensor) -> None:
+        """Take the model's probabilities for the latents asked; select; check the rule."""
+        self.queries += len(latents)
+        self.objective.bind(probs.shape[1])
+        probs = probs.detach().float().cpu()
+        self.select(latents.detach().cpu(), inputs, probs, self.objective.loss(probs))
+        self.record()
+
+    # -- helpers --
+
+    def merge(
+        self,
+        latents: Latents,
+        inputs: Any,
+        probs: torch.Tensor,
+        loss: torch.Tensor,
+        extra: torch.Tensor | None = None,
+        keep_elite: bool = True,
+    ) -> None:
+        """Elite ∪ candidates (or candidates alone), keep the ``elite`` fittest; ties keep order."""
+        old = 0 if self.elite is None or not keep_elite else len(self.elite)
+        if old:
+            latents = torch.cat([self.elite, latents])
+            loss = torch.cat([self.elite_loss, loss])
+            probs = torch.cat([self.elite_probs, probs])
+            if extra is not None:
+                extra = torch.cat([self.elite_extra, extra])
+        order = torch.argsort(loss, stable=True)[: self.method.elite]
+        self.elite, self.elite_loss, self.elite_probs = latents[order], loss[order], probs[order]
+        self.elite_extra = None if extra is None else extra[order]
+        best = int(order[0])
+        if best >= old:  # a new best: keep the very input the model saw
+            self.best_input = _copy_item(inputs, best - old)
+
+    def record(self) -> None:
+        """Append this generation to the history and apply the stopping rule."""
+        best_prob = float(self.objective.target_prob(self.elite_probs[:1])[0])
+        self.history.append(
+            Generation(self.queries, float(self.elite_loss[0]), float(self.elite_loss[-1]), best_prob)
+        )
+        ok = self.objective.satisfied(self.elite_loss, self.elite_probs)
+        if self.queries_to_best is None and bool(ok[0]):
+            self.queries_to_best = self.queries
+        if bool(ok.all()):
+            self.converged = True
+            self.finish("converged")
+
+    def finish(self, reason: str) -> None:
+        self.done = True
+        self.stop_reason = reason
+        self.seconds = time.perf_counter() - self._start
+
+    def result(self) -> ExemplarResult | None:
+        """The result so far (None before the first batch was evaluated)."""
+        if self.elite is None:
+            return None
+        seconds = self.seconds if self.done else time.perf_counter() - self._start
+        probs = self.elite_probs[0]
+        return ExemplarResult(
+            method=self.method.method,
+            target=self.objective.target,
+            latent=self.elite[0].clone(),
+            exemplar=self.best_input,
+            probabilities=probs.clone(),
+            loss=float(self.elite_loss[0]),
+            target_probability=float(probs[self.objective.target_class]),
+            queries=self.queries,
+            generations=len(self.history) - 1,
+            converged=self.converged,
+            converged_best=self.queries_to_best is not None,
+            queries_to_best=self.queries_to_best,
+            history=list(self.history),
+            seconds=seconds,
+            elite=self.elite.clone(),
+            elite_losses=self.elite_loss.clone(),
+            seed=self.seed,
+            stream=self.stream,
+            stop_reason=self.stop_reason or "stopped",
+            params=self.method.params(),
+        )
+
+    def prior(self, n: int) -> Latents:
+        """``n`` latents from the prior ``U(−u, u)^l`` on this search's stream."""
+        m = self.method
+        return (torch.rand(n, m.latent_dim, generator=self.rng) * 2 - 1) * m.init_range
+
+
+# -- a search method -------------------------------------------------------------------------
+
+
+class LatentSearch:
+    """Base of the exemplar searches: checks arguments, runs the generator and the model.
+
+    Args:
+        model: anything :func:`evoxplain.as_blackbox` accepts, or a :class:`~evoxplain.BlackBox`.
+        generator: a callable from latents ``(B, latent_dim)`` to a batch of model inputs (a
+            ``torch.nn.Module`` is run under ``no_grad``; a function of tensors also works).
+        latent_dim: ``l``, the size of the generator's latent space.
+        population: the size of each evaluated batch (ES: the initial population ``t``).
+        elite: ``k``, the members kept; the stopping rule must hold for all of them.
+        init_range: ``u``; latents start from ``U(−u, u)^l``.
+        confidence: stop when the target-class probability of every elite member is at least this.
+        max_loss: stop when the fitness of every elite member is at most this (replaces
+            ``confidence``; needed for probability-vector targets).
+        max_queries: a per-search limit on queries; a batch that would pass it is not sent and the
+            search ends unconverged.
+        max_generations: a per-search limit on batches after the first.
+        seed: the seed of every call (None: a fresh one per call, recorded in the result).
+        batch_size: the most inputs per model call (and per generator call), if given.
+        device: where latents go before the generator (default: the generator's device, or CPU).
+    """
+
+    method = "search"
+
+    def __init__(
+        self,
+        model: Any,
+        generator: Callable[[torch.Tensor], Any],
+        latent_dim: int,
+        *,
+        population: int,
+        elite: int,
+        init_range: float = 5.0,
+        confidence: float = 0.95,
+        max_loss: float | None = None,
+        max_queries: int | None = None,
+        max_generations: int = 1000,
+        seed: int | None = None,
+        batch_size: int | None = None,
+        device: str | torch.device | None = None,
+    ):
+        if not callable(generator):
+            raise InvalidInputError(
+                f"generator must be a callable from latents (B, latent_dim) to inputs, not "
+                f"{type(generator).__name__}"
+            )
+        self.latent_dim = positive_int("latent_dim", latent_dim)
+        self.population = positive_int("population", population)
+        self.elite = positive_int("elite", elite)
+        if self.elite > self.population:
+            raise InvalidInputError(
+                f"elite ({elite}) must be at most population ({population}): the elite is chosen "
+                "from the population"
+            )
+        self.init_range = positive_float("init_range", init_range)
+        self.confidence = unit_interval("confidence", confidence, low_open=True, high_open=False)
+        if max_loss is not None:
+            if isinstance(max_loss, bool) or not isinstance(max_loss, (int, float, np.number)) or not (
+                math.isfinite(max_loss) and max_loss >= 0
+            ):
+                raise InvalidInputError(f"max_loss must be a non-negative number or None, not {max_loss!r}")
+            max_loss = float(max_loss)
+        self.max_loss = max_loss
+        if max_queries is not None:
+            max_queries = positive_int("max_queries", max_queries)
+            if max_queries < self.population:
+                raise InvalidInputError(
+                    f"max_queries ({max_queries}) cannot pay for the first batch of {self.population} "
+                    "queries; raise it or lower population"
+                )
+        self.max_queries = max_queries
+        if isinstance(max_generations, bool) or not isinstance(max_generations, (int, np.integer)) or (
+            max_generations < 0
+        ):
+            raise InvalidInputError(f"max_generations must be a non-negative integer, not {max_generations!r}")
+        self.max_generations = int(max_generations)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise InvalidInputError(f"seed must be a non-negative integer or None, not {seed!r}")
+        self.seed = None if seed is None else int(seed)
+        self.batch_size = None if batch_size is None else positive_int("batch_size", batch_size)
+        self.blackbox: BlackBox = as_blackbox(model, batch_size=self.batch_size)
+        self.generator = generator
+        if device is None:
+            device = _module_device(generator) if isinstance(generator, torch.nn.Module) else "cpu"
+        self.device = torch.device(device)
+
+    # -- public --
+
+    def run(self, target: Any) -> ExemplarResult:
+        """Search for an exemplar of ``target`` (a class index or a probability vector).
+
+        Example:
+            >>> res = search.run(3)
+            >>> res.exemplar, res.probabilities[3], res.queries
+        """
+        return self.run_many([target])[0]
+
+    def run_many(self, targets: Iterable[Any]) -> list[ExemplarResult]:
+        """Independent searches for several targets, batched: one model call per generation.
+
+        Search ``i`` uses random stream ``i`` of the call's seed, so ``run_many([t])`` equals
+        ``run(t)``. Each result counts only its own queries; a finished search sends no more.
+
+        Example:
+            >>> results = search.run_many(range(10))     # one exemplar per class
+        """
+        if isinstance(targets, (torch.Tensor, np.ndarray)) and targets.ndim == 0:
+            raise InvalidInputError("run_many takes a sequence of targets; use run() for one")
+        targets = list(targets)
+        if not targets:
+            raise InvalidInputError("run_many needs at least one target")
+        objectives = [Objective.parse(t, self.confidence, self.max_loss) for t in targets]
+        if self.blackbox.num_classes is not None:
+            for objective in objectives:
+                objective.bind(self.blackbox.num_classes)
+        seed = draw_seed() if self.seed is None else self.seed
+        states = [self._new_state(obj, seed, i) for i, obj in enumerate(objectives)]
+        self._drive(states)
+        return [state.result() for state in states]
+
+    def params(self) -> dict[str, Any]:
+        """Every setting of this search (for results and reports)."""
+        return {
+            "latent_dim": self.latent_dim,
+            "population": self.population,
+            "elite": self.elite,
+            "init_range": self.init_range,
+            "confidence": self.confidence,
+            "max_loss": self.max_loss,
+            "max_queries": self.max_queries,
+            "max_generations": self.max_generations,
+            "seed": self.seed,
+            "batch_size": self.batch_size,
+        }
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v}" for k, v in self.params().items() if v is not None)
+        return f"{type(self).__name__}({settings})"
+
+    # -- for subclasses --
+
+    def _new_state(self, objective: Objective, seed: int, stream: int) -> SearchState:
+        raise NotImplementedError
+
+    def _drive(self, states: Sequence[SearchState]) -> None:
+        """The lockstep loop: every generation, one generator call and one model call."""
+        while True:
+            asks = [(state, state.ask()) for state in states if not state.done]
+            asks = [(state, z) for state, z in asks if z is not None]
+            if not asks:
+                return
+            latents = torch.cat([z for _, z in asks])
+            self._check_budget(len(latents), states)
+            inputs, probs = self._evaluate(latents)
+            start = 0
+            for state, z in asks:
+                stop = start + len(z)
+                state.tell(z, inputs[start:stop], probs[start:stop])
+                start = stop
+
+    def _check_budget(self, needed: int, states: Sequence[SearchState]) -> None:
+        """Stop before a generation the model's own budget cannot pay for, keeping what was found."""
+        try:
+            self.blackbox.check_budget(needed, what=f"a generation of {type(self).__name__}")
+        except QueryBudgetExceeded as err:
+            for state in states:
+                if not state.done:
+                    state.finish("budget")
+            err.completed = [state.result() for state in states]
+            raise
+
+    def _evaluate(self, latents: Latents) -> tuple[Any, torch.Tensor]:
+        """Inputs ``G(z)`` and the model's probabilities for them, without gradients."""
+        with torch.no_grad():
+            inputs = self._generate(latents)
+        return inputs, self.blackbox.probabilities(inputs)
+
+    def _generate(self, latents: Latents) -> Any:
+        latents = latents.to(self.device)
+        size = self.batch_size or len(latents)
+        parts = []
+        for start in range(0, len(latents), size):
+            chunk = latents[start : start + size]
+            try:
+                out = self.generator(chunk)
+            except Exception as err:
+                raise ModelCallError(
+                    f"the generator raised {type(err).__name__} on latents of shape "
+                    f"{tuple(chunk.shape)}: {err}. It must map a (batch, latent_dim) tensor to a "
+                    "batch of model inputs."
+                ) from err
+            if not hasattr(out, "__len__") or len(out) != len(chunk):
+                got = len(out) if hasattr(out, "__len__") else type(out).__name__
+                raise ModelOutputError(
+                    f"the generator returned {got} items for {len(chunk)} latents; it must return "
+                    "one input per latent"
+                )
+            parts.append(out)
+        return _concat(parts)
+
+
+def _module_device(module: torch.nn.Module) -> torch.device:
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        return tensor.device
+    return torch.device("cpu")

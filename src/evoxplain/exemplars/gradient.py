@@ -1,0 +1,169 @@
+"""White-box baseline: gradient descent on the latents, through the generator and the model.
+
+The paper's comparison (Nguyen et al.'s approach): minimise the same fitness
+``L(z) = Σ_j (C(G(z))_j − y_j)²`` with SGD with momentum or Adam, back-propagating through ``C``
+and ``G``. It needs both to be differentiable torch code. The "population" is a batch of
+independent starting points from ``U(−u, u)^l``; each step is one forward and one backward of the
+batch and counts ``population`` queries (the backward is not counted). The elite is the
+``elite`` best members of the current batch and the stopping rules are those of the ES.
+
+Example:
+    >>> gd = GradientSearch(classifier, decoder, latent_dim=8, method="adam", lr=0.05, seed=0)
+    >>> gd.run(3).queries
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from ..blackbox import BlackBox
+from ..errors import InvalidInputError
+from .engine import Latents, LatentSearch, SearchState, positive_float, unit_interval
+from .objective import Objective
+
+_METHODS = ("momentum", "adam")
+
+
+class GradientSearch(LatentSearch):
+    """Gradient descent (SGD with momentum, or Adam) on latents, for differentiable models.
+
+    Args:
+        model: a ``torch.nn.Module`` (or a BlackBox wrapping one) returning logits or
+            probabilities.
+        generator: a differentiable callable from latents to inputs (a module or torch function).
+        method: ``"momentum"`` (SGD with momentum ``beta``) or ``"adam"``.
+        lr: the learning rate.
+        beta: SGD's momentum coefficient (``method="momentum"`` only).
+        population: independent starting points optimised together (default 1).
+        elite: how many of the current batch must satisfy the stopping rule (default 1).
+        max_generations: the most gradient steps.
+        others: as :class:`~evoxplain.exemplars.ExemplarSearch`.
+
+    Example:
+        >>> res = GradientSearch(net, generator, latent_dim=4, lr=0.1, seed=0).run(1)
+        >>> res.queries == res.generations + 1          # one forward per step, population 1
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        generator: Callable[[torch.Tensor], Any],
+        latent_dim: int,
+        method: str = "momentum",
+        lr: float = 0.1,
+        beta: float = 0.9,
+        population: int = 1,
+        elite: int = 1,
+        init_range: float = 5.0,
+        confidence: float = 0.95,
+        max_loss: float | None = None,
+        max_queries: int | None = None,
+        seed: int | None = None,
+        batch_size: int | None = None,
+        device: str | torch.device | None = None,
+        *,
+        max_generations: int = 1000,
+    ):
+        if method not in _METHODS:
+            raise InvalidInputError(f"method must be one of {_METHODS}, not {method!r}")
+        super().__init__(
+            model,
+            generator,
+            latent_dim,
+            population=population,
+            elite=elite,
+            init_range=init_range,
+            confidence=confidence,
+            max_loss=max_loss,
+            max_queries=max_queries,
+            max_generations=max_generations,
+            seed=seed,
+            batch_size=batch_size,
+            device=device,
+        )
+        module = self.blackbox.model
+        if not isinstance(module, torch.nn.Module):
+            raise InvalidInputError(
+                f"GradientSearch back-propagates through the model, so it needs a torch.nn.Module "
+                f"(or a BlackBox of one), not a {type(module).__name__}; use ExemplarSearch for "
+                "black-box models"
+            )
+        self.module = module
+        self.optimizer = method
+        self.lr = positive_float("lr", lr)
+        self.beta = unit_interval("beta", beta, low_open=False, high_open=True)
+        self.method = "GD-momentum" if method == "momentum" else "GD-adam"
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "optimizer": self.optimizer, "lr": self.lr, "beta": self.beta}
+
+    def _new_state(self, objective: Objective, seed: int, stream: int) -> SearchState:
+        return _GradientState(self, objective, seed, stream)
+
+    def _drive(self, states: Sequence[SearchState]) -> None:
+        """Lockstep like the black-box searches, but with one backward through the whole batch."""
+        bb: BlackBox = self.blackbox
+        while True:
+            asks = [(state, state.ask()) for state in states if not state.done]
+            asks = [(state, z) for state, z in asks if z is not None]
+            if not asks:
+                return
+            latents = torch.cat([z for _, z in asks])
+            n = len(latents)
+            self._check_budget(n, states)
+            bb.queries += n
+            inputs = self._generate(latents)
+            if not isinstance(inputs, torch.Tensor) or not inputs.requires_grad:
+                raise InvalidInputError(
+                    "the generator's output carries no gradient; GradientSearch needs a "
+                    "differentiable torch generator"
+                )
+            raw = self.module(inputs.to(bb.device))
+            if not isinstance(raw, torch.Tensor) or not raw.requires_grad:
+                raise InvalidInputError(
+                    "the model's output carries no gradient; GradientSearch needs a differentiable "
+                    "torch model (is it wrapped in no_grad, or does it leave torch?)"
+                )
+            bb._validate(raw.detach(), n)  # shape, finiteness, and whether it returns logits
+            probs = raw.float() if bb.output == "probs" else raw.float().softmax(dim=1)
+            total = 0.0
+            start = 0
+            for state, z in asks:
+                stop = start + len(z)
+                total = total + state.tell_loss(z, inputs[start:stop], probs[start:stop])
+                start = stop
+            total.backward()
+            for state, _ in asks:
+                if not state.done:
+                    state.step()
+
+
+class _GradientState(SearchState):
+    method: GradientSearch
+
+    def __init__(self, method: GradientSearch, objective: Objective, seed: int, stream: int):
+        super().__init__(method, objective, seed, stream)
+        self.z = self.prior(method.population).to(method.device).requires_grad_(True)
+        if method.optimizer == "adam":
+            self.opt = torch.optim.Adam([self.z], lr=method.lr)
+        else:
+            self.opt = torch.optim.SGD([self.z], lr=method.lr, momentum=method.beta)
+
+    def propose(self) -> Latents:
+        self.opt.zero_grad(set_to_none=True)
+        return self.z
+
+    def select(self, latents: Latents, inputs: Any, probs: torch.Tensor, loss: torch.Tensor) -> None:
+        self.merge(latents, inputs, probs, loss, keep_elite=False)  # members move: no archive
+
+    def tell_loss(self, latents: Latents, inputs: Any, probs: torch.Tensor) -> torch.Tensor:
+        """Book-keep like :meth:`tell`; return the summed fitness to back-propagate."""
+        self.objective.bind(probs.shape[1])
+        self.tell(latents, inputs, probs)
+        return self.objective.loss(probs).sum()
+
+    def step(self) -> None:
+        self.opt.step()

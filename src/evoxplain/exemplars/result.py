@@ -1,0 +1,97 @@
+"""What an exemplar search returns: the exemplar, what the model says of it, and what it cost.
+
+Example:
+    >>> res = ExemplarSearch(model, generator, latent_dim=8, seed=0).run(3)
+    >>> res.converged, res.queries, res.probabilities[3] >= 0.95
+    >>> res.history[-1]            # Generation(queries=..., best_loss=..., worst_loss=..., best_prob=...)
+    >>> res.history_frame()        # the same as a pandas DataFrame
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import torch
+
+from ..errors import require
+
+
+class Generation(NamedTuple):
+    """One row of a search's history, recorded after each evaluated batch (generation 0 first).
+
+    Attributes:
+        queries: inputs sent to the model by this search so far.
+        best_loss: the fitness ``L(z) = Σ_j (C(G(z))_j − y_j)²`` of the best elite member.
+        worst_loss: the fitness of the least fit elite member.
+        best_prob: the target-class probability of the best member (for a probability-vector
+            target, of the class ``argmax(y)``).
+    """
+
+    queries: int
+    best_loss: float
+    worst_loss: float
+    best_prob: float
+
+
+@dataclass
+class ExemplarResult:
+    """The outcome of one exemplar search.
+
+    Attributes:
+        method: the search's name, e.g. ``"ES-momentum"``.
+        target: the class index, or the target probability vector (a 1-D tensor).
+        latent: the best latent vector found, ``(latent_dim,)``.
+        exemplar: the generator's output for ``latent`` (one input, no batch dimension): the
+            very input whose probabilities are reported, not a second generator call.
+        probabilities: the model's class probabilities for ``exemplar``.
+        loss: the fitness of ``latent``.
+        target_probability: the probability of the target class (``argmax`` of a vector target).
+        queries: every input this search sent to the model (cached elite are never re-sent).
+        generations: batches evaluated after the first one (ES: rounds of children).
+        converged: the stopping rule holds for the *least* fit elite member (the paper's rule).
+        converged_best: the looser rule: it holds for the best member.
+        queries_to_best: ``queries`` when the best member first satisfied the rule, else None.
+        history: one :class:`Generation` per evaluated batch, the initial one first.
+        seconds: wall time of this search (in ``run_many``, from the start until it finished).
+        elite: the final elite latents, fittest first, ``(elite, latent_dim)``.
+        elite_losses: their fitness, ascending.
+        seed: the seed of the call; with ``stream`` it reproduces this search exactly.
+        stream: the index of this search's random stream (its position in ``run_many``).
+        stop_reason: ``"converged"``, ``"max_queries"``, ``"max_generations"`` or the optimiser's own.
+        params: every setting of the search.
+    """
+
+    method: str
+    target: int | torch.Tensor
+    latent: torch.Tensor
+    exemplar: Any
+    probabilities: torch.Tensor
+    loss: float
+    target_probability: float
+    queries: int
+    generations: int
+    converged: bool
+    converged_best: bool
+    queries_to_best: int | None
+    history: list[Generation]
+    seconds: float
+    elite: torch.Tensor
+    elite_losses: torch.Tensor
+    seed: int
+    stream: int = 0
+    stop_reason: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def history_frame(self):
+        """The history as a pandas DataFrame (needs the ``exemplars`` extra)."""
+        pandas = require("pandas", "exemplars", "exemplar history tables")
+        return pandas.DataFrame(self.history, columns=Generation._fields)
+
+    def __repr__(self) -> str:
+        target = self.target if isinstance(self.target, int) else [round(v, 3) for v in self.target.tolist()]
+        return (
+            f"ExemplarResult({self.method}, target={target}, converged={self.converged}, "
+            f"loss={self.loss:.4g}, p={self.target_probability:.3f}, queries={self.queries}, "
+            f"generations={self.generations}, seconds={self.seconds:.3f})"
+        )

@@ -1,0 +1,138 @@
+"""Global exemplars by an evolution strategy with momentum (Algorithm 1 of the exemplar paper).
+
+Search the latent space of a generator ``G`` for ``z`` such that the black box ``C`` gives
+``C(G(z)) ≈ y``, minimising ``L(z) = Σ_j (C(G(z))_j − y_j)²`` from queries alone:
+
+1. ``t = population`` latents ``z ~ U(−u, u)^l`` with zero momentum; keep the ``k = elite`` fittest.
+2. Every generation each elite ``z`` with momentum ``μ`` makes ``m = children`` children
+   ``z' = z + v``, ``v = α·μ + (1 − α)·N(0, s²)`` (``v = N(0, s²)`` where ``μ = 0``); a child's
+   momentum is its ``v``. Elite and children compete and the ``k`` fittest survive. The elite's
+   fitness is cached: only the ``k·m`` children are queried.
+3. Stop when the *least* fit elite satisfies the rule (target probability ≥ ``confidence``, or
+   ``L ≤ max_loss``), or when the next generation would pass ``max_queries``.
+
+``momentum=0`` is the plain evolution strategy.
+
+Example:
+    >>> from evoxplain.exemplars import ExemplarSearch
+    >>> search = ExemplarSearch(classifier, vae.decode, latent_dim=32, seed=0)
+    >>> res = search.run(3)                       # a typical "3" for the classifier
+    >>> res.converged, res.queries, res.exemplar.shape
+    >>> search.run_many(range(10))                # ten searches, one batched model call each step
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .engine import Latents, LatentSearch, SearchState, positive_float, positive_int, unit_interval
+from .objective import Objective
+
+
+class ExemplarSearch(LatentSearch):
+    """Evolution strategy with momentum in a generator's latent space (the paper's Algorithm 1).
+
+    Args:
+        model: the black box: anything :func:`evoxplain.as_blackbox` accepts, or a BlackBox.
+        generator: a callable from latents ``(B, latent_dim)`` to model inputs (a torch module
+            runs under ``no_grad``).
+        latent_dim: ``l``, the generator's latent size.
+        population: ``t``, the size of the initial population (paper: 50).
+        elite: ``k``, the members kept each generation (paper: 10).
+        children: ``m``, the children of each elite member per generation (paper: 2).
+        step: ``s``, the standard deviation of the Gaussian mutation (paper: 0.5).
+        momentum: ``α`` in ``[0, 1)``, the weight of a member's last move (paper: 0.3; 0: plain ES).
+        init_range: ``u``; the initial population is ``U(−u, u)^l`` (paper: 5).
+        confidence: stop when every elite member gives the target class at least this probability.
+        max_loss: stop when every elite member has fitness at most this instead (needed for a
+            probability-vector target).
+        max_queries: per-search query limit; the generation that would pass it is not sent.
+        max_generations: per-search limit on generations after the initial population.
+        seed: seed of each call (None: drawn from the OS, recorded in the result).
+        batch_size: the most inputs per model call and per generator call.
+        device: where latents go before the generator (default: the generator's device).
+
+    Example:
+        >>> search = ExemplarSearch(model, generator, latent_dim=8, momentum=0.3, seed=0)
+        >>> res = search.run(2)
+        >>> res.converged, res.queries == 50 + 20 * res.generations
+    """
+
+    method = "ES-momentum"
+
+    def __init__(
+        self,
+        model: Any,
+        generator: Callable[[torch.Tensor], Any],
+        latent_dim: int,
+        population: int = 50,
+        elite: int = 10,
+        children: int = 2,
+        step: float = 0.5,
+        momentum: float = 0.3,
+        init_range: float = 5.0,
+        confidence: float = 0.95,
+        max_loss: float | None = None,
+        max_queries: int | None = None,
+        seed: int | None = None,
+        batch_size: int | None = None,
+        device: str | torch.device | None = None,
+        *,
+        max_generations: int = 1000,
+    ):
+        super().__init__(
+            model,
+            generator,
+            latent_dim,
+            population=population,
+            elite=elite,
+            init_range=init_range,
+            confidence=confidence,
+            max_loss=max_loss,
+            max_queries=max_queries,
+            max_generations=max_generations,
+            seed=seed,
+            batch_size=batch_size,
+            device=device,
+        )
+        self.children = positive_int("children", children)
+        self.step = positive_float("step", step)
+        self.momentum = unit_interval("momentum", momentum, low_open=False, high_open=True)
+        if self.momentum == 0:
+            self.method = "ES"
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "children": self.children, "step": self.step, "momentum": self.momentum}
+
+    def _new_state(self, objective: Objective, seed: int, stream: int) -> SearchState:
+        return _MomentumState(self, objective, seed, stream)
+
+
+class _MomentumState(SearchState):
+    """One ES-with-momentum search: the elite carries each member's momentum as its payload."""
+
+    method: ExemplarSearch
+
+    def next_size(self) -> int:
+        m = self.method
+        return m.population if self.elite is None else len(self.elite) * m.children
+
+    def propose(self) -> Latents:
+        m = self.method
+        if self.elite is None:  # the initial population, with zero momentum
+            z = self.prior(m.population)
+            self._pending = torch.zeros_like(z)
+            return z
+        k, l = self.elite.shape
+        noise = torch.randn(k, m.children, l, generator=self.rng) * m.step
+        mu = self.elite_extra.unsqueeze(1)
+        has_momentum = self.elite_extra.ne(0).any(dim=1).view(k, 1, 1)
+        v = torch.where(has_momentum, m.momentum * mu + (1 - m.momentum) * noise, noise)
+        self._pending = v.reshape(k * m.children, l)  # child i·m + j is child j of elite i
+        return (self.elite.unsqueeze(1) + v).reshape(k * m.children, l)
+
+    def select(self, latents: Latents, inputs: Any, probs: torch.Tensor, loss: torch.Tensor) -> None:
+        self.merge(latents, inputs, probs, loss, extra=self._pending)
