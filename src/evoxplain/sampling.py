@@ -136,31 +136,6 @@ def bernoulli(directions: torch.Tensor) -> torch.Tensor:
     return (directions > 0).to(directions.dtype)
 
 
-def blur(images: torch.Tensor, kernel_size: int | None = None, sigma: float | None = None) -> torch.Tensor:
-    """Gaussian blur of images ``(..., H, W)`` (replicate padding), the blurred-copy baseline.
-
-    Defaults scale the reference setting (kernel 31, sigma 5 at 224 pixels) to the image size.
-
-    Example:
-        >>> blurred = blur(torch.rand(3, 224, 224))
-    """
-    height, width = images.shape[-2:]
-    scale = min(height, width) / 224
-    if sigma is None:
-        sigma = 5.0 * scale
-    if kernel_size is None:
-        kernel_size = max(3, int(round(31 * scale)) // 2 * 2 + 1)
-    kernel_size, sigma = _smoothing((kernel_size, sigma))
-    kernel = torch.exp(-((torch.arange(kernel_size, device=images.device) - kernel_size // 2) ** 2) / (2 * sigma**2))
-    kernel = (kernel / kernel.sum()).to(images.dtype)
-    lead = images.shape[:-2]
-    flat = images.reshape(-1, 1, height, width)
-    half = kernel_size // 2
-    flat = F.pad(flat, (half, half, half, half), mode="replicate")
-    flat = F.conv2d(F.conv2d(flat, kernel.view(1, 1, -1, 1)), kernel.view(1, 1, 1, -1))
-    return flat.view(*lead, height, width)
-
-
 def _unit_gaussian(kernel_size: int, sigma: float, device: torch.device | str) -> torch.Tensor:
     """A 1-D Gaussian kernel with unit L2 norm (so the separable 2-D kernel has unit L2 norm too)."""
     x = torch.arange(kernel_size, dtype=torch.float32, device=device) - (kernel_size - 1) / 2

@@ -1,0 +1,44 @@
+"""Dataset loaders: MNIST, Fashion-MNIST and the ImageNet sample images.
+
+Every loader takes ``root=`` (a data folder); without it, it reads the environment variable
+``EVOXPLAIN_DATA`` (a folder containing ``mnist/``, ``imagenet_samples/``, ...), and for
+Fashion-MNIST also Debian's ``/usr/share/datasets/fashion-mnist/``. Nothing is downloaded.
+
+Example:
+    >>> from evoxplain.data import load_mnist, load_imagenet_samples
+    >>> x, y = load_mnist("test", root="data")          # data/mnist/t10k-images-idx3-ubyte.gz
+    >>> samples = load_imagenet_samples("data", size=224)
+"""
+
+from ._paths import ENV_VAR, DatasetFormatError, DatasetNotFoundError
+from .idx import (
+    FASHION_MNIST_CLASSES,
+    FASHION_MNIST_MEAN,
+    FASHION_MNIST_STD,
+    MNIST_CLASSES,
+    MNIST_MEAN,
+    MNIST_STD,
+    load_fashion_mnist,
+    load_mnist,
+    read_idx,
+)
+from .imagenet import ImageNetSamples, load_imagenet_class_index, load_imagenet_samples, preprocess_image
+
+__all__ = [
+    "ENV_VAR",
+    "FASHION_MNIST_CLASSES",
+    "FASHION_MNIST_MEAN",
+    "FASHION_MNIST_STD",
+    "MNIST_CLASSES",
+    "MNIST_MEAN",
+    "MNIST_STD",
+    "DatasetFormatError",
+    "DatasetNotFoundError",
+    "ImageNetSamples",
+    "load_fashion_mnist",
+    "load_imagenet_class_index",
+    "load_imagenet_samples",
+    "load_mnist",
+    "preprocess_image",
+    "read_idx",
+]
