@@ -64,13 +64,17 @@ def test_sklearn_estimator_and_numpy_callable():
     assert seen == [np.ndarray]
 
 
-def test_torchscript_and_onnx_files(tmp_path):
+def test_torchscript_export_and_onnx_files(tmp_path):
     model = torch.nn.Sequential(torch.nn.Linear(4, 3)).eval()
     x = torch.rand(6, 4)
     expected = model(x).detach()
     script = tmp_path / "m.pt"
     torch.jit.script(model).save(str(script))
     torch.testing.assert_close(BlackBox(script)(x), expected)
+    exported = tmp_path / "m.pt2"
+    program = torch.export.export(model, (x,), dynamic_shapes=({0: torch.export.Dim("batch")},))
+    torch.export.save(program, str(exported))
+    torch.testing.assert_close(BlackBox(exported, batch_size=4)(x), expected)  # batches of 4 and 2
     onnx_path = tmp_path / "m.onnx"
     torch.onnx.export(model, (x,), str(onnx_path), input_names=["x"], dynamic_axes={"x": {0: "n"}}, dynamo=False)
     torch.testing.assert_close(BlackBox(onnx_path)(x), expected, atol=1e-5, rtol=1e-5)

@@ -42,7 +42,8 @@ class BlackBox:
     """A model that can only be queried, with batching, counting, a budget and checks.
 
     Args:
-        model: a ``torch.nn.Module``; a path to a TorchScript (``.pt``/``.pth``/``.ts``) or ONNX
+        model: a ``torch.nn.Module``; a path to a TorchScript (``.pt``/``.pth``/``.ts``),
+            ``torch.export`` (``.pt2``, exported with a dynamic batch dimension) or ONNX
             (``.onnx``) file; an ``onnxruntime.InferenceSession``; a scikit-learn estimator with
             ``predict_proba``; or any callable from a batch to a ``(batch, classes)`` array.
             A model of strings (a text pipeline, a function of a list of strings) is queried
@@ -280,6 +281,13 @@ def _backend(model: Any, input_type: str) -> tuple[Callable[[Any], Any], str, to
         if path.suffix.lower() == ".onnx":
             ort = require("onnxruntime", "onnx", "ONNX models")
             return _backend(ort.InferenceSession(str(path)), input_type)
+        if path.suffix.lower() == ".pt2":
+            try:
+                module = torch.export.load(str(path)).module()
+            except Exception as err:
+                raise InvalidInputError(f"{path} is not a torch.export program torch.export.load can read: {err}") from err
+            device = _module_device(module)
+            return _torch_call(module, device), "torch", device
         try:
             module = torch.jit.load(str(path), map_location="cpu")
         except Exception as err:

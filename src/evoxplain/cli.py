@@ -35,7 +35,7 @@ from .explanation import Explanation
 
 METHODS = ("gers", "geex", "ge", "bgeex")
 DEFAULT_MODEL = "efficientnet-lite0"
-_MODEL_SUFFIXES = {".pt", ".pth", ".ts", ".onnx"}
+_MODEL_SUFFIXES = {".pt", ".pth", ".ts", ".pt2", ".onnx"}
 
 app = typer.Typer(
     name="evoxplain",
