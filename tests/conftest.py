@@ -13,6 +13,13 @@ def data_root() -> Path:
     return root
 
 
+@pytest.fixture
+def data_env(monkeypatch, data_root):
+    """EVOXPLAIN_DATA pointed at the shared data folder."""
+    monkeypatch.setenv("EVOXPLAIN_DATA", str(data_root))
+    return data_root
+
+
 class LoggingModel(torch.nn.Module):
     """Wraps a model and records the size of every batch it is asked (zennit's habit)."""
 

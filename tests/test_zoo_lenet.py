@@ -14,18 +14,6 @@ from evoxplain.zoo.lenet import LeNet, accuracy, load_lenet, main, train_lenet
 FASHION_SYSTEM = Path("/usr/share/datasets/fashion-mnist")
 
 
-def shared_data() -> Path:
-    """The shared data folder, found the same way as the ``data_root`` fixture of conftest."""
-    return Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-@pytest.fixture
-def data_env(monkeypatch):
-    root = shared_data()
-    if not (root / "mnist").is_dir():
-        pytest.skip(f"shared data folder {root} not present")
-    monkeypatch.setenv("EVOXPLAIN_DATA", str(root))
-    return root
 
 
 def test_architecture_and_no_global_rng():
@@ -55,7 +43,6 @@ def test_shipped_mnist_weights(data_env):
     assert (bb.predict(x[:8]) == y[:8]).float().mean() >= 0.875
 
 
-@pytest.mark.skipif(not FASHION_SYSTEM.is_dir(), reason="apt-get install dataset-fashion-mnist")
 def test_shipped_fashion_mnist_weights():
     from evoxplain.data import load_fashion_mnist
 
