@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,7 +10,6 @@ from evoxplain.blackbox import BlackBox
 from evoxplain.errors import InvalidInputError
 from evoxplain.zoo.lenet import LeNet, accuracy, load_lenet, main, train_lenet
 
-FASHION_SYSTEM = Path("/usr/share/datasets/fashion-mnist")
 
 
 
