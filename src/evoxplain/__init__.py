@@ -9,7 +9,16 @@ Example:
     >>> exp.values.shape == image.shape
 """
 
-from .attribution import GEEX
+from .attribution import (
+    GEEX,
+    LIME,
+    RISE,
+    IntegratedGradients,
+    KernelSHAP,
+    Occlusion,
+    Saliency,
+    SmoothGrad,
+)
 from .blackbox import BlackBox, as_blackbox
 from .errors import (
     EvoxplainError,
@@ -34,10 +43,17 @@ __all__ = [
     "EvoxplainError",
     "Explanation",
     "GEEX",
+    "IntegratedGradients",
     "InvalidInputError",
+    "KernelSHAP",
+    "LIME",
     "MissingDependencyError",
     "ModelCallError",
     "ModelOutputError",
+    "Occlusion",
     "QueryBudgetExceeded",
+    "RISE",
+    "Saliency",
+    "SmoothGrad",
     "as_blackbox",
 ]

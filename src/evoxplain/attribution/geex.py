@@ -29,21 +29,15 @@ from __future__ import annotations
 
 import math
 import re
-import secrets
-import time
-from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..baseline import Baseline, make_baseline
-from ..blackbox import BlackBox, as_blackbox
 from ..errors import InvalidInputError
-from ..explanation import Explanation
-from ..fitness import fitness_fn
 from ..sampling import NoiseSampler, _pair, _smoothing, bernoulli, make_sampler
+from .base import Explainer
 
 BLOCK = 32
 """Mirrored pairs drawn per noise block: results do not depend on ``batch_size``."""
@@ -51,7 +45,7 @@ BLOCK = 32
 _TOKEN = re.compile(r"\S+")
 
 
-class GEEX:
+class GEEX(Explainer):
     """Gradient-estimation explainer: GE, GEEX/iGEEX, mask resizing and smoothing, bGEEX.
 
     Args:
@@ -76,6 +70,7 @@ class GEEX:
     """
 
     name = "GEEX"
+    text = True
 
     def __init__(
         self,
@@ -102,37 +97,29 @@ class GEEX:
             raise InvalidInputError(f"sigma must be a positive number (the search radius), not {sigma!r}")
         if distribution not in ("gaussian", "bernoulli"):
             raise InvalidInputError(f"distribution must be 'gaussian' or 'bernoulli', not {distribution!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise InvalidInputError(f"seed must be a non-negative integer or None, not {seed!r}")
         if mask_size is not None:
             mask_size = _pair(mask_size, "mask_size")
         if smoothing is not None:
             smoothing = _smoothing(smoothing)
         if mask_size is not None and smoothing is not None:
             raise InvalidInputError("choose mask_size (resizing) or smoothing, not both")
-        self.fitness = fitness_fn(fitness)
-        self.blackbox: BlackBox = as_blackbox(model, batch_size=batch_size)
+        super().__init__(model, baseline=baseline, fitness=fitness, batch_size=batch_size, seed=seed, progress=progress)
         self.queries = int(queries)
         self.sigma = float(sigma)
-        self.baseline = baseline
         self.integrated = bool(integrated)
         self.mask_size = mask_size
         self.smoothing = smoothing
         self.distribution = distribution
         self.shared_mask = shared_mask
-        self.seed = None if seed is None else int(seed)
-        self.progress = progress
-        self._params = {
-            "queries": self.queries,
-            "sigma": self.sigma,
-            "baseline": baseline if not isinstance(baseline, (torch.Tensor, np.ndarray)) else "tensor",
-            "integrated": self.integrated,
-            "mask_size": mask_size,
-            "smoothing": smoothing,
-            "distribution": distribution,
-            "fitness": fitness,
-            "shared_mask": shared_mask,
-        }
+        self._params.update(
+            queries=self.queries,
+            sigma=self.sigma,
+            integrated=self.integrated,
+            mask_size=mask_size,
+            smoothing=smoothing,
+            distribution=distribution,
+            shared_mask=shared_mask,
+        )
         self._samplers: dict[tuple[int, ...], NoiseSampler] = {}
 
     @property
@@ -140,73 +127,23 @@ class GEEX:
         kind = "GEEX" if self.integrated else "GE"
         return f"b{kind}" if self.distribution == "bernoulli" else kind
 
-    def cost(self, text: bool = False) -> int:
-        """Queries one explanation sends: the perturbations, the input, and the baseline."""
-        return self.queries + (2 if self.integrated or text else 1)
-
-    # -- public -------------------------------------------------------------------------------
-
-    def explain(
-        self,
-        x: torch.Tensor | np.ndarray | str | Sequence[str],
-        target: int | Sequence[int] | None = None,
-        *,
-        batched: bool | None = None,
-    ) -> Explanation:
-        """Explain one input or a batch.
-
-        Args:
-            x: an image ``(C, H, W)``, a table row ``(D,)``, any tensor of features, a string; or
-                a batch of them (``(N, C, H, W)``, ``(N, D)``, a list of strings).
-            target: the class to explain (one for all, or one per input); the predicted class
-                when None.
-            batched: whether ``x`` is a batch; inferred when None: 2-D and 4-D or more are
-                batches, 1-D and 3-D single inputs (pass ``(1, H, W)`` for one gray image).
-
-        Returns:
-            An :class:`~evoxplain.Explanation` whose ``values`` have ``x``'s shape.
-        """
-        text = isinstance(x, str) or (
-            isinstance(x, (list, tuple)) and len(x) > 0 and all(isinstance(t, str) for t in x)
-        )
-        if text:
-            items: list[Any] = [x] if isinstance(x, str) else list(x)
-            batched = not isinstance(x, str)
-        else:
-            tensor = _as_tensor(x, self.blackbox.device)
-            if batched is None:
-                batched = tensor.ndim == 2 or tensor.ndim >= 4
-            if batched and tensor.shape[0] == 0:
-                raise InvalidInputError("the batch to explain is empty")
-            items = list(tensor) if batched else [tensor]
-        targets = _targets(target, len(items))
-        seed = self.seed if self.seed is not None else secrets.randbits(62)
-        bb = self.blackbox
-        explanations: list[dict[str, Any]] = []
-        started_queries, started = bb.queries, time.perf_counter()
-        total = self.cost(text) * len(items)
-        with tqdm(total=total, disable=not self.progress, unit="query", desc=self.method) as bar:
-            for i, item in enumerate(items):
-                bb.check_budget(
-                    self.cost(text),
-                    what=f"explaining input {i} of {len(items)}",
-                    completed=self._assemble(explanations, started, started_queries, seed, text, batched=True)
-                    if explanations
-                    else None,
-                )
-                sub_seed = int(np.random.SeedSequence([seed, i]).generate_state(1, np.uint64)[0] >> 2)
-                one = self._explain_text if text else self._explain_tensor
-                explanations.append(one(item, targets[i], sub_seed, bar))
-        return self._assemble(explanations, started, started_queries, seed, text, batched)
+    def cost(self, x: Any = None) -> int:
+        """Queries one explanation of ``x`` sends: the perturbations, the input, and the baseline."""
+        return self.queries + (2 if self.integrated or isinstance(x, str) else 1)
 
     # -- one input --------------------------------------------------------------------------
 
-    def _explain_tensor(self, x: torch.Tensor, target: int | None, seed: int, bar) -> dict[str, Any]:
+    def _explain_one(self, x: torch.Tensor | str, target: int | None, seed: int) -> dict[str, Any]:
+        if isinstance(x, str):
+            return self._explain_text(x, target, seed)
+        return self._explain_tensor(x, target, seed)
+
+    def _explain_tensor(self, x: torch.Tensor, target: int | None, seed: int) -> dict[str, Any]:
         bb, device = self.blackbox, self.blackbox.device
         generator = torch.Generator(device=device).manual_seed(seed)
         base = make_baseline(self.baseline, x)
         anchors = torch.stack([x, base]) if self.integrated else x[None]
-        target, scores = self._anchor(anchors, target, bar)
+        target, scores, _ = self._anchor(anchors, target)
         delta = x - base
         bernoulli_masks = self.distribution == "bernoulli"
         shared = self.shared_mask if self.shared_mask is not None else (bernoulli_masks and x.ndim >= 3)
@@ -229,7 +166,7 @@ class GEEX:
             f = self.fitness(bb(torch.cat([plus, minus])), target, bb.output)
             diff = f[: len(d)] - f[len(d) :]
             accumulated += diff @ directions.reshape(len(d), -1)
-            bar.update(2 * len(d))
+            self._progress(2 * len(d))
         accumulated = accumulated.view_as(x)
         if bernoulli_masks:
             values = accumulated / alpha_total
@@ -247,7 +184,7 @@ class GEEX:
             "baseline_score": scores[1] if len(scores) > 1 else None,
         }
 
-    def _explain_text(self, text: str, target: int | None, seed: int, bar) -> dict[str, Any]:
+    def _explain_text(self, text: str, target: int | None, seed: int) -> dict[str, Any]:
         tokens = _TOKEN.findall(text)
         if not tokens:
             raise InvalidInputError("the text to explain has no tokens (it is empty or whitespace)")
@@ -262,7 +199,7 @@ class GEEX:
         generator = torch.Generator().manual_seed(seed)
         n_tokens = len(tokens)
         anchors = compose(torch.tensor([[True] * n_tokens, [False] * n_tokens]))
-        target, scores = self._anchor(anchors, target, bar)
+        target, scores, _ = self._anchor(anchors, target)
         pairs = self.queries // 2
         accumulated = torch.zeros(n_tokens, device=self.blackbox.device)
         for start in range(0, pairs, BLOCK):
@@ -270,7 +207,7 @@ class GEEX:
             f = self.fitness(self.blackbox(compose(keep) + compose(~keep)), target, self.blackbox.output)
             diff = f[: len(keep)] - f[len(keep) :]
             accumulated += diff @ (2 * keep.to(accumulated) - 1)
-            bar.update(2 * len(keep))
+            self._progress(2 * len(keep))
         return {
             "values": (accumulated / pairs).cpu(),
             "target": target,
@@ -280,17 +217,6 @@ class GEEX:
         }
 
     # -- helpers ----------------------------------------------------------------------------
-
-    def _anchor(self, anchors, target: int | None, bar) -> tuple[int, torch.Tensor]:
-        """Query the input (and baseline): the target (predicted if None) and their scores."""
-        raw = self.blackbox(anchors)
-        bar.update(len(anchors))
-        classes = raw.shape[1]
-        if target is None:
-            target = int(raw[0].argmax())
-        elif not 0 <= target < classes:
-            raise InvalidInputError(f"target {target} is out of range: the model has {classes} classes (0..{classes - 1})")
-        return target, self.fitness(raw, target, self.blackbox.output).cpu()
 
     def _sampler(self, shape: tuple[int, ...], shared: bool) -> NoiseSampler:
         key = (*shape, shared)
@@ -312,52 +238,3 @@ class GEEX:
                 index = torch.arange(start, start + count, device=sampler.device)
                 alphas.append((index + uniform) / pairs if self.integrated else torch.ones_like(uniform))
             yield torch.cat(directions), torch.cat(alphas)
-
-    def _assemble(self, parts, started, started_queries, seed, text, batched) -> Explanation:
-        params = {**self._params, "seed": seed}
-        if text:
-            params["distribution"] = "bernoulli"
-        values = [p["values"] for p in parts]
-        baseline_scores = [p["baseline_score"] for p in parts]
-        return Explanation(
-            values=(values if text else torch.stack(values)) if batched else values[0],
-            target=[p["target"] for p in parts] if batched else parts[0]["target"],
-            queries=self.blackbox.queries - started_queries,
-            seconds=time.perf_counter() - started,
-            method=self.method,
-            params=params,
-            score=torch.stack([p["score"] for p in parts]) if batched else parts[0]["score"],
-            baseline_score=None
-            if baseline_scores[0] is None
-            else (torch.stack(baseline_scores) if batched else baseline_scores[0]),
-            tokens=([p["tokens"] for p in parts] if batched else parts[0]["tokens"]) if text else None,
-        )
-
-
-def _as_tensor(x: Any, device: torch.device) -> torch.Tensor:
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(np.ascontiguousarray(x))
-    if not isinstance(x, torch.Tensor):
-        raise InvalidInputError(
-            f"x must be a tensor, a numpy array, a string or a list of strings, not {type(x).__name__}"
-        )
-    if x.ndim == 0 or x.numel() == 0:
-        raise InvalidInputError(f"x must hold at least one feature; got shape {tuple(x.shape)}")
-    x = x.to(device=device, dtype=torch.float32)
-    if not bool(torch.isfinite(x).all()):
-        raise InvalidInputError("x contains NaN or infinite values; clean or impute them before explaining")
-    return x
-
-
-def _targets(target: int | Sequence[int] | None, n: int) -> list[int | None]:
-    if target is None:
-        return [None] * n
-    if isinstance(target, torch.Tensor):
-        target = target.tolist()
-    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
-        return [int(target)] * n
-    if isinstance(target, Sequence) and len(target) == n and all(
-        isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in target
-    ):
-        return [int(t) for t in target]
-    raise InvalidInputError(f"target must be None, a class index, or one class index per input ({n}); got {target!r}")

@@ -99,7 +99,9 @@ def load_adult(
             engine="c",
         )
     except (OSError, EOFError, ValueError) as err:  # pandas' ParserError is a ValueError
-        raise DatasetFormatError(f"cannot read {path} as the Adult CSV: {err}. Replace it with the original file.") from err
+        raise DatasetFormatError(
+            f"cannot read {path} as the Adult CSV: {err}. Replace it with the original file."
+        ) from err
     _check(df, path, split)
     labels = df[ADULT_TARGET].str.rstrip(".")
     df[ADULT_TARGET] = (labels == ADULT_CLASSES[1]).astype(np.int64)
