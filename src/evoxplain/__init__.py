@@ -28,7 +28,13 @@ from .errors import (
     ModelOutputError,
     QueryBudgetExceeded,
 )
-from .exemplars import CMAESSearch, ExemplarResult, ExemplarSearch, GradientSearch, RandomSearch
+from .exemplars import (
+    CMAESSearch,
+    ExemplarResult,
+    ExemplarSearch,
+    GradientSearch,
+    RandomSearch,
+)
 from .explanation import Explanation
 
 __version__ = "0.1.0"

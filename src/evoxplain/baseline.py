@@ -14,7 +14,6 @@ import numbers
 
 import numpy as np
 import torch
-
 import torch.nn.functional as F
 
 from .errors import InvalidInputError

@@ -92,7 +92,9 @@ def overlay(
     Example:
         >>> fig = overlay(image, exp.values, path="out.png", title="tabby (p=0.27)")
     """
-    from matplotlib.figure import Figure  # a Figure without pyplot: no GUI backend, no global state
+    from matplotlib.figure import (
+        Figure,  # a Figure without pyplot: no GUI backend, no global state
+    )
 
     picture = _display_image(image)
     heat = heatmap(values)

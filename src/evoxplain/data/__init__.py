@@ -1,4 +1,4 @@
-"""Dataset loaders: MNIST, Fashion-MNIST and the ImageNet sample images.
+"""Dataset loaders: MNIST, Fashion-MNIST, the ImageNet sample images and UCI Adult.
 
 Every loader takes ``root=`` (a data folder); without it, it reads the environment variable
 ``EVOXPLAIN_DATA`` (a folder containing ``mnist/``, ``imagenet_samples/``, ...), and for
@@ -11,6 +11,14 @@ Example:
 """
 
 from ._paths import ENV_VAR, DatasetFormatError, DatasetNotFoundError
+from .adult import (
+    ADULT_CATEGORICAL,
+    ADULT_CLASSES,
+    ADULT_FEATURES,
+    ADULT_NUMERIC,
+    ADULT_TARGET,
+    load_adult,
+)
 from .idx import (
     FASHION_MNIST_CLASSES,
     FASHION_MNIST_MEAN,
@@ -22,9 +30,20 @@ from .idx import (
     load_mnist,
     read_idx,
 )
-from .imagenet import ImageNetSamples, load_imagenet_class_index, load_imagenet_samples, preprocess_image
+from .imagenet import (
+    ImageNetSamples,
+    load_imagenet_class_index,
+    load_imagenet_samples,
+    preprocess_image,
+)
 
 __all__ = [
+    "ADULT_CATEGORICAL",
+    "ADULT_CLASSES",
+    "ADULT_FEATURES",
+    "ADULT_NUMERIC",
+    "ADULT_TARGET",
+    "load_adult",
     "ENV_VAR",
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_MEAN",

@@ -17,6 +17,13 @@ from .gradient import GradientSearch
 from .objective import Objective
 from .result import ExemplarResult, Generation
 from .search import ExemplarSearch
+from .tabular import (
+    TabularExemplars,
+    TabularGenerator,
+    fit_forest,
+    split_halves,
+    tabular_exemplars,
+)
 
 __all__ = [
     "CMAESSearch",
@@ -27,4 +34,9 @@ __all__ = [
     "LatentSearch",
     "Objective",
     "RandomSearch",
+    "TabularExemplars",
+    "TabularGenerator",
+    "fit_forest",
+    "split_halves",
+    "tabular_exemplars",
 ]

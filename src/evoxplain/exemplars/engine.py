@@ -29,7 +29,12 @@ import numpy as np
 import torch
 
 from ..blackbox import BlackBox, as_blackbox
-from ..errors import InvalidInputError, ModelCallError, ModelOutputError, QueryBudgetExceeded
+from ..errors import (
+    InvalidInputError,
+    ModelCallError,
+    ModelOutputError,
+    QueryBudgetExceeded,
+)
 from .objective import Objective
 from .result import ExemplarResult, Generation
 

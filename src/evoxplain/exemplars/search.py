@@ -28,7 +28,14 @@ from typing import Any
 
 import torch
 
-from .engine import Latents, LatentSearch, SearchState, positive_float, positive_int, unit_interval
+from .engine import (
+    Latents,
+    LatentSearch,
+    SearchState,
+    positive_float,
+    positive_int,
+    unit_interval,
+)
 from .objective import Objective
 
 
