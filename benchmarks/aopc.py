@@ -1,0 +1,195 @@
+"""AOPC (deletion and insertion) and seconds per explanation, every method side by side.
+
+For each method and query budget, the setting (σ, mask size, superpixels, …) is chosen by AOPC
+deletion on held-out images (test images 5000+ for MNIST/Fashion-MNIST, the last ImageNet sample
+images), never on the scored ones, then the chosen setting is scored. Methods whose cost is not a
+budget (Occlusion, the white-box IG, SmoothGrad, Saliency) are run once. DESIGN §3: pixels ranked
+by channel-mean attribution, replaced by 0 (MNIST-like, stride 10) or a blurred copy (ImageNet,
+stride 100).
+
+    python benchmarks/aopc.py --dataset mnist --data ../shared/data --images 100
+    python benchmarks/aopc.py --dataset imagenet --data ../shared/data --images 64 --device cuda --precision bf16
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import itertools
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from evoxplain import GEEX, LIME, RISE, BlackBox, IntegratedGradients, KernelSHAP, Occlusion, Saliency, SmoothGrad
+from evoxplain.metrics import aopc_deletion, aopc_insertion
+
+SIGMAS = [0.1, 0.3, 1.0]
+
+
+def grids(dataset: str) -> dict[str, tuple[type, list[dict]]]:
+    """Method name -> (class, candidate settings). Budgeted methods get ``queries`` added."""
+    small = dataset != "imagenet"
+    masks = [7, 14] if small else [7, 14, 28]
+    smoothing = [(5, 1.0), (9, 2.0)] if small else [(5, 0.7), (31, 5.0)]
+    cells = [4, 7] if small else [16, 32]
+    superpixels = [2, 4] if small else [16]
+    baseline = 0.0 if small else "blur"
+    methods = {
+        "GE": (GEEX, [dict(integrated=False, sigma=s) for s in SIGMAS]),
+        "GEEX": (GEEX, [dict(sigma=s, baseline=baseline) for s in SIGMAS]),
+        "GEEX + resize": (GEEX, [dict(mask_size=m, sigma=s, baseline=baseline) for m, s in itertools.product(masks, SIGMAS)]),
+        "GEEX + resize, shared": (
+            GEEX,
+            [dict(mask_size=m, sigma=s, baseline=baseline, shared_mask=True) for m, s in itertools.product(masks, SIGMAS)],
+        ),
+        "GEEX + smoothing": (GEEX, [dict(smoothing=k, sigma=s, baseline=baseline) for k, s in itertools.product(smoothing, SIGMAS)]),
+        "bGEEX": (GEEX, [dict(distribution="bernoulli", mask_size=m, baseline=baseline) for m in masks + [None]]),
+        "RISE": (RISE, [dict(cell=c, baseline=baseline) for c in cells]),
+        "LIME": (LIME, [dict(superpixel=p, baseline=baseline) for p in superpixels]),
+        "KernelSHAP": (KernelSHAP, [dict(superpixel=p, baseline=baseline) for p in superpixels]),
+    }
+    if small:  # one channel: a shared mask is the same mask
+        del methods["GEEX + resize, shared"]
+    return methods
+
+
+def unbudgeted(dataset: str) -> dict[str, tuple[type, list[dict]]]:
+    small = dataset != "imagenet"
+    baseline = 0.0 if small else "blur"
+    return {
+        "Occlusion": (Occlusion, [dict(window=4, stride=2, baseline=baseline)] if small else [dict(window=16, stride=8, baseline=baseline)]),
+        "IG (white-box)": (IntegratedGradients, [dict(steps=50, baseline=baseline)]),
+        "SmoothGrad (white-box)": (SmoothGrad, [dict(samples=50, stdev=s, absolute=False) for s in (0.1, 0.3)]),
+        "Saliency (white-box)": (Saliency, [dict(absolute=False)]),
+    }
+
+
+def load(dataset: str, data: str, images: int, held_out: int, device: str):
+    if dataset == "imagenet":
+        from evoxplain.data import load_imagenet_samples
+        from evoxplain.zoo.efficientnet import efficientnet_lite0
+
+        samples = load_imagenet_samples(data)
+        x = samples.images
+        if images + held_out > len(x):
+            raise SystemExit(f"only {len(x)} ImageNet samples: --images + --held-out must not exceed it")
+        return efficientnet_lite0().to(device), x[:images], x[len(x) - held_out :], "blur", 100
+    from evoxplain.data import load_fashion_mnist, load_mnist
+    from evoxplain.zoo.lenet import load_lenet
+
+    x, _ = (load_mnist if dataset == "mnist" else load_fashion_mnist)("test", root=data)
+    return load_lenet(dataset).to(device), x[:images], x[5000 : 5000 + held_out], 0.0, 10
+
+
+def evaluate(blackbox, method, settings, x, targets, replacement, stride, insertion=True):
+    """Explain ``x`` and score it: AOPC deletion (and insertion), queries and seconds per input."""
+    explainer = method(blackbox, seed=0, **settings)
+    start = time.perf_counter()
+    exp = explainer.explain(x, target=targets, batched=True)
+    if blackbox.device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = (time.perf_counter() - start) / len(x)
+    deletion = aopc_deletion(blackbox, x, exp.values, replacement=replacement, stride=stride, target=targets)
+    result = {"deletion": deletion.score, "queries": exp.queries / len(x), "seconds": seconds}
+    if insertion:
+        result["insertion"] = aopc_insertion(blackbox, x, exp.values, replacement=replacement, stride=stride, target=targets).score
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=["mnist", "fashion-mnist", "imagenet"], required=True)
+    parser.add_argument("--data", default=None, help="folder with mnist/, imagenet_samples/ (default $EVOXPLAIN_DATA)")
+    parser.add_argument("--images", type=int, default=100)
+    parser.add_argument("--held-out", type=int, default=20)
+    parser.add_argument("--budgets", type=int, nargs="+", default=[1000, 5000])
+    parser.add_argument("--methods", nargs="*", default=None, help="only these methods")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    args = parser.parse_args()
+
+    model, scored, held, replacement, stride = load(args.dataset, args.data, args.images, args.held_out, args.device)
+    blackbox = BlackBox(model.eval(), output="logits", batch_size=args.batch_size, precision=args.precision)
+    scored, held = scored.to(args.device), held.to(args.device)
+    targets = blackbox.predict(scored).tolist()
+    held_targets = blackbox.predict(held).tolist()
+    wanted = lambda name: args.methods is None or name in args.methods  # noqa: E731
+
+    rows = []
+    plan = [(name, cls, grid, budget) for name, (cls, grid) in grids(args.dataset).items() for budget in args.budgets]
+    plan += [(name, cls, grid, None) for name, (cls, grid) in unbudgeted(args.dataset).items()]
+    for name, cls, grid, budget in plan:
+        if not wanted(name):
+            continue
+        candidates = [dict(settings, queries=budget) if budget else settings for settings in grid]
+        chosen = candidates[0]
+        if len(candidates) > 1:  # settings by AOPC deletion on held-out images
+            held_scores = [evaluate(blackbox, cls, c, held, held_targets, replacement, stride, insertion=False)["deletion"] for c in candidates]
+            chosen = candidates[max(range(len(candidates)), key=held_scores.__getitem__)]
+            print(f"{name} @ {budget}: held-out deletion {[round(s, 3) for s in held_scores]}", flush=True)
+        result = evaluate(blackbox, cls, chosen, scored, targets, replacement, stride)
+        rows.append({"method": name, "budget": budget, "settings": {k: v for k, v in chosen.items() if k != "queries"}, **result})
+        print(rows[-1], flush=True)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+    meta = {
+        "command": "python benchmarks/aopc.py " + " ".join(sys.argv[1:]),
+        "machine": f"{device}, torch {torch.__version__}",
+        "date": datetime.date.today().isoformat(),
+        "dataset": args.dataset,
+        "scored images": f"{len(scored)} (the first of the test split / sample images); targets = predicted classes",
+        "held-out images": f"{len(held)} (settings chosen on these by AOPC deletion)",
+        "replacement": replacement,
+        "stride": stride,
+    }
+    stem = f"aopc_{args.dataset}"
+    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2, default=str))
+    write_markdown(out / f"{stem}.md", meta, rows)
+    plot(out / f"{stem}.png", rows, args.dataset)
+
+
+def write_markdown(path: Path, meta: dict, rows: list[dict]) -> None:
+    lines = [f"# AOPC on {meta['dataset']}", ""]
+    lines += [f"- **{k}**: `{v}`" if k == "command" else f"- **{k}**: {v}" for k, v in meta.items()]
+    lines += ["", "| method | budget | queries / explanation | AOPC deletion | AOPC insertion | s / explanation | settings (chosen on held-out) |"]
+    lines += ["|---|---|---|---|---|---|---|"]
+    for r in rows:
+        settings = ", ".join(f"{k}={v}" for k, v in r["settings"].items())
+        lines.append(
+            f"| {r['method']} | {r['budget'] or '—'} | {r['queries']:.0f} | {r['deletion']:.3f} | {r['insertion']:.3f} "
+            f"| {r['seconds']:.3f} | {settings} |"
+        )
+    path.write_text("\n".join(lines) + "\n")
+
+
+def plot(path: Path, rows: list[dict], dataset: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == name]
+        style = dict(marker="o") if mine[0]["budget"] else dict(marker="s", linestyle="none")
+        ax.plot([r["queries"] for r in mine], [r["deletion"] for r in mine], label=name, **style)
+    ax.set_xscale("log")
+    ax.set_xlabel("queries per explanation")
+    ax.set_ylabel("AOPC deletion (higher is better)")
+    ax.set_title(f"AOPC against queries, {dataset}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
