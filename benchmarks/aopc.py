@@ -27,7 +27,7 @@ import torch
 from evoxplain import GEEX, LIME, RISE, BlackBox, IntegratedGradients, KernelSHAP, Occlusion, Saliency, SmoothGrad
 from evoxplain.metrics import aopc_deletion, aopc_insertion
 
-SIGMAS = [0.1, 0.3, 1.0]
+SIGMAS = [0.1, 0.3, 1.0, 3.0]
 
 
 def grids(dataset: str) -> dict[str, tuple[type, list[dict]]]:
