@@ -184,3 +184,14 @@ def test_lenet_models_load_from_the_shipped_weights():
     model, classes, spec = load_model("lenet-fashion-mnist")
     assert spec.shape == (1, 28, 28) and classes[9] == "Ankle boot"
     assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_exemplars_command_writes_tables(data_root, tmp_path):
+    args = ["exemplars", "adult", "--target", ">50K", "--runs", "2", "--per-class", "2", "--epochs", "2"]
+    result = _run(*args, "--data", str(data_root), "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    table = (tmp_path / "adult_exemplars.md").read_text()
+    assert "education" in table and ">50K" in table and table.strip() in result.stdout
+    assert (tmp_path / "adult_exemplars.csv").read_text().count("\n") >= 2
+    bad = _run("exemplars", "adult", "--target", "rich", "--data", str(data_root), "--out", str(tmp_path))
+    assert bad.exit_code == 2 and "not a class" in bad.stderr
