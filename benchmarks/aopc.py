@@ -121,6 +121,20 @@ def main() -> None:
     held_targets = blackbox.predict(held).tolist()
     wanted = lambda name: args.methods is None or name in args.methods  # noqa: E731
 
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+    meta = {
+        "command": "python benchmarks/aopc.py " + " ".join(sys.argv[1:]),
+        "machine": f"{device}, torch {torch.__version__}",
+        "date": datetime.date.today().isoformat(),
+        "dataset": args.dataset,
+        "scored images": f"{len(scored)} (the first of the test split / sample images); targets = predicted classes",
+        "held-out images": f"{len(held)} (settings chosen on these by AOPC deletion)",
+        "replacement": replacement,
+        "stride": stride,
+    }
+
     rows = []
     plan = [(name, cls, grid, budget) for name, (cls, grid) in grids(args.dataset).items() for budget in args.budgets]
     plan += [(name, cls, grid, None) for name, (cls, grid) in unbudgeted(args.dataset).items()]
@@ -136,24 +150,14 @@ def main() -> None:
         result = evaluate(blackbox, cls, chosen, scored, targets, replacement, stride)
         rows.append({"method": name, "budget": budget, "settings": {k: v for k, v in chosen.items() if k != "queries"}, **result})
         print(rows[-1], flush=True)
+        save(out / f"aopc_{args.dataset}", meta, rows)  # after every method: a long run loses nothing
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
-    meta = {
-        "command": "python benchmarks/aopc.py " + " ".join(sys.argv[1:]),
-        "machine": f"{device}, torch {torch.__version__}",
-        "date": datetime.date.today().isoformat(),
-        "dataset": args.dataset,
-        "scored images": f"{len(scored)} (the first of the test split / sample images); targets = predicted classes",
-        "held-out images": f"{len(held)} (settings chosen on these by AOPC deletion)",
-        "replacement": replacement,
-        "stride": stride,
-    }
-    stem = f"aopc_{args.dataset}"
-    (out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2, default=str))
-    write_markdown(out / f"{stem}.md", meta, rows)
-    plot(out / f"{stem}.png", rows, args.dataset)
+
+
+def save(stem: Path, meta: dict, rows: list[dict]) -> None:
+    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2, default=str))
+    write_markdown(stem.with_suffix(".md"), meta, rows)
+    plot(stem.with_suffix(".png"), rows, meta["dataset"])
 
 
 def write_markdown(path: Path, meta: dict, rows: list[dict]) -> None:
