@@ -1,4 +1,4 @@
-"""Dataset loaders: MNIST, Fashion-MNIST, the ImageNet sample images and UCI Adult.
+"""Dataset loaders: MNIST, Fashion-MNIST, the ImageNet sample images, UCI Adult and a FER2013 subset.
 
 Every loader takes ``root=`` (a data folder); without it, it reads the environment variable
 ``EVOXPLAIN_DATA`` (a folder containing ``mnist/``, ``imagenet_samples/``, ...), and for
@@ -10,6 +10,7 @@ Example:
     >>> samples = load_imagenet_samples("data", size=224)
 """
 
+from .fer import FER2013_CLASSES, load_fer2013
 from ._paths import ENV_VAR, DatasetFormatError, DatasetNotFoundError
 from .adult import (
     ADULT_CATEGORICAL,
@@ -44,6 +45,8 @@ __all__ = [
     "ADULT_NUMERIC",
     "ADULT_TARGET",
     "load_adult",
+    "FER2013_CLASSES",
+    "load_fer2013",
     "ENV_VAR",
     "FASHION_MNIST_CLASSES",
     "FASHION_MNIST_MEAN",

@@ -57,7 +57,9 @@ def init_module(module: nn.Module, seed: int) -> None:
     with torch.no_grad():
         for layer in module.modules():
             if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-                nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+                nn.init.kaiming_uniform_(
+                    layer.weight, a=math.sqrt(5), generator=generator
+                )
                 if layer.bias is not None:
                     fan_in, _ = nn.init._calculate_fan_in_and_fan_out(layer.weight)
                     bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
@@ -87,7 +89,9 @@ class LocalDropout(nn.Module):
         return x * keep / (1 - self.p)
 
 
-def _set_dropout_generator(module: nn.Module, generator: torch.Generator | None) -> None:
+def _set_dropout_generator(
+    module: nn.Module, generator: torch.Generator | None
+) -> None:
     for layer in module.modules():
         if isinstance(layer, LocalDropout):
             layer.generator = generator
@@ -97,7 +101,7 @@ def _set_dropout_generator(module: nn.Module, generator: torch.Generator | None)
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
-    conv = lambda i, o: nn.Conv2d(i, o, 3, padding=1, bias=False, device="meta")  # noqa: E731
+    conv = lambda i, o: nn.Conv2d(i, o, 3, padding=1, bias=False, device="meta")
     return nn.Sequential(
         conv(c_in, c_out), nn.BatchNorm2d(c_out, device="meta"), nn.ReLU(),
         conv(c_out, c_out), nn.BatchNorm2d(c_out, device="meta"), nn.ReLU(),
@@ -130,9 +134,13 @@ class FERClassifier(nn.Module):
     ):
         super().__init__()
         if len(channels) != 3 or min(channels) < 1:
-            raise InvalidInputError(f"channels must be three positive widths, not {channels!r}")
+            raise InvalidInputError(
+                f"channels must be three positive widths, not {channels!r}"
+            )
         c1, c2, c3 = channels
-        self.features = nn.Sequential(_block(1, c1), _block(c1, c2), _block(c2, c3), nn.AdaptiveAvgPool2d(3))
+        self.features = nn.Sequential(
+            _block(1, c1), _block(c1, c2), _block(c2, c3), nn.AdaptiveAvgPool2d(3)
+        )
         self.head = nn.Sequential(
             nn.Flatten(), LocalDropout(dropout), nn.Linear(c3 * 9, hidden, device="meta"), nn.ReLU(),
             LocalDropout(dropout), nn.Linear(hidden, NUM_CLASSES, device="meta"),
@@ -163,10 +171,17 @@ class FERVAE(nn.Module):
         torch.Size([4, 1, 48, 48])
     """
 
-    def __init__(self, latent_dim: int = 16, channels: tuple[int, int, int] = (32, 64, 64), seed: int = 0):
+    def __init__(
+        self,
+        latent_dim: int = 16,
+        channels: tuple[int, int, int] = (32, 64, 64),
+        seed: int = 0,
+    ):
         super().__init__()
         if not isinstance(latent_dim, int) or latent_dim < 1:
-            raise InvalidInputError(f"latent_dim must be a positive integer, not {latent_dim!r}")
+            raise InvalidInputError(
+                f"latent_dim must be a positive integer, not {latent_dim!r}"
+            )
         c1, c2, c3 = channels
         self.latent_dim = latent_dim
         self.channels = (c1, c2, c3)
@@ -223,7 +238,9 @@ def vae_losses(
     return recon, kl
 
 
-def cyclical_beta(step: int, total: int, cycles: int = 4, ramp: float = 0.5, beta_max: float = 1.0) -> float:
+def cyclical_beta(
+    step: int, total: int, cycles: int = 4, ramp: float = 0.5, beta_max: float = 1.0
+) -> float:
     """Cyclical KL weight (Fu et al. 2019): in each of ``cycles`` cycles, rise linearly from 0 to
     ``beta_max`` over the first ``ramp`` fraction, then stay there.
 
@@ -254,8 +271,12 @@ def _data(split: str, root: str | Path | None, subset: int | None):
     return x, y
 
 
-def _cosine(optimizer: torch.optim.Optimizer, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / total_steps)))
+def _cosine(
+    optimizer: torch.optim.Optimizer, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / total_steps))
+    )
 
 
 def _flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -265,7 +286,9 @@ def _flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 @torch.no_grad()
-def fer_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 500) -> float:
+def fer_accuracy(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 500
+) -> float:
     """The fraction of ``images`` that ``model`` classifies as ``labels`` (eval mode).
 
     Example:
@@ -274,7 +297,12 @@ def fer_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, b
     was_training = model.training
     model.eval()
     correct = sum(
-        int((model(images[s : s + batch_size]).argmax(1) == labels[s : s + batch_size]).sum())
+        int(
+            (
+                model(images[s : s + batch_size]).argmax(1)
+                == labels[s : s + batch_size]
+            ).sum()
+        )
         for s in range(0, len(images), batch_size)
     )
     model.train(was_training)
@@ -324,14 +352,19 @@ def train_fer_classifier(
             total += float(loss.detach()) * len(idx)
         if verbose:
             acc = fer_accuracy(model, x_test, y_test)
-            print(f"epoch {epoch + 1}/{epochs}: train loss {total / len(x_train):.4f}, test acc {acc:.4f}", flush=True)
+            print(
+                f"epoch {epoch + 1}/{epochs}: train loss {total / len(x_train):.4f}, test acc {acc:.4f}",
+                flush=True,
+            )
     _set_dropout_generator(model, None)
     model.eval()
     return model, fer_accuracy(model, x_test, y_test)
 
 
 @torch.no_grad()
-def vae_test_loss(vae: FERVAE, images: torch.Tensor, batch_size: int = 500) -> tuple[float, float]:
+def vae_test_loss(
+    vae: FERVAE, images: torch.Tensor, batch_size: int = 500
+) -> tuple[float, float]:
     """Mean per-image reconstruction BCE and KL on ``images``, with ``z = mu`` (deterministic)."""
     was_training = vae.training
     vae.eval()
@@ -390,7 +423,10 @@ def train_fer_vae(
             step += 1
         if verbose:
             r, k = vae_test_loss(vae, x_test)
-            print(f"epoch {epoch + 1}/{epochs}: test recon BCE {r:.2f}, KL {k:.2f} (per image)", flush=True)
+            print(
+                f"epoch {epoch + 1}/{epochs}: test recon BCE {r:.2f}, KL {k:.2f} (per image)",
+                flush=True,
+            )
     vae.eval()
     return (vae, *vae_test_loss(vae, x_test))
 
@@ -430,19 +466,36 @@ def load_fer_vae(path: str | Path | None = None, latent_dim: int = 16) -> FERVAE
 
 def main(argv: list[str] | None = None) -> float:
     """Command line: train a FER classifier or VAE, print its test score, save its state dict."""
-    parser = argparse.ArgumentParser(prog="python -m evoxplain.zoo.fer", description=main.__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m evoxplain.zoo.fer", description=main.__doc__
+    )
     parser.add_argument("--model", choices=["classifier", "vae"], required=True)
-    parser.add_argument("--out", type=Path, required=True, help="where to save the state dict (.pt)")
-    parser.add_argument("--epochs", type=int, default=None, help="default: 6 (classifier), 10 (vae)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="where to save the state dict (.pt)"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="default: 6 (classifier), 10 (vae)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--latent-dim", type=int, default=16, help="vae only")
-    parser.add_argument("--root", default=None, help="data folder (default: $EVOXPLAIN_DATA)")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    parser.add_argument("--train-subset", type=int, default=None, help="first N training images only")
+    parser.add_argument(
+        "--root", default=None, help="data folder (default: $EVOXPLAIN_DATA)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default 1)"
+    )
+    parser.add_argument(
+        "--train-subset", type=int, default=None, help="first N training images only"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     begin = time.perf_counter()
-    common = dict(seed=args.seed, root=args.root, train_subset=args.train_subset, verbose=True)
+    common = {
+        "seed": args.seed,
+        "root": args.root,
+        "train_subset": args.train_subset,
+        "verbose": True,
+    }
     if args.model == "classifier":
         epochs = args.epochs or 6
         model, score = train_fer_classifier(epochs, **common)
