@@ -71,7 +71,7 @@ def load_models(
             model.load_state_dict(
                 torch.load(path, map_location="cpu", weights_only=True)
             )
-            info[name] = str(path)
+            info[name] = path.name
         elif not args.train_missing:
             sys.exit(f"no weights at {path}; pass --train-missing to train quickly, or train with "
                      f"python -m evoxplain.zoo.fer")  # fmt: skip
