@@ -41,11 +41,11 @@ from evoxplain.exemplars import (
     RandomSearch,
 )
 from evoxplain.exemplars.objective import Objective
+from evoxplain.zoo.training import accuracy
 from evoxplain.zoo.fer import (
     FERVAE,
     WEIGHTS_DIR,
     FERClassifier,
-    fer_accuracy,
     train_fer_classifier,
     train_fer_vae,
 )
@@ -84,7 +84,7 @@ def load_models(
             )
             info[name] = "trained now (5 epochs, seed 0)"
     x_test, y_test, _ = load_fer2013("test", root=args.data)
-    info["classifier_test_accuracy"] = fer_accuracy(clf, x_test, y_test)
+    info["classifier_test_accuracy"] = accuracy(clf, x_test, y_test)
     return clf.eval().requires_grad_(False), vae.eval().requires_grad_(False), info
 
 

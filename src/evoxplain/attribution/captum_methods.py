@@ -91,12 +91,12 @@ class _Surrogate(Explainer):
         self,
         model: Any,
         *,
-        queries: int,
-        superpixel: int | None,
-        baseline: Baseline,
-        fitness: str,
-        batch_size: int | None,
-        seed: int | None,
+        queries: int = 1000,
+        superpixel: int | None = None,
+        baseline: Baseline = 0.0,
+        fitness: str = "prob",
+        batch_size: int | None = None,
+        seed: int | None = None,
     ):
         super().__init__(model, baseline=baseline, fitness=fitness, batch_size=batch_size, seed=seed)
         self.queries = _check_queries(queries, 2)
@@ -252,27 +252,6 @@ class KernelSHAP(_Surrogate):
 
     name = "KernelSHAP"
     starts_with_input = True
-
-    def __init__(
-        self,
-        model: Any,
-        *,
-        queries: int = 1000,
-        superpixel: int | None = None,
-        baseline: Baseline = 0.0,
-        fitness: str = "prob",
-        batch_size: int | None = None,
-        seed: int | None = None,
-    ):
-        super().__init__(
-            model,
-            queries=queries,
-            superpixel=superpixel,
-            baseline=baseline,
-            fitness=fitness,
-            batch_size=batch_size,
-            seed=seed,
-        )
 
     def cost(self, x: torch.Tensor) -> int:
         return self.queries

@@ -35,6 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import InvalidInputError
+from .training import accuracy, cosine_schedule, fit_classifier
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 FER_MEAN, FER_STD = 0.5123, 0.2558  # pixel statistics of the training subset, 0-1 scale
@@ -271,42 +272,10 @@ def _data(split: str, root: str | Path | None, subset: int | None):
     return x, y
 
 
-def _cosine(
-    optimizer: torch.optim.Optimizer, total_steps: int
-) -> torch.optim.lr_scheduler.LambdaLR:
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * s / total_steps))
-    )
-
-
 def _flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Mirror a random half of the batch left-right."""
     flip = torch.rand(len(x), generator=generator) < 0.5
     return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
-
-
-@torch.no_grad()
-def fer_accuracy(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 500
-) -> float:
-    """The fraction of ``images`` that ``model`` classifies as ``labels`` (eval mode).
-
-    Example:
-        >>> x, y, _ = load_fer2013("test"); fer_accuracy(load_fer_classifier(), x, y)
-    """
-    was_training = model.training
-    model.eval()
-    correct = sum(
-        int(
-            (
-                model(images[s : s + batch_size]).argmax(1)
-                == labels[s : s + batch_size]
-            ).sum()
-        )
-        for s in range(0, len(images), batch_size)
-    )
-    model.train(was_training)
-    return correct / max(len(images), 1)
 
 
 def train_fer_classifier(
@@ -337,28 +306,19 @@ def train_fer_classifier(
     generator = torch.Generator().manual_seed(seed + 1)
     _set_dropout_generator(model, generator)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-    scheduler = _cosine(optimizer, epochs * math.ceil(len(x_train) / batch_size))
-    model.train()
-    for epoch in range(epochs):
-        order = torch.randperm(len(x_train), generator=generator)
-        total = 0.0
-        for start in range(0, len(x_train), batch_size):
-            idx = order[start : start + batch_size]
-            loss = F.cross_entropy(model(_flip(x_train[idx], generator)), y_train[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            total += float(loss.detach()) * len(idx)
+
+    def report(epoch: int, loss: float) -> None:
         if verbose:
-            acc = fer_accuracy(model, x_test, y_test)
-            print(
-                f"epoch {epoch + 1}/{epochs}: train loss {total / len(x_train):.4f}, test acc {acc:.4f}",
-                flush=True,
-            )
+            acc = accuracy(model, x_test, y_test)
+            print(f"epoch {epoch + 1}/{epochs}: train loss {loss:.4f}, test accuracy {acc:.4f}", flush=True)
+
+    fit_classifier(
+        model, x_train, y_train, optimizer,
+        epochs=epochs, batch_size=batch_size, generator=generator, augment=_flip, report=report,
+    )  # fmt: skip
     _set_dropout_generator(model, None)
     model.eval()
-    return model, fer_accuracy(model, x_test, y_test)
+    return model, accuracy(model, x_test, y_test)
 
 
 @torch.no_grad()
@@ -407,7 +367,7 @@ def train_fer_vae(
     generator = torch.Generator().manual_seed(seed + 1)
     total_steps = epochs * math.ceil(len(x_train) / batch_size)
     optimizer = torch.optim.Adam(vae.parameters(), lr=lr)
-    scheduler = _cosine(optimizer, total_steps)
+    scheduler = cosine_schedule(optimizer, total_steps)
     vae.train()
     step = 0
     for epoch in range(epochs):

@@ -34,6 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import InvalidInputError
+from .training import accuracy, fit_classifier
 
 Dataset = Literal["mnist", "fashion-mnist"]
 
@@ -105,23 +106,6 @@ def _load_data(dataset: str, split: str, root: str | Path | None):
     return (load_mnist if dataset == "mnist" else load_fashion_mnist)(split, root=root)
 
 
-@torch.no_grad()
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
-    """The fraction of ``images`` that ``model`` classifies as ``labels``.
-
-    Example:
-        >>> accuracy(load_lenet("mnist"), *load_mnist("test"))
-    """
-    was_training = model.training
-    model.eval()
-    correct = 0
-    for start in range(0, len(images), batch_size):
-        logits = model(images[start : start + batch_size])
-        correct += int((logits.argmax(1) == labels[start : start + batch_size]).sum())
-    model.train(was_training)
-    return correct / max(len(images), 1)
-
-
 def train_lenet(
     dataset: Dataset = "mnist",
     epochs: int | None = None,
@@ -167,30 +151,14 @@ def train_lenet(
     mean, std = _STATS[dataset]
     model = LeNet(mean, std, seed=seed)
     generator = torch.Generator().manual_seed(seed + 1)
-    steps_per_epoch = math.ceil(len(x_train) / batch_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / (epochs * steps_per_epoch)))
-    )
-    model.train()
-    for epoch in range(epochs):
-        order = torch.randperm(len(x_train), generator=generator)
-        total = 0.0
-        for start in range(0, len(x_train), batch_size):
-            idx = order[start : start + batch_size]
-            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            total += float(loss.detach()) * len(idx)
+
+    def report(epoch: int, loss: float) -> None:
         if verbose:
             acc = accuracy(model, x_test, y_test)
-            print(
-                f"epoch {epoch + 1}/{epochs}: train loss {total / len(x_train):.4f}, test accuracy {acc:.4f}",
-                flush=True,
-            )
-    model.eval()
+            print(f"epoch {epoch + 1}/{epochs}: train loss {loss:.4f}, test accuracy {acc:.4f}", flush=True)
+
+    fit_classifier(model, x_train, y_train, optimizer, epochs=epochs, batch_size=batch_size, generator=generator, report=report)
     return model, accuracy(model, x_test, y_test)
 
 
