@@ -18,6 +18,7 @@ import datetime
 import itertools
 import json
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -27,30 +28,48 @@ import torch
 from evoxplain import GEEX, LIME, RISE, BlackBox, IntegratedGradients, KernelSHAP, Occlusion, Saliency, SmoothGrad
 from evoxplain.metrics import aopc_deletion, aopc_insertion
 
-SIGMAS = [0.1, 0.3, 1.0, 3.0]
+SIGMAS = [0.03, 0.1, 0.3, 1.0, 3.0]
+FITNESS = ["prob", "logprob"]  # the score explained: every black-box method gets the same choice
+FINALISTS = 3  # candidates carried from the smallest budget's search to the larger budgets
 
 
 def grids(dataset: str) -> dict[str, tuple[type, list[dict]]]:
     """Method name -> (class, candidate settings). Budgeted methods get ``queries`` added."""
     small = dataset != "imagenet"
-    masks = [7, 14] if small else [7, 14, 28]
-    smoothing = [(5, 1.0), (9, 2.0)] if small else [(5, 0.7), (31, 5.0)]
-    cells = [4, 7] if small else [16, 32]
+    masks = [7, 10, 14, 20] if small else [7, 14, 28]
+    smoothing = [(3, 0.5), (5, 1.0), (9, 2.0)] if small else [(5, 0.7), (31, 5.0)]
+    cells = [2, 4, 7] if small else [16, 32]
     superpixels = [2, 4] if small else [16]
-    baseline = 0.0 if small else "blur"
+    b = {"baseline": 0.0 if small else "blur"}
+    grid = itertools.product
     methods = {
-        "GE": (GEEX, [dict(integrated=False, sigma=s) for s in SIGMAS]),
-        "GEEX": (GEEX, [dict(sigma=s, baseline=baseline) for s in SIGMAS]),
-        "GEEX + resize": (GEEX, [dict(mask_size=m, sigma=s, baseline=baseline) for m, s in itertools.product(masks, SIGMAS)]),
+        "GE": (GEEX, [{"integrated": False, "sigma": s, "fitness": f} for s, f in grid(SIGMAS, FITNESS)]),
+        "GEEX": (GEEX, [{"sigma": s, "fitness": f, **b} for s, f in grid(SIGMAS, FITNESS)]),
+        "GEEX + resize": (
+            GEEX,
+            [{"mask_size": m, "sigma": s, "fitness": f, **b} for m, s, f in grid(masks, SIGMAS, FITNESS)],
+        ),
         "GEEX + resize, shared": (
             GEEX,
-            [dict(mask_size=m, sigma=s, baseline=baseline, shared_mask=True) for m, s in itertools.product(masks, SIGMAS)],
+            [
+                {"mask_size": m, "sigma": s, "fitness": f, "shared_mask": True, **b}
+                for m, s, f in grid(masks, SIGMAS, FITNESS)
+            ],
         ),
-        "GEEX + smoothing": (GEEX, [dict(smoothing=k, sigma=s, baseline=baseline) for k, s in itertools.product(smoothing, SIGMAS)]),
-        "bGEEX": (GEEX, [dict(distribution="bernoulli", mask_size=m, baseline=baseline) for m in masks + [None]]),
-        "RISE": (RISE, [dict(cell=c, baseline=baseline) for c in cells]),
-        "LIME": (LIME, [dict(superpixel=p, baseline=baseline) for p in superpixels]),
-        "KernelSHAP": (KernelSHAP, [dict(superpixel=p, baseline=baseline) for p in superpixels]),
+        "GEEX + smoothing": (
+            GEEX,
+            [{"smoothing": k, "sigma": s, "fitness": f, **b} for k, s, f in grid(smoothing, SIGMAS, FITNESS)],
+        ),
+        "bGEEX": (
+            GEEX,
+            [
+                {"distribution": "bernoulli", "mask_size": m, "fitness": f, **b}
+                for m, f in grid(masks + [None], FITNESS)
+            ],
+        ),
+        "RISE": (RISE, [{"cell": c, "fitness": f, **b} for c, f in grid(cells, FITNESS)]),
+        "LIME": (LIME, [{"superpixel": p, "fitness": f, **b} for p, f in grid(superpixels, FITNESS)]),
+        "KernelSHAP": (KernelSHAP, [{"superpixel": p, "fitness": f, **b} for p, f in grid(superpixels, FITNESS)]),
     }
     if small:  # one channel: a shared mask is the same mask
         del methods["GEEX + resize, shared"]
@@ -61,7 +80,10 @@ def unbudgeted(dataset: str) -> dict[str, tuple[type, list[dict]]]:
     small = dataset != "imagenet"
     baseline = 0.0 if small else "blur"
     return {
-        "Occlusion": (Occlusion, [dict(window=4, stride=2, baseline=baseline)] if small else [dict(window=16, stride=8, baseline=baseline)]),
+        "Occlusion": (
+            Occlusion,
+            [dict(window=4, stride=2, baseline=baseline)] if small else [dict(window=16, stride=8, baseline=baseline)],
+        ),
         "IG (white-box)": (IntegratedGradients, [dict(steps=50, baseline=baseline)]),
         "SmoothGrad (white-box)": (SmoothGrad, [dict(samples=50, stdev=s, absolute=False) for s in (0.1, 0.3)]),
         "Saliency (white-box)": (Saliency, [dict(absolute=False)]),
@@ -94,10 +116,32 @@ def evaluate(blackbox, method, settings, x, targets, replacement, stride, insert
         torch.cuda.synchronize()
     seconds = (time.perf_counter() - start) / len(x)
     deletion = aopc_deletion(blackbox, x, exp.values, replacement=replacement, stride=stride, target=targets)
-    result = {"deletion": deletion.score, "queries": exp.queries / len(x), "seconds": seconds}
+    per_instance = torch.as_tensor(deletion.per_instance, dtype=torch.float64)
+    standard_error = float(per_instance.std() / len(per_instance) ** 0.5) if len(per_instance) > 1 else float("nan")
+    result = {
+        "deletion": deletion.score,
+        "deletion_se": standard_error,
+        "queries": exp.queries / len(x),
+        "seconds": seconds,
+    }
     if insertion:
-        result["insertion"] = aopc_insertion(blackbox, x, exp.values, replacement=replacement, stride=stride, target=targets).score
+        result["insertion"] = aopc_insertion(
+            blackbox, x, exp.values, replacement=replacement, stride=stride, target=targets
+        ).score
     return result
+
+
+def forward_seconds_per_query(blackbox: BlackBox, x: torch.Tensor, count: int) -> float:
+    """Seconds per input of the model alone: ``count`` copies of ``x`` sent in batches (after a warm-up)."""
+    batch = x[:1].expand(min(count, blackbox.batch_size), *x.shape[1:]).contiguous()
+    blackbox(batch)  # warm-up
+    sync = torch.cuda.synchronize if blackbox.device.type == "cuda" else (lambda: None)
+    sync()
+    start = time.perf_counter()
+    for _ in range(max(1, count // len(batch))):
+        blackbox(batch)
+    sync()
+    return (time.perf_counter() - start) / (max(1, count // len(batch)) * len(batch))
 
 
 def main() -> None:
@@ -105,7 +149,7 @@ def main() -> None:
     parser.add_argument("--dataset", choices=["mnist", "fashion-mnist", "imagenet"], required=True)
     parser.add_argument("--data", default=None, help="folder with mnist/, imagenet_samples/ (default $EVOXPLAIN_DATA)")
     parser.add_argument("--images", type=int, default=100)
-    parser.add_argument("--held-out", type=int, default=20)
+    parser.add_argument("--held-out", type=int, default=50)
     parser.add_argument("--budgets", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--methods", nargs="*", default=None, help="only these methods")
     parser.add_argument("--device", default="cpu")
@@ -118,40 +162,55 @@ def main() -> None:
     blackbox = BlackBox(model.eval(), output="logits", batch_size=args.batch_size, precision=args.precision)
     scored, held = scored.to(args.device), held.to(args.device)
     targets = blackbox.predict(scored).tolist()
+    per_query = forward_seconds_per_query(blackbox, scored, 5 * args.batch_size)
     held_targets = blackbox.predict(held).tolist()
     wanted = lambda name: args.methods is None or name in args.methods  # noqa: E731
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+    device = (
+        torch.cuda.get_device_name(args.device)
+        if args.device.startswith("cuda")
+        else f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
+    )
     meta = {
-        "command": "python benchmarks/aopc.py " + " ".join(sys.argv[1:]),
+        "command": "python benchmarks/aopc.py " + shlex.join(sys.argv[1:]),
         "machine": f"{device}, torch {torch.__version__}",
         "date": datetime.date.today().isoformat(),
         "dataset": args.dataset,
         "scored images": f"{len(scored)} (the first of the test split / sample images); targets = predicted classes",
-        "held-out images": f"{len(held)} (settings chosen on these by AOPC deletion)",
+        "held-out images": f"{len(held)} (settings chosen on these by AOPC deletion: the whole grid at the smallest "
+        f"budget, its best {FINALISTS} again at each larger budget)",
         "replacement": replacement,
         "stride": stride,
+        "forward seconds per query": f"{per_query:.3g} (the model alone, batches of {args.batch_size}; "
+        "'x forward' = seconds per explanation / (queries x this))",
     }
 
     rows = []
-    plan = [(name, cls, grid, budget) for name, (cls, grid) in grids(args.dataset).items() for budget in args.budgets]
-    plan += [(name, cls, grid, None) for name, (cls, grid) in unbudgeted(args.dataset).items()]
-    for name, cls, grid, budget in plan:
+    methods = [(name, cls, grid, sorted(args.budgets)) for name, (cls, grid) in grids(args.dataset).items()]
+    methods += [(name, cls, grid, [None]) for name, (cls, grid) in unbudgeted(args.dataset).items()]
+    for name, cls, grid, budgets in methods:
         if not wanted(name):
             continue
-        candidates = [dict(settings, queries=budget) if budget else settings for settings in grid]
-        chosen = candidates[0]
-        if len(candidates) > 1:  # settings by AOPC deletion on held-out images
-            held_scores = [evaluate(blackbox, cls, c, held, held_targets, replacement, stride, insertion=False)["deletion"] for c in candidates]
-            chosen = candidates[max(range(len(candidates)), key=held_scores.__getitem__)]
-            print(f"{name} @ {budget}: held-out deletion {[round(s, 3) for s in held_scores]}", flush=True)
-        result = evaluate(blackbox, cls, chosen, scored, targets, replacement, stride)
-        rows.append({"method": name, "budget": budget, "settings": {k: v for k, v in chosen.items() if k != "queries"}, **result})
-        print(rows[-1], flush=True)
-        save(out / f"aopc_{args.dataset}", meta, rows)  # after every method: a long run loses nothing
-
+        for budget in budgets:
+            candidates = [dict(settings, queries=budget) if budget else settings for settings in grid]
+            chosen = candidates[0]
+            if len(candidates) > 1:  # settings by AOPC deletion on held-out images
+                held_scores = [
+                    evaluate(blackbox, cls, c, held, held_targets, replacement, stride, insertion=False)["deletion"]
+                    for c in candidates
+                ]
+                ranking = sorted(range(len(candidates)), key=held_scores.__getitem__, reverse=True)
+                chosen = candidates[ranking[0]]
+                grid = [grid[i] for i in ranking[:FINALISTS]]  # the larger budgets search the finalists only
+                print(f"{name} @ {budget}: held-out deletion {[round(s, 3) for s in held_scores]}", flush=True)
+            result = evaluate(blackbox, cls, chosen, scored, targets, replacement, stride)
+            result["x_forward"] = result["seconds"] / (result["queries"] * per_query)
+            settings = {k: v for k, v in chosen.items() if k != "queries"}
+            rows.append({"method": name, "budget": budget, "settings": settings, **result})
+            print(rows[-1], flush=True)
+            save(out / f"aopc_{args.dataset}", meta, rows)  # after every method: a long run loses nothing
 
 
 def save(stem: Path, meta: dict, rows: list[dict]) -> None:
@@ -163,14 +222,17 @@ def save(stem: Path, meta: dict, rows: list[dict]) -> None:
 def write_markdown(path: Path, meta: dict, rows: list[dict]) -> None:
     lines = [f"# AOPC on {meta['dataset']}", ""]
     lines += [f"- **{k}**: `{v}`" if k == "command" else f"- **{k}**: {v}" for k, v in meta.items()]
-    lines += ["", "| method | budget | queries / explanation | AOPC deletion | AOPC insertion | s / explanation | settings (chosen on held-out) |"]
-    lines += ["|---|---|---|---|---|---|---|"]
+    header = ["method", "budget", "queries / explanation", "AOPC deletion (± s.e.)", "AOPC insertion"]
+    header += ["s / explanation", "x forward", "settings (chosen on held-out)"]
+    lines += ["", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for r in rows:
-        settings = ", ".join(f"{k}={v}" for k, v in r["settings"].items())
-        lines.append(
-            f"| {r['method']} | {r['budget'] or '—'} | {r['queries']:.0f} | {r['deletion']:.3f} | {r['insertion']:.3f} "
-            f"| {r['seconds']:.3f} | {settings} |"
-        )
+        cells = [r["method"], r["budget"] or "—", f"{r['queries']:.0f}", f"{r['deletion']:.3f}"]
+        if "deletion_se" in r:
+            cells[-1] += f" ± {r['deletion_se']:.3f}"
+        cells += [f"{r['insertion']:.3f}", f"{r['seconds']:.3f}"]
+        cells.append(f"{r['x_forward']:.1f}" if "x_forward" in r else "—")
+        cells.append(", ".join(f"{k}={v}" for k, v in r["settings"].items()))
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     path.write_text("\n".join(lines) + "\n")
 
 
