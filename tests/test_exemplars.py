@@ -331,3 +331,16 @@ def test_bad_targets(target, options):
 def test_out_of_range_target_of_an_unknown_model_fails_after_the_first_answer():
     with pytest.raises(InvalidInputError, match="out of range"):
         es(seed=0).run(5)
+
+
+def test_run_many_streams_split_a_long_call_into_equal_chunks():
+    search = es(seed=3, max_queries=2000)
+    whole = search.run_many([1, 2, 1, 2])
+    parts = search.run_many([1, 2], streams=[0, 1]) + search.run_many([1, 2], streams=[2, 3])
+    assert all(same(a, b) for a, b in zip(parts, whole))
+    assert same(search.run_many([2], streams=[3])[0], whole[3])
+    assert not same(whole[0], whole[2])  # different streams: different searches
+    with pytest.raises(InvalidInputError, match="streams"):
+        search.run_many([0, 1], streams=[0])
+    with pytest.raises(InvalidInputError, match="streams"):
+        search.run_many([0], streams=[-1])

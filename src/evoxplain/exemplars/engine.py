@@ -357,26 +357,36 @@ class LatentSearch:
         """
         return self.run_many([target])[0]
 
-    def run_many(self, targets: Iterable[Any]) -> list[ExemplarResult]:
+    def run_many(self, targets: Iterable[Any], streams: Iterable[int] | None = None) -> list[ExemplarResult]:
         """Independent searches for several targets, batched: one model call per generation.
 
-        Search ``i`` uses random stream ``i`` of the call's seed, so ``run_many([t])`` equals
-        ``run(t)``. Each result counts only its own queries; a finished search sends no more.
+        Search ``i`` uses random stream ``i`` of the call's seed (or ``streams[i]`` when given), so
+        ``run_many([t])`` equals ``run(t)`` and a long list of searches can be split into chunks
+        that give the same results as one call. Each result counts only its own queries; a
+        finished search sends no more.
 
         Example:
             >>> results = search.run_many(range(10))     # one exemplar per class
+            >>> later = search.run_many([3, 4], streams=[13, 14])   # == search.run_many(...)[13:15]
         """
         if isinstance(targets, (torch.Tensor, np.ndarray)) and targets.ndim == 0:
             raise InvalidInputError("run_many takes a sequence of targets; use run() for one")
         targets = list(targets)
         if not targets:
             raise InvalidInputError("run_many needs at least one target")
+        streams = list(range(len(targets))) if streams is None else list(streams)
+        if len(streams) != len(targets) or any(
+            isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in streams
+        ):
+            raise InvalidInputError(
+                f"streams must be one non-negative integer per target ({len(targets)}), not {streams!r}"
+            )
         objectives = [Objective.parse(t, self.confidence, self.max_loss) for t in targets]
         if self.blackbox.num_classes is not None:
             for objective in objectives:
                 objective.bind(self.blackbox.num_classes)
         seed = draw_seed() if self.seed is None else self.seed
-        states = [self._new_state(obj, seed, i) for i, obj in enumerate(objectives)]
+        states = [self._new_state(obj, seed, int(i)) for i, obj in zip(streams, objectives)]
         self._drive(states)
         return [state.result() for state in states]
 
