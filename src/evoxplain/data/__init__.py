@@ -1,4 +1,4 @@
-"""Dataset loaders: MNIST, Fashion-MNIST, the ImageNet sample images, UCI Adult and a FER2013 subset.
+"""Dataset loaders: MNIST, Fashion-MNIST, the ImageNet sample images, UCI Adult, FER2013 and IMDB subsets.
 
 Every loader takes ``root=`` (a data folder); without it, it reads the environment variable
 ``EVOXPLAIN_DATA`` (a folder containing ``mnist/``, ``imagenet_samples/``, ...), and for
@@ -10,7 +10,6 @@ Example:
     >>> samples = load_imagenet_samples("data", size=224)
 """
 
-from .fer import FER2013_CLASSES, load_fer2013
 from ._paths import ENV_VAR, DatasetFormatError, DatasetNotFoundError
 from .adult import (
     ADULT_CATEGORICAL,
@@ -20,6 +19,7 @@ from .adult import (
     ADULT_TARGET,
     load_adult,
 )
+from .fer import FER2013_CLASSES, load_fer2013
 from .idx import (
     FASHION_MNIST_CLASSES,
     FASHION_MNIST_MEAN,
@@ -36,6 +36,14 @@ from .imagenet import (
     load_imagenet_class_index,
     load_imagenet_samples,
     preprocess_image,
+)
+from .imdb import (
+    IMDB_CLASSES,
+    clean_review,
+    detokenize,
+    load_imdb,
+    split_sentences,
+    tokenize,
 )
 
 __all__ = [
@@ -56,7 +64,13 @@ __all__ = [
     "MNIST_STD",
     "DatasetFormatError",
     "DatasetNotFoundError",
+    "IMDB_CLASSES",
     "ImageNetSamples",
+    "clean_review",
+    "detokenize",
+    "load_imdb",
+    "split_sentences",
+    "tokenize",
     "load_fashion_mnist",
     "load_imagenet_class_index",
     "load_imagenet_samples",

@@ -24,6 +24,7 @@ from .tabular import (
     split_halves,
     tabular_exemplars,
 )
+from .text import TextExemplars, best_runs, run_text_exemplars, text_exemplars
 
 __all__ = [
     "CMAESSearch",
@@ -35,8 +36,12 @@ __all__ = [
     "Objective",
     "RandomSearch",
     "TabularExemplars",
+    "TextExemplars",
     "TabularGenerator",
     "fit_forest",
+    "best_runs",
+    "run_text_exemplars",
     "split_halves",
     "tabular_exemplars",
+    "text_exemplars",
 ]
