@@ -268,3 +268,19 @@ def test_explanation_round_trips_through_a_file(tmp_path):
 
     back = Explanation.load(tmp_path / "e.evx")
     assert torch.equal(back.values, exp.values) and back.params == exp.params and back.target == exp.target
+
+
+def test_recommended_settings_by_input_size():
+    from evoxplain import recommended_settings
+
+    assert recommended_settings((1, 28, 28)) == {"distribution": "bernoulli", "mask_size": (14, 14)}
+    assert recommended_settings((3, 32, 48))["mask_size"] == (16, 24)
+    assert recommended_settings((3, 224, 224)) == {"mask_size": (7, 7), "shared_mask": True, "sigma": 0.2}
+    assert recommended_settings((3, 480, 640))["mask_size"] == (15, 20)
+    assert recommended_settings((12,)) == {"sigma": 0.2}
+    with pytest.raises(InvalidInputError, match="shape"):
+        recommended_settings((3, 0, 28))
+    image = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0))
+    exp = GEEX(lambda x: x.flatten(1)[:, :3].softmax(1), queries=64, seed=0, **recommended_settings(image.shape)).explain(image)
+    assert exp.params["distribution"] == "bernoulli" and exp.params["mask_size"] == (14, 14)
+    assert exp.values.shape == image.shape

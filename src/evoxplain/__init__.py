@@ -18,6 +18,7 @@ from .attribution import (
     Occlusion,
     Saliency,
     SmoothGrad,
+    recommended_settings,
 )
 from .blackbox import BlackBox, as_blackbox
 from .errors import (
@@ -58,6 +59,7 @@ __all__ = [
     "ModelOutputError",
     "Occlusion",
     "QueryBudgetExceeded",
+    "recommended_settings",
     "RISE",
     "Saliency",
     "SmoothGrad",

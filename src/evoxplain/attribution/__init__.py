@@ -7,8 +7,20 @@ whose ``queries`` count every input the model saw.
 
 from .base import Explainer
 from .captum_methods import LIME, KernelSHAP, Occlusion
+from .defaults import recommended_settings
 from .geex import GEEX
 from .rise import RISE
 from .whitebox import IntegratedGradients, Saliency, SmoothGrad
 
-__all__ = ["GEEX", "LIME", "RISE", "Explainer", "IntegratedGradients", "KernelSHAP", "Occlusion", "Saliency", "SmoothGrad"]
+__all__ = [
+    "GEEX",
+    "LIME",
+    "RISE",
+    "Explainer",
+    "IntegratedGradients",
+    "KernelSHAP",
+    "Occlusion",
+    "Saliency",
+    "SmoothGrad",
+    "recommended_settings",
+]
