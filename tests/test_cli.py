@@ -11,7 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from evoxplain import InvalidInputError
-from evoxplain.cli import app, default_mask, parse_baseline, parse_pair
+from evoxplain.cli import app, auto_method, default_mask, parse_baseline, parse_pair
 from evoxplain.zoo import available_models, load_model
 
 runner = CliRunner()
@@ -67,7 +67,7 @@ def test_explain_npy_with_torchscript(files, tmp_path):
     assert "queries: 202" in result.stdout and "predicted:" in result.stdout
     summary = _check_outputs(tmp_path, "x", (1, 28, 28))
     assert "queries used: 202" in summary
-    assert "mask_size=(7, 7)" in summary and "completeness" in summary and "top regions" in summary
+    assert "mask_size=(14, 14)" in summary and "bGEEX" in summary and "top regions" in summary  # auto: small image
 
 
 def test_explain_png_with_onnx_fitted_to_size(files, tmp_path):
@@ -100,7 +100,9 @@ def test_flat_input_draws_bars(tmp_path):
     result = _run(*args, "--method", "geex", "--out", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
     assert "top features" in _check_outputs(tmp_path / "out", "row", (6,))
-    result = _run(*args)  # gers needs an image
+    result = _run(*args, "--out", str(tmp_path / "auto"))  # auto: integrated GEEX for a row
+    assert result.exit_code == 0 and "GEEX" in _check_outputs(tmp_path / "auto", "row", (6,))
+    result = _run(*args, "--method", "gers")  # gers needs an image
     assert result.exit_code == 2 and "needs an image" in result.stderr
 
 
@@ -160,8 +162,9 @@ def test_models_command_and_registry():
 def test_parsers():
     assert parse_pair("14", "x") == (14, 14) and parse_pair("14,7", "x") == (14, 7) and parse_pair(None, "x") is None
     assert parse_baseline("0.5") == 0.5 and parse_baseline("blur") == "blur"
-    assert default_mask((3, 224, 224)) == (7, 7) and default_mask((1, 28, 28)) == (7, 7)
+    assert default_mask((3, 224, 224)) == (7, 7) and default_mask((1, 28, 28)) == (14, 14)
     assert default_mask((1, 5, 600)) == (5, 19)
+    assert [auto_method(s) for s in ((1, 28, 28), (3, 224, 224), (12,))] == ["bgeex", "gers", "geex"]
     with pytest.raises(InvalidInputError):
         parse_pair("0", "--mask-size")
 
@@ -195,3 +198,42 @@ def test_exemplars_command_writes_tables(data_root, tmp_path):
     assert (tmp_path / "adult_exemplars.csv").read_text().count("\n") >= 2
     bad = _run("exemplars", "adult", "--target", "rich", "--data", str(data_root), "--out", str(tmp_path))
     assert bad.exit_code == 2 and "not a class" in bad.stderr
+
+
+def test_image_exemplars_command_writes_grid_and_summary(tmp_path):
+    args = ["exemplars", "fashion-mnist", "--target", "Trouser,Bag", "--runs", "2", "--per-class", "2"]
+    result = _run(*args, "--max-queries", "400", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    summary = (tmp_path / "fashion-mnist_vae_es_exemplars.md").read_text()
+    assert "| Trouser |" in summary and "| Bag |" in summary and "fashion-mnist-vae" in summary
+    with Image.open(tmp_path / "fashion-mnist_vae_es_exemplars.png") as png:
+        assert png.format == "PNG" and png.size[1] == 2 * (28 * 3 + 26 + 4) + 4  # two classes, two rows
+    fer = _run("exemplars", "fer", "--generator", "vae-disjoint", "--target", "happy", "--runs", "1",
+               "--per-class", "1", "--max-queries", "90", "--out", str(tmp_path))  # fmt: skip
+    assert fer.exit_code == 0, fer.output
+    assert "half 0" in (tmp_path / "fer_vae-disjoint_es_exemplars.md").read_text()
+
+
+def test_text_exemplars_command_writes_sentences(tmp_path):
+    result = _run("exemplars", "imdb", "--target", "positive", "--runs", "2", "--per-class", "2", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    table = (tmp_path / "imdb_exemplars.md").read_text()
+    assert "positive" in table and table.strip() in result.stdout
+    assert (tmp_path / "imdb_exemplars.csv").read_text().count("\n") >= 2
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["fashion-mnist", "--generator", "vae-no-surprise"], "no vae-no-surprise generator"),
+        (["fer", "--generator", "gan"], "--generator must be one of"),
+        (["fer", "--target", "joy"], "not a class"),
+        (["mnist"], "exemplars are available for adult, fer, fashion-mnist, imdb"),
+        (["imdb", "--generator", "dcgan"], "imdb exemplars use the sentence VAE"),
+        (["adult", "--generator", "dcgan"], "adult exemplars use the tabular VAE"),
+    ],
+)
+def test_image_exemplars_command_errors(tmp_path, args, message):
+    result = _run("exemplars", *args, "--out", str(tmp_path))
+    assert result.exit_code == 2
+    assert message in result.output

@@ -15,10 +15,18 @@ from evoxplain.zoo.fer import (
     FERVAE,
     FERClassifier,
     cyclical_beta,
+    load_fer_classifier,
+    load_fer_vae,
     train_fer_classifier,
     train_fer_vae,
+    train_vae,
     vae_losses,
+    vae_test_loss,
 )
+from evoxplain.zoo.generators import load_generator
+from evoxplain.zoo.training import accuracy
+
+HALF_ACCURACY = 0.48
 
 
 class _Counting(torch.nn.Module):
@@ -63,9 +71,7 @@ def test_forward_shapes():
     vae = FERVAE(latent_dim=8, seed=0).eval()
     with torch.no_grad():
         out = vae.decode(torch.randn(5, 8))
-    assert (
-        out.shape == (5, 1, 48, 48) and 0 <= float(out.min()) and float(out.max()) <= 1
-    )
+    assert out.shape == (5, 1, 48, 48) and 0 <= float(out.min()) and float(out.max()) <= 1
     logits, mu, logvar = vae(x, torch.Generator().manual_seed(0))
     assert logits.shape == x.shape and mu.shape == logvar.shape == (3, 8)
 
@@ -91,7 +97,7 @@ def test_one_step_lowers_loss_and_training_is_reproducible(monkeypatch, fer_test
     losses = []
     for _ in range(2):
         model.eval()
-        losses.append(float(F.cross_entropy(model(x), y)))
+        losses.append(float(F.cross_entropy(model(x), y).detach()))
         model.train()
         opt.zero_grad()
         F.cross_entropy(model(x), y).backward()
@@ -104,32 +110,28 @@ def test_one_step_lowers_loss_and_training_is_reproducible(monkeypatch, fer_test
     opt.zero_grad()
     sum(vae_losses(x, *vae(x, g))).backward()
     opt.step()
-    assert float(sum(vae_losses(x, *vae(x, torch.Generator().manual_seed(1))))) < float(
-        before
-    )
+    after = sum(vae_losses(x, *vae(x, torch.Generator().manual_seed(1))))
+    assert float(after.detach()) < float(before.detach())
     # the training functions use local generators only and are reproducible
+    spread = torch.arange(0, 1311, 20)[:64]  # every 20th face: all seven classes
     tiny = {
-        "train": (fer_test[0][:64], fer_test[1][:64]),
-        "test": (fer_test[0][64:96], fer_test[1][64:96]),
+        "train": (fer_test[0][spread], fer_test[1][spread]),
+        "test": (fer_test[0][spread + 1][:32], fer_test[1][spread + 1][:32]),
     }
-    monkeypatch.setattr(
-        "evoxplain.zoo.fer._data", lambda split, root, subset: tiny[split]
-    )
+    monkeypatch.setattr("evoxplain.zoo.fer._data", lambda split, root, subset, dataset="fer": tiny[split])
     state = torch.get_rng_state()
-    m1, acc1 = train_fer_classifier(
-        1, seed=1, train_subset=64, test_subset=32, batch_size=32
-    )
-    m2, acc2 = train_fer_classifier(
-        1, seed=1, train_subset=64, test_subset=32, batch_size=32
-    )
+    m1, acc1 = train_fer_classifier(1, seed=1, train_subset=64, test_subset=32, batch_size=32)
+    m2, acc2 = train_fer_classifier(1, seed=1, train_subset=64, test_subset=32, batch_size=32)
     assert acc1 == acc2 and torch.equal(m1.head[5].weight, m2.head[5].weight)
-    _, recon1, kl1 = train_fer_vae(
-        1, seed=1, latent_dim=4, train_subset=64, test_subset=32
-    )
-    _, recon2, kl2 = train_fer_vae(
-        1, seed=1, latent_dim=4, train_subset=64, test_subset=32
-    )
+    _, recon1, kl1 = train_fer_vae(1, seed=1, latent_dim=4, train_subset=64, test_subset=32)
+    _, recon2, kl2 = train_fer_vae(1, seed=1, latent_dim=4, train_subset=64, test_subset=32)
     assert (recon1, kl1) == (recon2, kl2)
+    # the scenario options: half 0 of the 64 faces; 'surprise' left out, by name or index
+    m3, _ = train_fer_classifier(1, seed=1, batch_size=32, half=0)
+    assert not torch.equal(m3.head[5].weight, m1.head[5].weight)
+    _, r5, _ = train_vae("fer", 1, seed=1, latent_dim=4, exclude_class="surprise")
+    _, r6, _ = train_vae("fer", 1, seed=1, latent_dim=4, exclude_class=5)
+    assert r5 == r6 != recon1
     assert torch.equal(torch.get_rng_state(), state)
 
 
@@ -150,14 +152,33 @@ def test_es_pipeline_exact_queries():
     clf = _Counting(FERClassifier(seed=0)).eval()
     vae = FERVAE(latent_dim=8, seed=0).eval()
     bb = BlackBox(clf, output="logits")
-    search = ExemplarSearch(
-        bb, vae.decode, latent_dim=8, seed=0, max_queries=130, confidence=0.999
-    )
+    search = ExemplarSearch(bb, vae.decode, latent_dim=8, seed=0, max_queries=130, confidence=0.999)
     results = search.run_many([0, 3])
     for res in results:
         assert res.exemplar.shape == (1, 48, 48)
         assert res.queries == 50 + 20 * res.generations and res.queries <= 130
-        assert [g.queries for g in res.history] == [
-            50 + 20 * i for i in range(len(res.history))
-        ]
+        assert [g.queries for g in res.history] == [50 + 20 * i for i in range(len(res.history))]
     assert clf.seen == bb.queries == sum(r.queries for r in results)
+
+
+def test_shipped_classifiers_accuracy_and_confidence(fer_test):
+    """The shipped FER classifier: test accuracy on the whole 1,311-face test split, confident on
+    some real faces, and the exemplar search reaches the paper's 0.95 rule through a generator."""
+    x, y, _ = fer_test
+    model = load_fer_classifier()
+    with torch.no_grad():
+        probs = model(x).softmax(dim=1)
+    assert float((probs.argmax(dim=1) == y).float().mean()) >= 0.50
+    assert float((probs.max(dim=1).values >= 0.95).float().mean()) >= 0.05
+    assert accuracy(load_fer_classifier(half=0), x, y) >= HALF_ACCURACY  # trained on half the faces
+    search = ExemplarSearch(model, load_generator("fer-dcgan"), 32, seed=0, max_queries=1000)
+    result = search.run(3)  # happy
+    assert result.converged and result.target_probability >= 0.95 and result.queries <= 1000
+
+
+def test_shipped_vaes_reconstruct_the_test_faces(fer_test):
+    x = fer_test[0][:300]
+    recon, kl = vae_test_loss(load_fer_vae(), x)
+    assert 0 < kl and recon < 0.62 * 48 * 48  # BCE per pixel well below log 2 (0.69)
+    with pytest.raises(InvalidInputError, match="--half 0"):
+        load_fer_classifier("missing.pt", half=0)

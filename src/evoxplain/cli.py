@@ -28,12 +28,12 @@ import numpy as np
 import torch
 import typer
 
-from .attribution import GEEX
+from .attribution import GEEX, recommended_settings
 from .blackbox import BlackBox
 from .errors import EvoxplainError, InvalidInputError, ModelCallError
 from .explanation import Explanation
 
-METHODS = ("gers", "geex", "ge", "bgeex")
+METHODS = ("auto", "gers", "geex", "ge", "bgeex")
 DEFAULT_MODEL = "efficientnet-lite0"
 _MODEL_SUFFIXES = {".pt", ".pth", ".ts", ".pt2", ".onnx"}
 
@@ -201,21 +201,33 @@ def _load_image(path: Path, spec: Any) -> torch.Tensor:
 
 
 def default_mask(shape: tuple[int, ...]) -> tuple[int, int]:
-    """The GERS mask for an image of ``shape`` ``(..., H, W)``: H/32 and W/32 rounded, at least 7
-    (or the side itself when smaller): at the main job's 1000 queries, coarser masks give maps that
-    change less from seed to seed.
+    """The mask size for an image of ``shape`` ``(..., H, W)``, from :func:`recommended_settings`:
+    half the image's size for small images (both sides ≤ 64), else side/32 rounded, at least 7.
 
     Example:
         >>> default_mask((3, 224, 224)), default_mask((1, 28, 28))
-        ((7, 7), (7, 7))
+        ((7, 7), (14, 14))
     """
-    return tuple(max(round(side / 32), min(7, side)) for side in shape[-2:])  # type: ignore[return-value]
+    return recommended_settings(shape)["mask_size"]
+
+
+def auto_method(shape: tuple[int, ...]) -> str:
+    """The method ``--method auto`` picks for inputs of ``shape``: ``bgeex`` for small images, ``gers``
+    for larger ones, ``geex`` for anything that is not an image (see :func:`recommended_settings`).
+
+    Example:
+        >>> auto_method((1, 28, 28)), auto_method((3, 224, 224)), auto_method((12,))
+        ('bgeex', 'gers', 'geex')
+    """
+    if len(shape) < 2:
+        return "geex"
+    return "bgeex" if recommended_settings(shape).get("distribution") == "bernoulli" else "gers"
 
 
 def make_explainer(
     blackbox: BlackBox,
     shape: tuple[int, ...],
-    method: str = "gers",
+    method: str = "auto",
     queries: int = 1000,
     sigma: float = 0.2,
     mask_size: tuple[int, int] | None = None,
@@ -226,7 +238,7 @@ def make_explainer(
 ) -> GEEX:
     """The GEEX preset called ``method`` for inputs of ``shape``.
 
-    ``ge``: plain gradient estimate; ``geex``: integrated; ``gers``: integrated with noise drawn
+    ``auto``: :func:`auto_method` (by input size); ``ge``: plain gradient estimate; ``geex``: integrated; ``gers``: integrated with noise drawn
     at ``mask_size`` (default :func:`default_mask`), one mask shared by the channels, and
     upsampled; ``bgeex``: Bernoulli masks at ``mask_size``. A ``mask_size`` given to ``ge`` or
     ``geex`` resizes their noise too (not shared).
@@ -240,6 +252,8 @@ def make_explainer(
     """
     if method not in METHODS:
         raise InvalidInputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    if method == "auto":
+        method = auto_method(shape)
     image = len(shape) >= 2
     if method in ("gers", "bgeex"):
         if not image:
@@ -428,12 +442,14 @@ def explain(
     model: Annotated[
         str, typer.Option(help="A built-in model (see `evoxplain models`) or a TorchScript/ONNX file.")
     ] = DEFAULT_MODEL,
-    method: Annotated[str, typer.Option(help="gers, geex, ge or bgeex.")] = "gers",
+    method: Annotated[
+        str, typer.Option(help="auto (by input size: bgeex for small images, else gers), gers, geex, ge or bgeex.")
+    ] = "auto",
     queries: Annotated[
         int | None, typer.Option(help="Perturbed inputs (even). Default: 1000 for efficientnet-lite0, else 2000.")
     ] = None,
     sigma: Annotated[float, typer.Option(help="Search radius, in input units.")] = 0.2,
-    mask_size: Annotated[str | None, typer.Option(help="Noise mask H,W (or one int); default size/32, at least 7.")] = None,
+    mask_size: Annotated[str | None, typer.Option(help="Mask H,W (or one int); default: half the size for small images, else size/32, at least 7.")] = None,
     target: Annotated[int | None, typer.Option(help="Class to explain; default: the predicted class.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     baseline: Annotated[str, typer.Option(help="A number, 'blur' or 'mean'.")] = "0",
@@ -462,23 +478,128 @@ def explain(
 
 @app.command()
 def exemplars(
-    dataset: Annotated[str, typer.Argument(help="What to explain: 'adult' (a random forest on UCI Adult).")] = "adult",
-    target: Annotated[str | None, typer.Option(help="A class name or index; default: every class.")] = None,
-    runs: Annotated[int, typer.Option(help="Independent searches per class.")] = 10,
-    per_class: Annotated[int, typer.Option(help="Exemplars shown per class.")] = 5,
-    max_queries: Annotated[int, typer.Option(help="Query budget of each search.")] = 5000,
+    dataset: Annotated[
+        str,
+        typer.Argument(
+            help="What to explain: 'adult' (a random forest on UCI Adult), 'fer' (the FER2013 "
+            "classifier), 'fashion-mnist' (the Fashion-MNIST LeNet) or 'imdb' (a BiLSTM sentiment classifier)."
+        ),
+    ] = "adult",
+    target: Annotated[
+        str | None,
+        typer.Option(help="A class name or index (images: also a list, e.g. happy,surprise); default: every class."),
+    ] = None,
+    runs: Annotated[
+        int | None, typer.Option(help="Independent searches per class (default: adult 10, images 4).")
+    ] = None,
+    per_class: Annotated[
+        int | None, typer.Option(help="Exemplars shown per class (default: adult 5, images 4).")
+    ] = None,
+    max_queries: Annotated[
+        int | None, typer.Option(help="Query budget of each search (default: adult 5000, images 2000).")
+    ] = None,
     momentum: Annotated[float, typer.Option(help="ES momentum (0: plain ES).")] = 0.3,
-    epochs: Annotated[int, typer.Option(help="Epochs of the generator's training.")] = 30,
+    generator: Annotated[
+        str | None,
+        typer.Option(help="Images: vae, dcgan, vae-disjoint or vae-no-surprise (the last two: fer only). Default vae."),
+    ] = None,
+    method: Annotated[str, typer.Option(help="Images: es (black box) or gd (white-box gradient descent).")] = "es",
+    epochs: Annotated[int, typer.Option(help="Adult: epochs of the generator's training.")] = 30,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    data: Annotated[str | None, typer.Option(help="Data folder holding adult/ (default $EVOXPLAIN_DATA).")] = None,
-    out: Annotated[Path, typer.Option(help="Folder for the CSV and Markdown tables.")] = Path("evoxplain-out"),
+    data: Annotated[
+        str | None, typer.Option(help="Adult: data folder holding adult/ (default $EVOXPLAIN_DATA).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the tables (and the image grid).")] = Path("evoxplain-out"),
 ) -> None:
-    """Typical inputs of each class: train the generator and black box, search, write tables."""
+    """Typical inputs of each class, searched in a generator's latent space; writes tables (and a PNG grid)."""
+    options = ExemplarOptions(
+        target, runs, per_class, max_queries, momentum, generator, method, epochs, seed, data, out
+    )
     try:
-        table = run_tabular_exemplars(dataset, target, runs, per_class, max_queries, momentum, epochs, seed, data, out)
+        text = run_exemplars(dataset, options)
     except EvoxplainError as err:
         _fail(err)
-    typer.echo(table)
+    typer.echo(text)
+
+
+@dataclass
+class ExemplarOptions:
+    """The options of ``evoxplain exemplars`` (None: the dataset's default, see :data:`EXEMPLAR_DEFAULTS`)."""
+
+    target: str | None = None
+    runs: int | None = None
+    per_class: int | None = None
+    max_queries: int | None = None
+    momentum: float = 0.3
+    generator: str | None = None
+    method: str = "es"
+    epochs: int = 30
+    seed: int = 0
+    data: str | Path | None = None
+    out: str | Path = "evoxplain-out"
+
+    def value(self, name: str, kind: str) -> Any:
+        """The option ``name``, or its default for ``kind`` (``"tabular"`` or ``"image"``)."""
+        given = getattr(self, name)
+        return EXEMPLAR_DEFAULTS[kind][name] if given is None else given
+
+
+EXEMPLAR_DEFAULTS = {
+    "tabular": {"runs": 10, "per_class": 5, "max_queries": 5000, "generator": "vae"},
+    "image": {"runs": 4, "per_class": 4, "max_queries": 2000, "generator": "vae"},
+    "text": {"runs": 10, "per_class": 5, "max_queries": 5000, "generator": "vae"},
+}
+
+
+def _adult_exemplars(dataset: str, options: ExemplarOptions) -> str:
+    if options.value("generator", "tabular") != "vae" or options.method != "es":
+        raise InvalidInputError("adult exemplars use the tabular VAE and ES: leave --generator and --method out")
+    return run_tabular_exemplars(
+        dataset, options.target, options.value("runs", "tabular"), options.value("per_class", "tabular"),
+        options.value("max_queries", "tabular"), options.momentum, options.epochs, options.seed, options.data,
+        options.out,
+    )  # fmt: skip
+
+
+def _image_exemplars(dataset: str, options: ExemplarOptions) -> str:
+    from .exemplars.images import run_image_exemplars
+
+    return run_image_exemplars(
+        dataset, options.value("generator", "image"), options.target, options.value("runs", "image"),
+        options.value("per_class", "image"), options.value("max_queries", "image"), options.momentum,
+        options.seed, options.out, options.method,
+    )  # fmt: skip
+
+
+def _text_exemplars(dataset: str, options: ExemplarOptions) -> str:
+    if options.value("generator", "text") != "vae" or options.method != "es":
+        raise InvalidInputError("imdb exemplars use the sentence VAE and ES: leave --generator and --method out")
+    from .exemplars.text import run_text_exemplars
+
+    return run_text_exemplars(
+        options.target, options.value("runs", "text"), options.value("per_class", "text"),
+        options.value("max_queries", "text"), options.momentum, options.seed, options.out,
+    )  # fmt: skip
+
+
+# One runner per dataset ``evoxplain exemplars`` knows; a new modality is one more entry.
+EXEMPLAR_RUNNERS = {
+    "adult": _adult_exemplars,
+    "fer": _image_exemplars,
+    "fashion-mnist": _image_exemplars,
+    "imdb": _text_exemplars,
+}
+
+
+def run_exemplars(dataset: str, options: ExemplarOptions | None = None) -> str:
+    """What ``evoxplain exemplars DATASET`` does; returns the Markdown it wrote.
+
+    Example:
+        >>> print(run_exemplars("fashion-mnist", ExemplarOptions(target="Trouser", runs=2, per_class=2)))
+    """
+    if dataset not in EXEMPLAR_RUNNERS:
+        raise InvalidInputError(f"exemplars are available for {', '.join(EXEMPLAR_RUNNERS)}, not {dataset!r}")
+    return EXEMPLAR_RUNNERS[dataset](dataset, options or ExemplarOptions())
 
 
 def run_tabular_exemplars(

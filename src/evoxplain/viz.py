@@ -184,3 +184,98 @@ def text_html(tokens: Sequence[str], values: Any) -> str:
 
 
 __all__ = ["bars", "heatmap", "limits", "overlay", "text_html", "top_regions"]
+
+
+def _grid_cells(images: Any) -> list[np.ndarray | None]:
+    """Images to a list of ``(H, W)`` or ``(H, W, 3)`` arrays in [0, 1] (None: an empty cell)."""
+    if isinstance(images, (torch.Tensor, np.ndarray)):
+        array = _array(images)
+        if array.ndim == 3:  # (N, H, W)
+            array = array[:, None]
+        if array.ndim != 4:
+            raise InvalidInputError(f"images must be (N, C, H, W), (N, H, W) or a list of images, not {array.shape}")
+        images = list(array)
+    return [None if image is None else _display_image(image) for image in images]
+
+
+def image_grid(
+    images: Any,
+    path: str | Path | None = None,
+    *,
+    cols: int | None = None,
+    labels: Sequence[str] | None = None,
+    row_labels: Sequence[str] | None = None,
+    scale: int = 3,
+    pad: int = 4,
+):
+    """A grid of images with a caption under each (e.g. class and probability), as a PIL image.
+
+    Cells are filled row by row, ``cols`` per row (default ``⌈√N⌉``); ``None`` entries leave a
+    cell empty. Each image is enlarged ``scale`` times (nearest neighbour); ``row_labels`` are
+    written left of the rows. Saved as a PNG at ``path`` when given.
+
+    Size in pixels: width ``L + cols·(w·scale + pad) + pad``, height
+    ``rows·(h·scale + T + pad) + pad``, with ``T`` the caption band (0 without ``labels``) and
+    ``L`` the row-label margin (0 without ``row_labels``); the cells take the largest image size.
+
+    Args:
+        images: ``(N, C, H, W)`` / ``(N, H, W)`` in [0, 1], or a list of ``(C, H, W)``/``(H, W)``
+            images or None.
+        path: where to save the PNG.
+        cols: images per row.
+        labels: one caption per image (``"\\n"`` splits lines).
+        row_labels: one label per row.
+        scale: enlargement factor of every image.
+        pad: white pixels between cells.
+
+    Example:
+        >>> grid = image_grid(torch.rand(8, 1, 48, 48), "grid.png", cols=4,
+        ...                   labels=[f"happy p={p:.2f}" for p in probs], row_labels=["happy", "surprise"])
+        >>> grid.size
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    cells = _grid_cells(images)
+    if not cells or all(cell is None for cell in cells):
+        raise InvalidInputError("image_grid needs at least one image")
+    for name, number in (("scale", scale), ("pad", pad), ("cols", cols)):
+        minimum = 0 if name == "pad" else 1
+        if number is not None and (isinstance(number, bool) or not isinstance(number, int) or number < minimum):
+            raise InvalidInputError(f"{name} must be an integer ≥ {minimum}, not {number!r}")
+    cols = cols or int(np.ceil(np.sqrt(len(cells))))
+    rows = int(np.ceil(len(cells) / cols))
+    if labels is not None and len(labels) != len(cells):
+        raise InvalidInputError(f"{len(labels)} labels for {len(cells)} images")
+    if row_labels is not None and len(row_labels) != rows:
+        raise InvalidInputError(f"{len(row_labels)} row labels for {rows} rows")
+    font = ImageFont.load_default()
+    line_height = 12
+    lines = max((str(text).count("\n") + 1 for text in labels or []), default=0)
+    caption = lines * line_height + (2 if lines else 0)
+    height = max(cell.shape[0] for cell in cells if cell is not None) * scale
+    width = max(cell.shape[1] for cell in cells if cell is not None) * scale
+    margin = 0
+    if row_labels is not None:
+        margin = int(max(font.getlength(str(text)) for text in row_labels)) + 2 * pad
+    canvas = Image.new(
+        "RGB",
+        (margin + cols * (width + pad) + pad, rows * (height + caption + pad) + pad),
+        "white",
+    )
+    draw = ImageDraw.Draw(canvas)
+    for index, cell in enumerate(cells):
+        row, col = divmod(index, cols)
+        x, y = margin + pad + col * (width + pad), pad + row * (height + caption + pad)
+        if cell is not None:
+            pixels = (cell * 255).round().astype(np.uint8)
+            picture = Image.fromarray(pixels, "L" if pixels.ndim == 2 else "RGB")
+            size = (cell.shape[1] * scale, cell.shape[0] * scale)
+            canvas.paste(picture.resize(size, Image.NEAREST).convert("RGB"), (x, y))
+        if labels is not None:
+            draw.multiline_text((x, y + height + 1), str(labels[index]), fill="black", font=font, spacing=1)
+    for row, text in enumerate(row_labels or []):
+        y = pad + row * (height + caption + pad) + height // 2 - line_height // 2
+        draw.text((pad, y), str(text), fill="black", font=font)
+    if path is not None:
+        canvas.save(Path(path), format="PNG")
+    return canvas

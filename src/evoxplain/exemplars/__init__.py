@@ -14,6 +14,7 @@ Example:
 from .baselines import CMAESSearch, RandomSearch
 from .engine import LatentSearch
 from .gradient import GradientSearch
+from .images import ImageExemplars, image_exemplars, run_image_exemplars
 from .objective import Objective
 from .result import ExemplarResult, Generation
 from .search import ExemplarSearch
@@ -32,14 +33,17 @@ __all__ = [
     "ExemplarSearch",
     "Generation",
     "GradientSearch",
+    "ImageExemplars",
     "LatentSearch",
     "Objective",
     "RandomSearch",
     "TabularExemplars",
-    "TextExemplars",
     "TabularGenerator",
-    "fit_forest",
+    "TextExemplars",
     "best_runs",
+    "fit_forest",
+    "image_exemplars",
+    "run_image_exemplars",
     "run_text_exemplars",
     "split_halves",
     "tabular_exemplars",

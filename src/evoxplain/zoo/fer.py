@@ -1,26 +1,38 @@
-"""Small FER2013 models for the exemplar experiments: a VGG-style classifier and a convolutional VAE.
+"""Small image models for the exemplar experiments: a VGG-style FER classifier and a conv VAE.
 
 * :class:`FERClassifier` — the black box: [0, 1] faces ``(N, 1, 48, 48)`` → 7 logits. Three
   VGG blocks (conv-BN-ReLU ×2, max-pool) with 32/64/128 channels, average-pooled to 3×3, dropout,
   fc 128, dropout, fc 7. Normalises its input inside (mean/std buffers). Wrap it as
-  ``BlackBox(model, output="logits")``.
+  ``BlackBox(model, output="logits")``. Trained with flips, small random shifts and weight decay.
 * :class:`FERVAE` — the generator: encoder of strided convs (32/64/64) to a ``latent_dim``
-  Gaussian, decoder fc → transposed convs → sigmoid ``(N, 1, 48, 48)``. Trained with a cyclical
-  KL-annealing schedule (Fu et al. 2019). Use ``vae.decode`` as the exemplar generator.
+  Gaussian, decoder fc → transposed convs → sigmoid. ``image_size=48`` (FER2013, 6×6
+  bottleneck) or ``28`` (Fashion-MNIST, 7×7 bottleneck). Trained with a cyclical KL-annealing
+  schedule (Fu et al. 2019). Use ``vae.decode`` as the exemplar generator.
 
-Both are built on the meta device and initialised from a local ``torch.Generator``; training
-draws shuffles, flips, dropout masks and VAE noise from local generators only, so the global
-random state is neither read nor changed. Same seed and thread count → bit-identical on CPU.
+The exemplar paper's scenarios (§4.2, Figure 2) are training options: ``half=0|1`` trains on one
+of two disjoint, class-stratified halves of the training split (:func:`training_indices`; the
+classifier on one, the generator on the other) and ``exclude_class`` leaves a class out (a VAE
+that never saw a 'surprise' face).
+
+Both models are built on the meta device and initialised from a local ``torch.Generator``;
+training draws shuffles, flips, shifts, dropout masks and VAE noise from local generators only,
+so the global random state is neither read nor changed. Same seed and thread count →
+bit-identical on CPU.
 
 Example:
     >>> from evoxplain.zoo.fer import load_fer_classifier, load_fer_vae
     >>> clf, vae = load_fer_classifier(), load_fer_vae()
     >>> ExemplarSearch(clf, vae.decode, latent_dim=vae.latent_dim, seed=0).run(3)   # "happy"
 
-Command line (trains, prints test accuracy or reconstruction loss, saves the state dict)::
+Command line (trains, prints test accuracy or reconstruction loss, saves the state dict; the
+shipped files are in ``src/evoxplain/zoo/weights/``, written ``W/`` here)::
 
-    python -m evoxplain.zoo.fer --model classifier --epochs 6 --out src/evoxplain/zoo/weights/fer-classifier.pt
-    python -m evoxplain.zoo.fer --model vae --epochs 10 --out src/evoxplain/zoo/weights/fer-vae.pt
+    python -m evoxplain.zoo.fer --model classifier --out W/fer-classifier.pt
+    python -m evoxplain.zoo.fer --model classifier --half 0 --out W/fer-classifier-half0.pt
+    python -m evoxplain.zoo.fer --model vae --out W/fer-vae.pt
+    python -m evoxplain.zoo.fer --model vae --half 1 --out W/fer-vae-half1.pt
+    python -m evoxplain.zoo.fer --model vae --exclude-class surprise --out W/fer-vae-no-surprise.pt
+    python -m evoxplain.zoo.fer --model vae --dataset fashion-mnist --out W/fashion-mnist-vae.pt
 """
 
 from __future__ import annotations
@@ -29,7 +41,9 @@ import argparse
 import math
 import time
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -40,6 +54,11 @@ from .training import accuracy, cosine_schedule, fit_classifier
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 FER_MEAN, FER_STD = 0.5123, 0.2558  # pixel statistics of the training subset, 0-1 scale
 NUM_CLASSES = 7
+DATASETS = ("fer", "fashion-mnist")
+IMAGE_SIZES = {"fer": 48, "fashion-mnist": 28}
+_BOTTLENECK = {48: 6, 28: 7}  # the VAE's feature-map side at its bottleneck
+DEFAULT_CLASSIFIER_EPOCHS = 24  # what the shipped classifiers were trained with
+DEFAULT_VAE_EPOCHS = {"fer": 10, "fashion-mnist": 8}
 
 
 # -- initialisation and dropout from local generators ------------------------------------------
@@ -58,9 +77,7 @@ def init_module(module: nn.Module, seed: int) -> None:
     with torch.no_grad():
         for layer in module.modules():
             if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-                nn.init.kaiming_uniform_(
-                    layer.weight, a=math.sqrt(5), generator=generator
-                )
+                nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
                 if layer.bias is not None:
                     fan_in, _ = nn.init._calculate_fan_in_and_fan_out(layer.weight)
                     bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
@@ -90,9 +107,7 @@ class LocalDropout(nn.Module):
         return x * keep / (1 - self.p)
 
 
-def _set_dropout_generator(
-    module: nn.Module, generator: torch.Generator | None
-) -> None:
+def _set_dropout_generator(module: nn.Module, generator: torch.Generator | None) -> None:
     for layer in module.modules():
         if isinstance(layer, LocalDropout):
             layer.generator = generator
@@ -135,13 +150,9 @@ class FERClassifier(nn.Module):
     ):
         super().__init__()
         if len(channels) != 3 or min(channels) < 1:
-            raise InvalidInputError(
-                f"channels must be three positive widths, not {channels!r}"
-            )
+            raise InvalidInputError(f"channels must be three positive widths, not {channels!r}")
         c1, c2, c3 = channels
-        self.features = nn.Sequential(
-            _block(1, c1), _block(c1, c2), _block(c2, c3), nn.AdaptiveAvgPool2d(3)
-        )
+        self.features = nn.Sequential(_block(1, c1), _block(c1, c2), _block(c2, c3), nn.AdaptiveAvgPool2d(3))
         self.head = nn.Sequential(
             nn.Flatten(), LocalDropout(dropout), nn.Linear(c3 * 9, hidden, device="meta"), nn.ReLU(),
             LocalDropout(dropout), nn.Linear(hidden, NUM_CLASSES, device="meta"),
@@ -159,17 +170,25 @@ class FERClassifier(nn.Module):
 
 
 class FERVAE(nn.Module):
-    """Convolutional VAE for 48×48 faces; :meth:`decode` maps latents ``(B, l)`` to ``(B, 1, 48, 48)``.
+    """Convolutional VAE for square 1-channel images; :meth:`decode` maps latents ``(B, l)`` to
+    images ``(B, 1, S, S)`` in [0, 1].
+
+    ``image_size=48`` (FER2013): three stride-2 convs 48 → 24 → 12 → 6, decoder mirrored.
+    ``image_size=28`` (Fashion-MNIST): 28 → 14 → 7 → 7 (the last conv has stride 1), decoder
+    7 → 7 → 14 → 28. The layers have the same names and order for both sizes.
 
     Args:
         latent_dim: the size ``l`` of the latent space.
-        channels: the widths of the encoder's three stride-2 convs (the decoder mirrors them).
+        channels: the widths of the encoder's three convs (the decoder mirrors them).
         seed: seeds the weight initialisation.
+        image_size: 48 or 28.
 
     Example:
         >>> vae = FERVAE(latent_dim=16, seed=0).eval()
         >>> vae.decode(torch.randn(4, 16)).shape
         torch.Size([4, 1, 48, 48])
+        >>> FERVAE(image_size=28).eval().decode(torch.randn(2, 16)).shape
+        torch.Size([2, 1, 28, 28])
     """
 
     def __init__(
@@ -177,44 +196,52 @@ class FERVAE(nn.Module):
         latent_dim: int = 16,
         channels: tuple[int, int, int] = (32, 64, 64),
         seed: int = 0,
+        image_size: int = 48,
     ):
         super().__init__()
-        if not isinstance(latent_dim, int) or latent_dim < 1:
-            raise InvalidInputError(
-                f"latent_dim must be a positive integer, not {latent_dim!r}"
-            )
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
+            raise InvalidInputError(f"latent_dim must be a positive integer, not {latent_dim!r}")
+        if image_size not in _BOTTLENECK:
+            raise InvalidInputError(f"image_size must be 48 (FER2013) or 28 (Fashion-MNIST), not {image_size!r}")
         c1, c2, c3 = channels
+        side = _BOTTLENECK[image_size]
+        last = 2 if image_size == 48 else 1  # stride of the encoder's last conv
         self.latent_dim = latent_dim
         self.channels = (c1, c2, c3)
+        self.image_size = image_size
         m = "meta"
         self.encoder = nn.Sequential(
-            nn.Conv2d(1, c1, 3, stride=2, padding=1, device=m), nn.ReLU(),   # 24×24
-            nn.Conv2d(c1, c2, 3, stride=2, padding=1, device=m), nn.ReLU(),  # 12×12
-            nn.Conv2d(c2, c3, 3, stride=2, padding=1, device=m), nn.ReLU(),  # 6×6
+            nn.Conv2d(1, c1, 3, stride=2, padding=1, device=m), nn.ReLU(),      # 24 | 14
+            nn.Conv2d(c1, c2, 3, stride=2, padding=1, device=m), nn.ReLU(),     # 12 | 7
+            nn.Conv2d(c2, c3, 3, stride=last, padding=1, device=m), nn.ReLU(),  # 6 | 7
             nn.Flatten(),
         )  # fmt: skip
-        self.to_stats = nn.Linear(c3 * 36, 2 * latent_dim, device=m)
-        self.from_latent = nn.Linear(latent_dim, c3 * 36, device=m)
+        self.to_stats = nn.Linear(c3 * side * side, 2 * latent_dim, device=m)
+        self.from_latent = nn.Linear(latent_dim, c3 * side * side, device=m)
+        first = (
+            nn.ConvTranspose2d(c3, c2, 4, stride=2, padding=1, device=m)  # 6 → 12
+            if image_size == 48
+            else nn.ConvTranspose2d(c3, c2, 3, stride=1, padding=1, device=m)  # 7 → 7
+        )
         self.decoder = nn.Sequential(
-            nn.ReLU(), nn.Unflatten(1, (c3, 6, 6)),
-            nn.ConvTranspose2d(c3, c2, 4, stride=2, padding=1, device=m), nn.ReLU(),  # 12×12
-            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1, device=m), nn.ReLU(),  # 24×24
-            nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1, device=m),              # 48×48
+            nn.ReLU(), nn.Unflatten(1, (c3, side, side)), first, nn.ReLU(),
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1, device=m), nn.ReLU(),  # 24 | 14
+            nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1, device=m),              # 48 | 28
         )  # fmt: skip
         self.to_empty(device="cpu")
         init_module(self, seed)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The posterior mean and log-variance ``(B, l)`` of images ``(B, 1, 48, 48)``."""
+        """The posterior mean and log-variance ``(B, l)`` of images ``(B, 1, S, S)``."""
         mu, logvar = self.to_stats(self.encoder(x)).chunk(2, dim=1)
         return mu, logvar
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        """Pixel logits ``(B, 1, 48, 48)`` for latents ``(B, l)``."""
+        """Pixel logits ``(B, 1, S, S)`` for latents ``(B, l)``."""
         return self.decoder(self.from_latent(z))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Images in [0, 1], ``(B, 1, 48, 48)``, for latents ``(B, l)``: the exemplar generator."""
+        """Images in [0, 1], ``(B, 1, S, S)``, for latents ``(B, l)``: the exemplar generator."""
         return torch.sigmoid(self.decode_logits(z))
 
     def forward(
@@ -239,9 +266,7 @@ def vae_losses(
     return recon, kl
 
 
-def cyclical_beta(
-    step: int, total: int, cycles: int = 4, ramp: float = 0.5, beta_max: float = 1.0
-) -> float:
+def cyclical_beta(step: int, total: int, cycles: int = 4, ramp: float = 0.5, beta_max: float = 1.0) -> float:
     """Cyclical KL weight (Fu et al. 2019): in each of ``cycles`` cycles, rise linearly from 0 to
     ``beta_max`` over the first ``ramp`` fraction, then stay there.
 
@@ -254,7 +279,7 @@ def cyclical_beta(
     return beta_max * min(phase / ramp, 1.0)
 
 
-# -- training --------------------------------------------------------------------------------------
+# -- data and the paper's scenarios ----------------------------------------------------------------
 
 
 def _check_positive(name: str, value: object) -> None:
@@ -262,14 +287,128 @@ def _check_positive(name: str, value: object) -> None:
         raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
 
 
-def _data(split: str, root: str | Path | None, subset: int | None):
-    from ..data.fer import load_fer2013
+def _check_dataset(dataset: str) -> str:
+    if dataset not in DATASETS:
+        raise InvalidInputError(f"dataset must be one of {', '.join(DATASETS)}, not {dataset!r}")
+    return dataset
 
-    x, y, _ = load_fer2013(split, root=root)
+
+def dataset_classes(dataset: str) -> list[str]:
+    """The class names of ``"fer"`` or ``"fashion-mnist"``, in label order.
+
+    Example:
+        >>> dataset_classes("fer")[5]
+        'surprise'
+    """
+    from ..data import FASHION_MNIST_CLASSES, FER2013_CLASSES
+
+    classes = {"fer": FER2013_CLASSES, "fashion-mnist": FASHION_MNIST_CLASSES}
+    return list(classes[_check_dataset(dataset)])
+
+
+def class_index(name: int | str, classes: list[str]) -> int:
+    """The index of a class given by name (case-insensitive) or by index.
+
+    Example:
+        >>> class_index("surprise", dataset_classes("fer")), class_index("3", ["a", "b", "c", "d"])
+        (5, 3)
+    """
+    text = str(name).strip()
+    lowered = [c.lower() for c in classes]
+    if text.lower() in lowered:
+        return lowered.index(text.lower())
+    if text.isdigit() and int(text) < len(classes):
+        return int(text)
+    raise InvalidInputError(f"{name!r} is not a class; choose one of {classes} or an index 0-{len(classes) - 1}")
+
+
+def _data(
+    split: str, root: str | Path | None, subset: int | None, dataset: str = "fer"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images ``(N, 1, S, S)`` in [0, 1] and labels of a split (the first ``subset`` only)."""
+    if _check_dataset(dataset) == "fer":
+        from ..data.fer import load_fer2013
+
+        x, y, _ = load_fer2013(split, root=root)
+    else:
+        from ..data import load_fashion_mnist
+
+        x, y = load_fashion_mnist(split, root=root)
     if subset is not None:
         _check_positive("subset", subset)
         x, y = x[:subset], y[:subset]
     return x, y
+
+
+def training_indices(
+    labels: torch.Tensor,
+    *,
+    half: int | None = None,
+    exclude_class: int | None = None,
+    split_seed: int = 0,
+) -> torch.Tensor:
+    """The indices (ascending) of the training images a model learns from in a scenario.
+
+    ``half`` (0 or 1) keeps one of two disjoint halves that together cover every image: for
+    each class, its images are permuted by ``numpy.random.default_rng(split_seed)`` and the
+    first ``⌊n/2⌋`` go to half 0, the others to half 1 (class-stratified, so both halves keep
+    the class balance). ``exclude_class`` drops every image of that class. None keeps all.
+
+    Example:
+        >>> y = torch.tensor([0, 0, 1, 1, 1, 2])
+        >>> training_indices(y, half=0).tolist(), training_indices(y, exclude_class=1).tolist()
+        ([0, 4], [0, 1, 5])
+    """
+    labels = torch.as_tensor(labels)
+    if labels.ndim != 1:
+        raise InvalidInputError(f"labels must be 1-D, not of shape {tuple(labels.shape)}")
+    keep = torch.ones(len(labels), dtype=torch.bool)
+    if half is not None:
+        if half not in (0, 1) or isinstance(half, bool):
+            raise InvalidInputError(f"half must be 0, 1 or None, not {half!r}")
+        rng = np.random.default_rng(split_seed)
+        in_half = torch.zeros(len(labels), dtype=torch.bool)
+        for value in torch.unique(labels).tolist():
+            members = torch.nonzero(labels == value).flatten().numpy()
+            members = members[rng.permutation(len(members))]
+            first = members[: len(members) // 2]
+            chosen = first if half == 0 else members[len(members) // 2 :]
+            in_half[torch.from_numpy(chosen)] = True
+        keep &= in_half
+    if exclude_class is not None:
+        keep &= labels != int(exclude_class)
+    return torch.nonzero(keep).flatten()
+
+
+def scenario_data(
+    dataset: str = "fer",
+    root: str | Path | None = None,
+    *,
+    half: int | None = None,
+    exclude_class: int | str | None = None,
+    split_seed: int = 0,
+    train_subset: int | None = None,
+    test_subset: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The training images and labels a model of a scenario learns from (:func:`training_indices`
+    of the first ``train_subset`` images), and the whole test split: ``x, y, x_test, y_test``.
+
+    Example:
+        >>> x, y, _, _ = scenario_data("fer", exclude_class="surprise")
+        >>> bool((y == 5).any())
+        False
+    """
+    x, y = _data("train", root, train_subset, dataset)
+    x_test, y_test = _data("test", root, test_subset, dataset)
+    if exclude_class is not None:
+        exclude_class = class_index(exclude_class, dataset_classes(dataset))
+    if half is not None or exclude_class is not None:
+        keep = training_indices(y, half=half, exclude_class=exclude_class, split_seed=split_seed)
+        x, y = x[keep], y[keep]
+    return x, y, x_test, y_test
+
+
+# -- augmentation from a local generator -----------------------------------------------------------
 
 
 def _flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -278,31 +417,83 @@ def _flip(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
 
 
+def random_shift(x: torch.Tensor, generator: torch.Generator, max_shift: int) -> torch.Tensor:
+    """Shift each image of ``(B, C, H, W)`` by its own random offset in ``[-max_shift, max_shift]``
+    pixels (rows and columns independently), filling the border by replicating the edge: a
+    random crop of the edge-padded image.
+
+    Example:
+        >>> random_shift(torch.rand(8, 1, 48, 48), torch.Generator().manual_seed(0), 4).shape
+        torch.Size([8, 1, 48, 48])
+    """
+    if max_shift == 0:
+        return x
+    b, _, h, w = x.shape
+    padded = F.pad(x, (max_shift,) * 4, mode="replicate").permute(0, 2, 3, 1)
+    dy = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator)
+    dx = torch.randint(0, 2 * max_shift + 1, (b,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h))[:, :, None]
+    cols = (dx[:, None] + torch.arange(w))[:, None, :]
+    return padded[torch.arange(b)[:, None, None], rows, cols].permute(0, 3, 1, 2)
+
+
+def augmentation(flip: bool, max_shift: int):
+    """A batch transform ``(x, generator) → x`` of random flips and/or shifts (None: neither).
+
+    Example:
+        >>> augment = augmentation(flip=True, max_shift=4)
+        >>> augment(torch.rand(8, 1, 48, 48), torch.Generator().manual_seed(0)).shape
+        torch.Size([8, 1, 48, 48])
+    """
+    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
+        raise InvalidInputError(f"max_shift must be a non-negative integer, not {max_shift!r}")
+    if not flip and max_shift == 0:
+        return None
+
+    def augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        x = _flip(x, generator) if flip else x
+        return random_shift(x, generator, max_shift)
+
+    return augment
+
+
+# -- training --------------------------------------------------------------------------------------
+
+
 def train_fer_classifier(
-    epochs: int = 6,
+    epochs: int = DEFAULT_CLASSIFIER_EPOCHS,
     seed: int = 0,
     root: str | Path | None = None,
     *,
     batch_size: int = 64,
     lr: float = 2e-3,
-    weight_decay: float = 1e-4,
+    weight_decay: float = 5e-3,
+    max_shift: int = 3,
+    dropout: float = 0.25,
+    half: int | None = None,
+    split_seed: int = 0,
     train_subset: int | None = None,
     test_subset: int | None = None,
     verbose: bool = False,
 ) -> tuple[FERClassifier, float]:
     """Train a :class:`FERClassifier` reproducibly on CPU; return it (eval mode) and its test accuracy.
 
-    AdamW with cosine decay, cross entropy, random horizontal flips; init, shuffles, flips and
-    dropout all come from generators seeded by ``seed``.
+    AdamW (decoupled ``weight_decay``) with cosine decay, cross entropy, random horizontal
+    flips and shifts of up to ``max_shift`` pixels; init, shuffles, augmentation and dropout all
+    come from generators seeded by ``seed``. ``half`` trains on one half of the training split
+    (:func:`training_indices` with ``split_seed``); the test split is always whole.
 
     Example:
-        >>> model, acc = train_fer_classifier(epochs=6, seed=0)
+        >>> model, acc = train_fer_classifier(epochs=24, seed=0)
+        >>> model_half0, _ = train_fer_classifier(half=0)   # the disjoint-data scenario
     """
     _check_positive("epochs", epochs)
     _check_positive("batch_size", batch_size)
-    x_train, y_train = _data("train", root, train_subset)
-    x_test, y_test = _data("test", root, test_subset)
-    model = FERClassifier(seed=seed)
+    augment = augmentation(True, max_shift)
+    x_train, y_train, x_test, y_test = scenario_data(
+        "fer", root, half=half, split_seed=split_seed, train_subset=train_subset, test_subset=test_subset
+    )
+    model = FERClassifier(seed=seed, dropout=dropout)
     generator = torch.Generator().manual_seed(seed + 1)
     _set_dropout_generator(model, generator)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -310,11 +501,14 @@ def train_fer_classifier(
     def report(epoch: int, loss: float) -> None:
         if verbose:
             acc = accuracy(model, x_test, y_test)
-            print(f"epoch {epoch + 1}/{epochs}: train loss {loss:.4f}, test accuracy {acc:.4f}", flush=True)
+            print(
+                f"epoch {epoch + 1}/{epochs}: train loss {loss:.4f}, test accuracy {acc:.4f}",
+                flush=True,
+            )
 
     fit_classifier(
         model, x_train, y_train, optimizer,
-        epochs=epochs, batch_size=batch_size, generator=generator, augment=_flip, report=report,
+        epochs=epochs, batch_size=batch_size, generator=generator, augment=augment, report=report,
     )  # fmt: skip
     _set_dropout_generator(model, None)
     model.eval()
@@ -322,9 +516,7 @@ def train_fer_classifier(
 
 
 @torch.no_grad()
-def vae_test_loss(
-    vae: FERVAE, images: torch.Tensor, batch_size: int = 500
-) -> tuple[float, float]:
+def vae_test_loss(vae: FERVAE, images: torch.Tensor, batch_size: int = 500) -> tuple[float, float]:
     """Mean per-image reconstruction BCE and KL on ``images``, with ``z = mu`` (deterministic)."""
     was_training = vae.training
     vae.eval()
@@ -338,8 +530,9 @@ def vae_test_loss(
     return recon / len(images), kl / len(images)
 
 
-def train_fer_vae(
-    epochs: int = 10,
+def train_vae(
+    dataset: str = "fer",
+    epochs: int | None = None,
     seed: int = 0,
     root: str | Path | None = None,
     *,
@@ -347,23 +540,36 @@ def train_fer_vae(
     batch_size: int = 64,
     lr: float = 2e-3,
     cycles: int = 4,
+    flip: bool | None = None,
+    half: int | None = None,
+    exclude_class: int | str | None = None,
+    split_seed: int = 0,
     train_subset: int | None = None,
     test_subset: int | None = None,
     verbose: bool = False,
 ) -> tuple[FERVAE, float, float]:
-    """Train a :class:`FERVAE` with cyclical KL annealing; return it (eval), test recon BCE and KL.
+    """Train a :class:`FERVAE` on ``dataset`` with cyclical KL annealing; return it (eval), the
+    test reconstruction BCE and the test KL (per image, on the whole test split).
 
     Loss per image: BCE summed over pixels + ``β(step)·KL``, ``β`` from :func:`cyclical_beta`
-    (``cycles`` cycles over all steps, ramp 0.5). Adam with cosine decay.
+    (``cycles`` cycles over all steps, ramp 0.5). Adam with cosine decay. ``flip`` mirrors random
+    images (default: on for faces, off for Fashion-MNIST, whose shoes all face left). ``half``
+    and ``exclude_class`` (a name or index) select the scenario's training images
+    (:func:`training_indices`).
 
     Example:
-        >>> vae, recon, kl = train_fer_vae(epochs=10, seed=0)
+        >>> vae, recon, kl = train_vae("fashion-mnist", epochs=8, seed=0)
+        >>> no_surprise, _, _ = train_vae("fer", exclude_class="surprise")
     """
+    epochs = DEFAULT_VAE_EPOCHS[_check_dataset(dataset)] if epochs is None else epochs
     _check_positive("epochs", epochs)
     _check_positive("batch_size", batch_size)
-    x_train, _ = _data("train", root, train_subset)
-    x_test, _ = _data("test", root, test_subset)
-    vae = FERVAE(latent_dim=latent_dim, seed=seed)
+    flip = dataset == "fer" if flip is None else flip
+    x_train, _, x_test, _ = scenario_data(
+        dataset, root, half=half, exclude_class=exclude_class, split_seed=split_seed,
+        train_subset=train_subset, test_subset=test_subset,
+    )  # fmt: skip
+    vae = FERVAE(latent_dim=latent_dim, seed=seed, image_size=IMAGE_SIZES[dataset])
     generator = torch.Generator().manual_seed(seed + 1)
     total_steps = epochs * math.ceil(len(x_train) / batch_size)
     optimizer = torch.optim.Adam(vae.parameters(), lr=lr)
@@ -373,7 +579,8 @@ def train_fer_vae(
     for epoch in range(epochs):
         order = torch.randperm(len(x_train), generator=generator)
         for start in range(0, len(x_train), batch_size):
-            x = _flip(x_train[order[start : start + batch_size]], generator)
+            x = x_train[order[start : start + batch_size]]
+            x = _flip(x, generator) if flip else x
             recon, kl = vae_losses(x, *vae(x, generator))
             loss = recon + cyclical_beta(step, total_steps, cycles) * kl
             optimizer.zero_grad(set_to_none=True)
@@ -391,83 +598,134 @@ def train_fer_vae(
     return (vae, *vae_test_loss(vae, x_test))
 
 
+def train_fer_vae(
+    epochs: int = DEFAULT_VAE_EPOCHS["fer"],
+    seed: int = 0,
+    root: str | Path | None = None,
+    **options: Any,
+) -> tuple[FERVAE, float, float]:
+    """:func:`train_vae` on FER2013 (the shipped ``fer-vae.pt``).
+
+    Example:
+        >>> vae, recon, kl = train_fer_vae(epochs=10, seed=0)
+    """
+    return train_vae("fer", epochs, seed, root, **options)
+
+
 # -- shipped weights -------------------------------------------------------------------------------
 
 
-def _load(model: nn.Module, path: Path, kind: str) -> nn.Module:
+def _load(model: nn.Module, path: Path, train_hint: str) -> nn.Module:
     if not path.is_file():
         raise InvalidInputError(
-            f"no FER {kind} weights at {path}; train them with: python -m evoxplain.zoo.fer "
-            f"--model {kind} --out {path}"
+            f"no weights at {path}; train them with: python -m evoxplain.zoo.fer {train_hint} --out {path}"
         )
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     return model.eval()
 
 
-def load_fer_classifier(path: str | Path | None = None) -> FERClassifier:
+def load_fer_classifier(path: str | Path | None = None, half: int | None = None) -> FERClassifier:
     """The FER classifier with the shipped weights (or those at ``path``), in eval mode.
+
+    ``half=0`` gives the classifier trained on half 0 of the training split only (the
+    disjoint-data scenario, paired with the VAE trained on half 1).
 
     Example:
         >>> bb = BlackBox(load_fer_classifier(), output="logits")
     """
-    path = Path(path) if path is not None else WEIGHTS_DIR / "fer-classifier.pt"
-    return _load(FERClassifier(), path, "classifier")
+    if half not in (None, 0, 1):
+        raise InvalidInputError(f"half must be 0, 1 or None, not {half!r}")
+    name = "fer-classifier.pt" if half is None else f"fer-classifier-half{half}.pt"
+    path = Path(path) if path is not None else WEIGHTS_DIR / name
+    hint = "--model classifier" + ("" if half is None else f" --half {half}")
+    return _load(FERClassifier(), path, hint)
 
 
-def load_fer_vae(path: str | Path | None = None, latent_dim: int = 16) -> FERVAE:
+def load_fer_vae(path: str | Path | None = None, latent_dim: int = 16, image_size: int = 48) -> FERVAE:
     """The FER VAE with the shipped weights (or those at ``path``), in eval mode.
 
     Example:
         >>> vae = load_fer_vae(); vae.decode(torch.zeros(1, vae.latent_dim))
+        >>> fashion = load_fer_vae(WEIGHTS_DIR / "fashion-mnist-vae.pt", image_size=28)
     """
     path = Path(path) if path is not None else WEIGHTS_DIR / "fer-vae.pt"
-    return _load(FERVAE(latent_dim=latent_dim), path, "vae")
+    dataset = "fer" if image_size == 48 else "fashion-mnist"
+    vae = FERVAE(latent_dim=latent_dim, image_size=image_size)
+    return _load(vae, path, f"--model vae --dataset {dataset}")
 
 
 def main(argv: list[str] | None = None) -> float:
-    """Command line: train a FER classifier or VAE, print its test score, save its state dict."""
-    parser = argparse.ArgumentParser(
-        prog="python -m evoxplain.zoo.fer", description=main.__doc__
-    )
+    """Command line: train a FER classifier or an image VAE, print its test score, save its state dict."""
+    parser = argparse.ArgumentParser(prog="python -m evoxplain.zoo.fer", description=main.__doc__)
     parser.add_argument("--model", choices=["classifier", "vae"], required=True)
+    parser.add_argument("--out", type=Path, required=True, help="where to save the state dict (.pt)")
     parser.add_argument(
-        "--out", type=Path, required=True, help="where to save the state dict (.pt)"
+        "--dataset",
+        choices=DATASETS,
+        default="fer",
+        help="vae only: fer (48x48) or fashion-mnist (28x28); the classifier is FER's",
     )
     parser.add_argument(
-        "--epochs", type=int, default=None, help="default: 6 (classifier), 10 (vae)"
+        "--epochs",
+        type=int,
+        default=None,
+        help=f"default: {DEFAULT_CLASSIFIER_EPOCHS} (classifier), {DEFAULT_VAE_EPOCHS} (vae)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--latent-dim", type=int, default=16, help="vae only")
+    parser.add_argument("--weight-decay", type=float, default=5e-3, help="classifier only (AdamW)")
+    parser.add_argument("--max-shift", type=int, default=3, help="classifier only: random shifts, pixels")
+    parser.add_argument("--dropout", type=float, default=0.25, help="classifier only")
     parser.add_argument(
-        "--root", default=None, help="data folder (default: $EVOXPLAIN_DATA)"
+        "--half",
+        type=int,
+        choices=[0, 1],
+        default=None,
+        help="train on one of two disjoint halves of the training split",
     )
+    parser.add_argument("--split-seed", type=int, default=0, help="seed of the halves (default 0)")
     parser.add_argument(
-        "--threads", type=int, default=1, help="torch threads (default 1)"
+        "--exclude-class",
+        default=None,
+        help="vae only: leave this class (name or index) out of training",
     )
-    parser.add_argument(
-        "--train-subset", type=int, default=None, help="first N training images only"
-    )
+    parser.add_argument("--root", default=None, help="data folder (default: $EVOXPLAIN_DATA)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--train-subset", type=int, default=None, help="first N training images only")
     args = parser.parse_args(argv)
+    if args.model == "classifier" and (args.dataset != "fer" or args.exclude_class is not None):
+        parser.error("--dataset and --exclude-class apply to --model vae only")
     torch.set_num_threads(args.threads)
     begin = time.perf_counter()
     common = {
         "seed": args.seed,
         "root": args.root,
+        "half": args.half,
+        "split_seed": args.split_seed,
         "train_subset": args.train_subset,
         "verbose": True,
     }
     if args.model == "classifier":
-        epochs = args.epochs or 6
-        model, score = train_fer_classifier(epochs, **common)
+        epochs = args.epochs or DEFAULT_CLASSIFIER_EPOCHS
+        model, score = train_fer_classifier(
+            epochs, weight_decay=args.weight_decay, max_shift=args.max_shift, dropout=args.dropout, **common
+        )
         summary = f"test accuracy {score:.4f} ({score * 100:.2f}%)"
     else:
-        epochs = args.epochs or 10
-        model, score, kl = train_fer_vae(epochs, latent_dim=args.latent_dim, **common)
+        epochs = args.epochs or DEFAULT_VAE_EPOCHS[args.dataset]
+        model, score, kl = train_vae(
+            args.dataset,
+            epochs,
+            latent_dim=args.latent_dim,
+            exclude_class=args.exclude_class,
+            **common,
+        )
         summary = f"test reconstruction BCE {score:.2f} per image (KL {kl:.2f})"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), args.out)
     print(
-        f"fer {args.model}: {summary} after {epochs} epochs, seed {args.seed}, "
+        f"{args.dataset} {args.model}: {summary} after {epochs} epochs, seed {args.seed}, "
+        f"half {args.half}, excluded {args.exclude_class}, "
         f"{time.perf_counter() - begin:.0f} s, {torch.get_num_threads()} threads; saved {args.out}"
     )
     return score

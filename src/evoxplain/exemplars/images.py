@@ -1,0 +1,309 @@
+"""Image global exemplars: searches for several classes, a grid of the exemplars, a summary.
+
+The image half of the exemplar paper (§4.2, §4.4, Figure 2): a black-box image classifier, an
+image generator (VAE or GAN), and for each class a few independent searches of the generator's
+latent space; the exemplars are shown as a grid, one row per class.
+
+* :func:`image_exemplars` — the searches (ES with momentum, or the white-box gradient descent
+  with momentum), run in lockstep, and the exemplars chosen per class;
+* :class:`ImageExemplars` — the result: ``.grid(path)`` (PNG), ``.markdown()``, ``.summary()``;
+* :func:`run_image_exemplars` — what ``evoxplain exemplars fer|fashion-mnist`` does with the
+  shipped models (:mod:`evoxplain.zoo.generators`).
+
+Example:
+    >>> from evoxplain.zoo.generators import load_exemplar_classifier, load_generator
+    >>> model, classes = load_exemplar_classifier("fer")
+    >>> ex = image_exemplars(model, load_generator("fer-vae"), {3: "happy", 5: "surprise"},
+    ...                      runs=6, per_class=4, seed=0)
+    >>> ex.grid("fer_exemplars.png"); print(ex.markdown())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..blackbox import BlackBox
+from ..errors import InvalidInputError
+from .engine import positive_int
+from .gradient import GradientSearch
+from .result import ExemplarResult
+from .search import ExemplarSearch
+from .tabular import markdown_table
+
+METHODS = ("es", "gd")
+GENERATOR_KINDS = ("vae", "dcgan", "vae-disjoint", "vae-no-surprise")
+
+
+@dataclass
+class ImageExemplars:
+    """Exemplar searches of several classes and the exemplars chosen to show.
+
+    Attributes:
+        results: every search's :class:`ExemplarResult`, by class name (run order).
+        shown: per class, the runs shown (indices into ``results[name]``): converged runs first
+            (in run order), then the others by fitness, at most ``per_class``.
+        method: the search's name (``"ES-momentum"``, ``"ES"`` or ``"GD-momentum"``).
+        title: what the searches explained (e.g. ``"fer-vae → FER classifier"``).
+    """
+
+    results: dict[str, list[ExemplarResult]]
+    shown: dict[str, list[int]]
+    method: str
+    title: str = ""
+
+    def exemplars(self, name: str) -> torch.Tensor:
+        """The shown exemplars of class ``name``, stacked ``(n, C, H, W)``.
+
+        Example:
+            >>> ex.exemplars("happy").shape
+            torch.Size([4, 1, 48, 48])
+        """
+        if name not in self.results:
+            raise InvalidInputError(f"no class {name!r}; the classes are {list(self.results)}")
+        return torch.stack([torch.as_tensor(self.results[name][i].exemplar) for i in self.shown[name]])
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per class: runs, converged runs (the paper's rule: every elite member), queries
+        (mean and median over converged runs, mean over all), mean target probability, seconds.
+
+        Example:
+            >>> ex.summary()[0]["converged"]
+        """
+        rows = []
+        for name, results in self.results.items():
+            queries = np.array([r.queries for r in results])
+            ok = np.array([r.converged for r in results])
+            rows.append(
+                {
+                    "class": name,
+                    "runs": len(results),
+                    "converged": int(ok.sum()),
+                    "queries_mean": float(queries[ok].mean()) if ok.any() else float("nan"),
+                    "queries_median": float(np.median(queries[ok])) if ok.any() else float("nan"),
+                    "queries_mean_all": float(queries.mean()),
+                    "probability_mean": float(np.mean([r.target_probability for r in results])),
+                    "seconds_mean": float(np.mean([r.seconds for r in results])),
+                }
+            )
+        return rows
+
+    def markdown(self, digits: int = 3) -> str:
+        """Two Markdown tables: per class (converged runs, queries, probabilities) and per shown
+        exemplar (run, target probability, queries, converged).
+
+        Example:
+            >>> print(ex.markdown())
+        """
+
+        def number(value: float) -> str:
+            return "–" if not np.isfinite(value) else f"{value:.0f}"
+
+        per_class = markdown_table(
+            ["class", "converged / runs", "queries mean (median), converged",
+             "queries mean, all", "p(class) mean", "seconds mean"],
+            [[row["class"], f"{row['converged']} / {row['runs']}",
+              f"{number(row['queries_mean'])} ({number(row['queries_median'])})",
+              number(row["queries_mean_all"]), f"{row['probability_mean']:.{digits}f}",
+              f"{row['seconds_mean']:.2f}"] for row in self.summary()],
+        )  # fmt: skip
+        shown = markdown_table(
+            ["class", "exemplar", "run", "p(class)", "queries", "converged"],
+            [
+                [name, k + 1, i, f"{self.results[name][i].target_probability:.{digits}f}",
+                 self.results[name][i].queries, "yes" if self.results[name][i].converged else "no"]
+                for name, runs in self.shown.items() for k, i in enumerate(runs)
+            ],
+        )  # fmt: skip
+        head = f"Exemplars ({self.method}{', ' + self.title if self.title else ''})"
+        return f"{head}\n\n{per_class}\n\nShown in the grid (row by row):\n\n{shown}"
+
+    def grid(self, path: str | Path | None = None, *, scale: int = 3):
+        """A PNG grid, one row per class, one column per shown exemplar; each caption gives
+        the class probability and the queries (``*``: the search did not converge).
+
+        Example:
+            >>> ex.grid("exemplars.png").size
+        """
+        from ..viz import image_grid
+
+        cols = max(len(runs) for runs in self.shown.values())
+        cells: list[Any] = []
+        labels: list[str] = []
+        for name, runs in self.shown.items():
+            for i in range(cols):
+                if i < len(runs):
+                    result = self.results[name][runs[i]]
+                    cells.append(torch.as_tensor(result.exemplar))
+                    mark = "" if result.converged else "*"
+                    labels.append(f"p={result.target_probability:.3f}{mark}\nq={result.queries}")
+                else:
+                    cells.append(None)
+                    labels.append("")
+        return image_grid(cells, path, cols=cols, labels=labels, row_labels=list(self.shown), scale=scale)
+
+    def save(self, png: str | Path | None = None, markdown: str | Path | None = None) -> None:
+        """Write the grid (PNG) and/or the Markdown summary."""
+        if png is not None:
+            self.grid(png)
+        if markdown is not None:
+            Path(markdown).write_text(self.markdown() + "\n", encoding="utf-8")
+
+
+def _class_map(classes: Sequence[str] | Mapping[int, str]) -> dict[int, str]:
+    named = dict(classes) if isinstance(classes, Mapping) else dict(enumerate(classes))
+    if not named:
+        raise InvalidInputError("classes must name at least one class")
+    return {int(index): str(name) for index, name in named.items()}
+
+
+def _choose(results: list[ExemplarResult], per_class: int) -> list[int]:
+    """Converged runs first (in run order), then the others by fitness; ``per_class`` of them."""
+    order = sorted(
+        range(len(results)),
+        key=lambda i: (not results[i].converged, 0.0 if results[i].converged else results[i].loss, i),
+    )
+    return order[:per_class]
+
+
+def image_exemplars(
+    classifier: Any,
+    generator: Any,
+    classes: Sequence[str] | Mapping[int, str],
+    *,
+    runs: int = 5,
+    per_class: int = 4,
+    seed: int | None = 0,
+    momentum: float = 0.3,
+    max_queries: int | None = 5000,
+    confidence: float = 0.95,
+    method: str = "es",
+    latent_dim: int | None = None,
+    title: str = "",
+    **options: Any,
+) -> ImageExemplars:
+    """Search ``runs`` exemplars of each class and choose ``per_class`` to show.
+
+    All ``runs × classes`` searches run in lockstep (one generator and one model call per
+    generation); search ``k·runs + r`` (class ``k``, run ``r``) uses stream ``k·runs + r`` of
+    ``seed``, so the same call gives the same exemplars.
+
+    Args:
+        classifier: the black box (anything :func:`evoxplain.as_blackbox` accepts; a torch
+            module is read as returning logits); ``method="gd"`` needs a torch module.
+        generator: latents ``(B, l)`` → images ``(B, C, H, W)`` in [0, 1]; ``latent_dim`` defaults
+            to its ``.latent_dim``.
+        classes: the classes to search: names by index (a list: every class), or
+            ``{index: name}`` (a subset, e.g. ``{3: "happy", 5: "surprise"}``).
+        runs: independent searches per class.
+        per_class: exemplars shown per class (at most ``runs``).
+        seed, momentum, max_queries, confidence: the search's settings (paper defaults otherwise:
+            population 50, elite 10, children 2, step 0.5, range 5).
+        method: ``"es"`` (:class:`ExemplarSearch`, black box) or ``"gd"`` (:class:`GradientSearch`
+            with momentum: white box, one start per search, lr 0.1, β 0.9).
+        options: more settings of the search class (e.g. ``init_range``, ``step``, ``lr``).
+
+    Example:
+        >>> ex = image_exemplars(lenet, load_generator("fashion-mnist-vae"), FASHION_MNIST_CLASSES,
+        ...                      runs=4, per_class=4, seed=0)
+        >>> ex.summary()
+    """
+    if method not in METHODS:
+        raise InvalidInputError(f"method must be one of {METHODS}, not {method!r}")
+    named = _class_map(classes)
+    runs = positive_int("runs", runs)
+    per_class = positive_int("per_class", per_class)
+    if per_class > runs:
+        raise InvalidInputError(f"per_class ({per_class}) cannot exceed runs ({runs})")
+    latent_dim = latent_dim if latent_dim is not None else getattr(generator, "latent_dim", None)
+    if latent_dim is None:
+        raise InvalidInputError("give latent_dim: the generator has no .latent_dim")
+    if isinstance(classifier, torch.nn.Module):
+        classifier = BlackBox(classifier.eval(), output="logits")
+    settings = {"max_queries": max_queries, "seed": seed, "confidence": confidence, **options}
+    if method == "es":
+        search = ExemplarSearch(classifier, generator, latent_dim, momentum=momentum, **settings)
+    else:
+        search = GradientSearch(classifier, generator, latent_dim, method="momentum", **settings)
+    targets = [index for index in named for _ in range(runs)]
+    results = search.run_many(targets)
+    by_class = {name: results[k * runs : (k + 1) * runs] for k, name in enumerate(named.values())}
+    shown = {name: _choose(group, per_class) for name, group in by_class.items()}
+    return ImageExemplars(by_class, shown, search.method, title)
+
+
+def _generator_name(dataset: str, generator: str) -> str:
+    """``("fer", "vae-disjoint")`` → ``"fer-vae-disjoint"``, checked against the registry."""
+    from ..zoo.generators import available_generators
+
+    if generator not in GENERATOR_KINDS:
+        raise InvalidInputError(f"--generator must be one of {', '.join(GENERATOR_KINDS)}, not {generator!r}")
+    name = f"{dataset}-{generator}"
+    if name not in available_generators():
+        valid = [g[len(dataset) + 1 :] for g in available_generators() if g.startswith(dataset + "-")]
+        raise InvalidInputError(f"there is no {generator} generator for {dataset}; choose one of {', '.join(valid)}")
+    return name
+
+
+def _targets(target: str | None, classes: list[str]) -> dict[int, str]:
+    """``None`` → every class; ``"happy,surprise"`` or ``"3,5"`` → those classes."""
+    from ..zoo.fer import class_index
+
+    if target is None:
+        return dict(enumerate(classes))
+    chosen = [class_index(part, classes) for part in str(target).split(",") if part.strip()]
+    if not chosen:
+        raise InvalidInputError(f"--target {target!r} names no class; choose from {classes}")
+    return {i: classes[i] for i in dict.fromkeys(chosen)}
+
+
+def run_image_exemplars(
+    dataset: str,
+    generator: str = "vae",
+    target: str | None = None,
+    runs: int = 6,
+    per_class: int = 4,
+    max_queries: int = 5000,
+    momentum: float = 0.3,
+    seed: int = 0,
+    out: str | Path = "evoxplain-out",
+    method: str = "es",
+) -> str:
+    """What ``evoxplain exemplars fer|fashion-mnist`` does; returns the Markdown it wrote.
+
+    Loads the dataset's black box and the shipped generator (``vae``, ``dcgan``, and for FER
+    ``vae-disjoint`` — paired with the classifier trained on the other half — and
+    ``vae-no-surprise``), searches ``runs`` exemplars per class (``target``: one class or a
+    comma-separated list, by name or index; default every class), and writes
+    ``<dataset>_<generator>_<method>_exemplars.png`` and ``.md`` under ``out``.
+
+    Example:
+        >>> print(run_image_exemplars("fer", "vae-no-surprise", target="happy,surprise", runs=4))
+    """
+    from ..zoo.generators import generator_info, load_exemplar_classifier, load_generator
+
+    if dataset not in ("fer", "fashion-mnist"):
+        raise InvalidInputError(f"image exemplars are available for 'fer' and 'fashion-mnist', not {dataset!r}")
+    name = _generator_name(dataset, generator)
+    info = generator_info(name)
+    classifier, classes = load_exemplar_classifier(dataset, half=info.classifier_half)
+    gen = load_generator(name)
+    black_box = "classifier" + ("" if info.classifier_half is None else f" (half {info.classifier_half})")
+    found = image_exemplars(
+        classifier, gen, _targets(target, classes), runs=runs, per_class=min(per_class, runs),
+        seed=seed, momentum=momentum, max_queries=max_queries, method=method,
+        title=f"{name} ({info.scenario}) → {dataset} {black_box}",
+    )  # fmt: skip
+    folder = Path(out)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InvalidInputError(f"cannot create the output folder {folder}: {err}") from None
+    stem = f"{dataset}_{generator}_{method}_exemplars"
+    found.save(folder / f"{stem}.png", folder / f"{stem}.md")
+    return found.markdown()

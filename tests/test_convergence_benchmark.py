@@ -1,0 +1,144 @@
+"""The exemplar convergence benchmark (benchmarks/exemplar_convergence.py) on tiny cases."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from evoxplain.zoo.fer import init_module
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "exemplar_convergence.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("exemplar_convergence", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+class TinyGenerator(nn.Module):
+    """Latents (B, 4) -> 'images' (B, 1, 6, 6) in [0, 1]."""
+
+    latent_dim = 4
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(4, 36, device="meta"), nn.Sigmoid(), nn.Unflatten(1, (1, 6, 6)))
+        self.to_empty(device="cpu")
+        init_module(self, 1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+def tiny_models(bench):
+    """A confident 3-class linear classifier on a linear-sigmoid generator, seeded, no global RNG."""
+    classifier = nn.Sequential(nn.Flatten(), nn.Linear(36, 3, device="meta"))
+    classifier.to_empty(device="cpu")
+    init_module(classifier, 2)
+    with torch.no_grad():
+        classifier[1].weight.mul_(10)
+    info = {
+        "source": "test",
+        "classifier": "tiny.pt",
+        "classifier_sha256": bench.weights_digest(classifier),
+        "generator": "tiny",
+        "generator_file": None,
+        "generator_sha256": "0",
+        "latent_dim": 4,
+    }
+    gen = TinyGenerator()
+    return bench.Models(
+        classifier.eval().requires_grad_(False), gen.eval().requires_grad_(False), ["a", "b", "c"], info
+    )
+
+
+def test_report_rows_criteria_and_counts(bench, tmp_path):
+    options = "--runs 5 --budget 250 --methods ES-momentum,CMA-ES,GD-Adam --gd-runs 3 --chunk 2 --sequential-runs 3"
+    argv = options.split() + ["--no-accuracy", "--out", str(tmp_path), "--tag", "tiny"]
+    report = bench.main(argv, models=tiny_models(bench))
+    saved = json.loads((tmp_path / "exemplar_convergence_tiny.json").read_text())
+    md = (tmp_path / "exemplar_convergence_tiny.md").read_text()
+    assert saved["methods"].keys() == report["methods"].keys() == {"ES-momentum", "CMA-ES", "GD-Adam"}
+    assert saved["status"] == "complete" and saved["date"] == report["date"]
+    assert saved["command"].endswith("benchmarks/exemplar_convergence.py " + " ".join(argv))
+    assert "torch " + torch.__version__ in saved["machine"] and "logical CPUs" in saved["machine"]
+    assert saved["machine"] in md and "`" + saved["command"] + "`" in md
+    es_records = saved["methods"]["ES-momentum"]["records"]
+    for method, row in saved["methods"].items():
+        rec = row["records"]
+        runs = 3 if method == "GD-Adam" else 5
+        assert row["runs"] == len(rec["run"]) == runs
+        assert rec["run"] == rec["stream"] == list(range(runs))  # chunks keep run i on stream i
+        assert rec["target"] == [i % 3 for i in range(runs)] == es_records["target"][:runs]
+        assert row["converged"] == sum(rec["converged"]) and row["converged_best"] == sum(rec["converged_best"])
+        assert row["queries"]["n"] == row["converged"] and row["queries_to_best"]["n"] == row["converged_best"]
+        assert max(rec["queries"]) <= 250
+        assert row["queries_total"] == sum(rec["queries"]) == row["queries_counted_by_blackbox"]
+        assert f"| {method} | {runs} | {row['converged']} (" in md
+    assert saved["methods"]["ES-momentum"]["converged"] >= 3  # a confident model: the check is not 0 == 0
+    assert "converged (paper)" in md and "converged (best)" in md
+    assert saved["batching"]["runs"] == 3
+    both = zip(es_records["converged"], saved["methods"]["CMA-ES"]["records"]["converged"], strict=True)
+    vs_cma = saved["headline"]["ES-momentum vs CMA-ES"]["paper"]
+    assert vs_cma["paired"]["runs"] == sum(a and b for a, b in both)
+    assert vs_cma["mean_queries"][0] == saved["methods"]["ES-momentum"]["queries"]["mean"]
+    assert "GD-Adam vs ES-momentum (wall)" in saved["headline"] and "logits ×" not in md
+
+
+def test_logit_scale_is_announced_and_changes_confidence(bench, tmp_path):
+    argv = "--runs 2 --budget 90 --methods random --logit-scale 0.25 --no-accuracy --out".split() + [str(tmp_path)]
+    report = bench.main(argv, models=tiny_models(bench))
+    md = (tmp_path / "exemplar_convergence.md").read_text()
+    assert "**The black box is the classifier's logits × 0.25**" in md.splitlines()[2]
+    assert report["settings"]["logit_scale"] == 0.25
+    assert report["methods"]["random"]["target_probability"]["mean"] < 0.9  # softened: 3 classes, T = 4
+
+
+def test_chunks_equal_one_run_many(bench):
+    models = tiny_models(bench)
+    args = bench.parse_args(["--budget", "170", "--no-accuracy"])
+    targets = [0, 1, 2, 0, 1]
+    for method in ("ES", "GD-momentum"):
+        whole = bench.make_search(method, models, args).run_many(targets)
+        search = bench.make_search(method, models, args)
+        parts = [
+            r
+            for lo, hi in bench.chunk_bounds(5, 2, first=1)
+            for r in search.run_many(targets[lo:hi], streams=range(lo, hi))
+        ]
+        assert [r.queries for r in parts] == [r.queries for r in whole]
+        same = torch.equal if method == "ES" else lambda a, b: torch.allclose(a, b, atol=1e-5)  # GD: batched backward
+        assert all(same(a.latent, b.latent) for a, b in zip(parts, whole, strict=True))
+    assert bench.chunk_bounds(7, 3, first=2) == [(0, 2), (2, 5), (5, 7)]
+
+
+def test_targets_and_options_are_checked(bench):
+    names = ["angry", "disgust", "fear", "happy"]
+    assert bench.parse_targets("Happy,0,fear", names) == [3, 0, 2]
+    assert bench.parse_targets(None, names) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="unknown target 'joy'"):
+        bench.parse_targets("joy", names)
+    for bad in (["--methods", "ES,annealing"], ["--gd-runs", "300"], ["--budget", "20"]):
+        with pytest.raises(SystemExit):
+            bench.parse_args(bad)
+
+
+def test_shipped_fer_models_load_by_name(bench):
+    models = bench.load_models("fer", "fer-vae")
+    images = models.generator(torch.zeros(2, models.generator.latent_dim))
+    assert images.shape == (2, 1, 48, 48) and 0 <= images.min() and images.max() <= 1
+    assert models.classifier(images).shape == (2, 7) and models.class_names[3] == "happy"
+    info = models.info
+    assert (info["classifier"], info["generator_file"]) == ("fer-classifier.pt", "fer-vae.pt")  # names, not paths
+    assert info["classifier_sha256"] == bench.weights_digest(models.classifier) and len(info["generator_sha256"]) == 12
+    assert bench.classifier_file("fer", half=0) == "fer-classifier-half0.pt"
