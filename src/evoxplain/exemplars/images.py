@@ -32,7 +32,7 @@ from ..blackbox import BlackBox
 from ..errors import InvalidInputError
 from .engine import positive_int
 from .gradient import GradientSearch
-from .result import ExemplarResult
+from .result import ExemplarResult, summarise_by_class
 from .search import ExemplarSearch
 from .tabular import markdown_table
 
@@ -75,23 +75,7 @@ class ImageExemplars:
         Example:
             >>> ex.summary()[0]["converged"]
         """
-        rows = []
-        for name, results in self.results.items():
-            queries = np.array([r.queries for r in results])
-            ok = np.array([r.converged for r in results])
-            rows.append(
-                {
-                    "class": name,
-                    "runs": len(results),
-                    "converged": int(ok.sum()),
-                    "queries_mean": float(queries[ok].mean()) if ok.any() else float("nan"),
-                    "queries_median": float(np.median(queries[ok])) if ok.any() else float("nan"),
-                    "queries_mean_all": float(queries.mean()),
-                    "probability_mean": float(np.mean([r.target_probability for r in results])),
-                    "seconds_mean": float(np.mean([r.seconds for r in results])),
-                }
-            )
-        return rows
+        return summarise_by_class(self.results)
 
     def markdown(self, digits: int = 3) -> str:
         """Two Markdown tables: per class (converged runs, queries, probabilities) and per shown

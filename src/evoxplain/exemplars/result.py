@@ -9,9 +9,11 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import numpy as np
 import torch
 
 from ..errors import require
@@ -95,3 +97,29 @@ class ExemplarResult:
             f"loss={self.loss:.4g}, p={self.target_probability:.3f}, queries={self.queries}, "
             f"generations={self.generations}, seconds={self.seconds:.3f})"
         )
+
+
+def summarise_by_class(results: Mapping[str, Sequence[ExemplarResult]]) -> list[dict[str, Any]]:
+    """One row per class: runs, converged runs, queries (mean and median over the converged runs,
+    mean over all), mean target probability and mean seconds.
+
+    Example:
+        >>> summarise_by_class({"happy": search.run_many([3] * 4)})[0]["converged"]
+    """
+    rows = []
+    for name, runs in results.items():
+        queries = np.array([r.queries for r in runs])
+        ok = np.array([r.converged for r in runs])
+        rows.append(
+            {
+                "class": name,
+                "runs": len(runs),
+                "converged": int(ok.sum()),
+                "queries_mean": float(queries[ok].mean()) if ok.any() else float("nan"),
+                "queries_median": float(np.median(queries[ok])) if ok.any() else float("nan"),
+                "queries_mean_all": float(queries.mean()),
+                "probability_mean": float(np.mean([r.target_probability for r in runs])),
+                "seconds_mean": float(np.mean([r.seconds for r in runs])),
+            }
+        )
+    return rows

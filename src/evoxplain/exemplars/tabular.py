@@ -33,7 +33,7 @@ from torch import nn
 
 from ..errors import InvalidInputError, require
 from ..zoo.tabular_vae import TabularEncoding, TabularVAE
-from .result import ExemplarResult
+from .result import ExemplarResult, summarise_by_class
 from .search import ExemplarSearch
 
 
@@ -123,27 +123,10 @@ class TabularExemplars:
     method: str
 
     def summary(self):
-        """Per class: runs, converged runs, and queries (mean and median over converged runs,
-        mean over all runs), the target probability and seconds."""
+        """Per class (a DataFrame): runs, converged runs, queries (mean and median over converged
+        runs, mean over all runs), the mean target probability and seconds."""
         pd = require("pandas", "exemplars", "exemplar tables")
-        rows = []
-        for name, results in self.results.items():
-            queries = np.array([r.queries for r in results])
-            ok = np.array([r.converged for r in results])
-            rows.append(
-                {
-                    "method": self.method,
-                    "class": name,
-                    "runs": len(results),
-                    "converged": int(ok.sum()),
-                    "queries_mean": float(queries[ok].mean()) if ok.any() else float("nan"),
-                    "queries_median": float(np.median(queries[ok])) if ok.any() else float("nan"),
-                    "queries_mean_all": float(queries.mean()),
-                    "best_prob_mean": float(np.mean([r.target_probability for r in results])),
-                    "seconds_mean": float(np.mean([r.seconds for r in results])),
-                }
-            )
-        return pd.DataFrame(rows)
+        return pd.DataFrame([{"method": self.method, **row} for row in summarise_by_class(self.results)])
 
     def markdown(self, digits: int = 3) -> str:
         """A Table-1-style Markdown table: one row per feature, one column per exemplar."""
