@@ -14,7 +14,6 @@ from evoxplain.exemplars import ExemplarSearch
 from evoxplain.zoo.fer import (
     FERVAE,
     FERClassifier,
-    cyclical_beta,
     load_fer_classifier,
     load_fer_vae,
     train_fer_classifier,
@@ -24,7 +23,7 @@ from evoxplain.zoo.fer import (
     vae_test_loss,
 )
 from evoxplain.zoo.generators import load_generator
-from evoxplain.zoo.training import accuracy
+from evoxplain.zoo.training import accuracy, cyclical_beta
 
 HALF_ACCURACY = 0.48
 

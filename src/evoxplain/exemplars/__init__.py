@@ -16,7 +16,7 @@ from .engine import LatentSearch
 from .gradient import GradientSearch
 from .images import ImageExemplars, image_exemplars, run_image_exemplars
 from .objective import Objective
-from .result import ExemplarResult, Generation
+from .result import ExemplarResult, Generation, best_runs, summarise_by_class
 from .search import ExemplarSearch
 from .tabular import (
     TabularExemplars,
@@ -25,7 +25,7 @@ from .tabular import (
     split_halves,
     tabular_exemplars,
 )
-from .text import TextExemplars, best_runs, run_text_exemplars, text_exemplars
+from .text import TextExemplars, run_text_exemplars, text_exemplars
 
 __all__ = [
     "CMAESSearch",
@@ -41,6 +41,7 @@ __all__ = [
     "TabularGenerator",
     "TextExemplars",
     "best_runs",
+    "summarise_by_class",
     "fit_forest",
     "image_exemplars",
     "run_image_exemplars",

@@ -32,7 +32,7 @@ from ..blackbox import BlackBox
 from ..errors import InvalidInputError
 from .engine import positive_int
 from .gradient import GradientSearch
-from .result import ExemplarResult, summarise_by_class
+from .result import ExemplarResult, best_runs, summarise_by_class
 from .search import ExemplarSearch
 from .tabular import markdown_table
 
@@ -146,15 +146,6 @@ def _class_map(classes: Sequence[str] | Mapping[int, str]) -> dict[int, str]:
     return {int(index): str(name) for index, name in named.items()}
 
 
-def _choose(results: list[ExemplarResult], per_class: int) -> list[int]:
-    """Converged runs first (in run order), then the others by fitness; ``per_class`` of them."""
-    order = sorted(
-        range(len(results)),
-        key=lambda i: (not results[i].converged, 0.0 if results[i].converged else results[i].loss, i),
-    )
-    return order[:per_class]
-
-
 def image_exemplars(
     classifier: Any,
     generator: Any,
@@ -217,7 +208,7 @@ def image_exemplars(
     targets = [index for index in named for _ in range(runs)]
     results = search.run_many(targets)
     by_class = {name: results[k * runs : (k + 1) * runs] for k, name in enumerate(named.values())}
-    shown = {name: _choose(group, per_class) for name, group in by_class.items()}
+    shown = {name: [run for run, _ in best_runs(group, per_class, unique=False)] for name, group in by_class.items()}
     return ImageExemplars(by_class, shown, search.method, title)
 
 

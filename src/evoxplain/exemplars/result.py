@@ -123,3 +123,33 @@ def summarise_by_class(results: Mapping[str, Sequence[ExemplarResult]]) -> list[
             }
         )
     return rows
+
+
+def best_runs(results: Sequence[ExemplarResult], count: int, unique: bool = True) -> list[tuple[int, ExemplarResult]]:
+    """Up to ``count`` ``(run, result)`` pairs: converged runs in run order, then the rest by
+    fitness; with ``unique``, a run whose exemplar equals one already chosen is skipped.
+
+    Example:
+        >>> [run for run, _ in best_runs(results, 3)]
+        [0, 2, 3]
+    """
+    order = sorted(
+        range(len(results)),
+        key=lambda i: (not results[i].converged, 0.0 if results[i].converged else results[i].loss, i),
+    )
+    chosen, seen = [], set()
+    for i in order:
+        key = _exemplar_key(results[i].exemplar)
+        if unique and key in seen:
+            continue
+        seen.add(key)
+        chosen.append((i, results[i]))
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def _exemplar_key(exemplar: Any) -> Any:
+    if isinstance(exemplar, str):
+        return exemplar
+    return np.asarray(exemplar, dtype=np.float32).tobytes()

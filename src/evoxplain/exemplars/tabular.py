@@ -33,7 +33,7 @@ from torch import nn
 
 from ..errors import InvalidInputError, require
 from ..zoo.tabular_vae import TabularEncoding, TabularVAE
-from .result import ExemplarResult, summarise_by_class
+from .result import ExemplarResult, best_runs, summarise_by_class
 from .search import ExemplarSearch
 
 
@@ -84,9 +84,7 @@ def split_halves(df: Any, seed: int = 0) -> tuple[Any, Any]:
         raise InvalidInputError("split_halves needs a table of at least 2 rows")
     order = np.random.default_rng(seed).permutation(len(df))
     half = len(df) // 2
-    return df.iloc[np.sort(order[:half])].reset_index(drop=True), df.iloc[np.sort(order[half:])].reset_index(
-        drop=True
-    )
+    return df.iloc[np.sort(order[:half])].reset_index(drop=True), df.iloc[np.sort(order[half:])].reset_index(drop=True)
 
 
 def fit_forest(df: Any, encoding: TabularEncoding, target: str, *, seed: int = 0, **options: Any):
@@ -198,24 +196,8 @@ def tabular_exemplars(
     targets = [index for index in named for _ in range(runs)]
     results = search.run_many(targets)
     by_class = {name: results[k * runs : (k + 1) * runs] for k, name in enumerate(named.values())}
-    chosen: list[tuple[str, int, ExemplarResult]] = []
-    for name, group in by_class.items():
-        order = sorted(
-            range(len(group)),
-            key=lambda i: (not group[i].converged, 0.0 if group[i].converged else group[i].loss, i),
-        )
-        seen: set[bytes] = set()
-        for i in order:
-            key = np.asarray(group[i].exemplar, dtype=np.float32).tobytes()
-            if unique and key in seen:
-                continue
-            seen.add(key)
-            chosen.append((name, i, group[i]))
-            if len(seen) == per_class:
-                break
-    rows = generator.encoding.from_model_input(
-        torch.stack([torch.as_tensor(r.exemplar) for _, _, r in chosen])
-    )
+    chosen = [(name, i, r) for name, group in by_class.items() for i, r in best_runs(group, per_class, unique)]
+    rows = generator.encoding.from_model_input(torch.stack([torch.as_tensor(r.exemplar) for _, _, r in chosen]))
     meta = pd.DataFrame(
         {
             "class": [name for name, _, _ in chosen],

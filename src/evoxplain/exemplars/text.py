@@ -22,11 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..blackbox import BlackBox
 from ..errors import InvalidInputError, require
-from .result import ExemplarResult
+from .result import ExemplarResult, best_runs
 from .search import ExemplarSearch
 from .tabular import TabularExemplars, markdown_table
 
@@ -155,30 +153,6 @@ def text_exemplars(
     return TextExemplars(frame, by_class, search.method, blackbox)
 
 
-def best_runs(results: Sequence[ExemplarResult], count: int, unique: bool = True) -> list[tuple[int, ExemplarResult]]:
-    """Up to ``count`` ``(run, result)`` pairs: converged runs in run order, then the rest by
-    fitness; with ``unique``, a run whose exemplar equals one already chosen is skipped.
-
-    Example:
-        >>> [run for run, _ in best_runs(results, 3)]
-        [0, 2, 3]
-    """
-    order = sorted(
-        range(len(results)),
-        key=lambda i: (not results[i].converged, 0.0 if results[i].converged else results[i].loss, i),
-    )
-    chosen, seen = [], set()
-    for i in order:
-        key = _key(results[i].exemplar)
-        if unique and key in seen:
-            continue
-        seen.add(key)
-        chosen.append((i, results[i]))
-        if len(chosen) == count:
-            break
-    return chosen
-
-
 def run_text_exemplars(
     target: str | None = None,
     runs: int = 10,
@@ -233,9 +207,3 @@ def _as_text_blackbox(classifier: Any) -> BlackBox:
             f"{type(classifier).__name__}"
         )
     return BlackBox(classifier, output="auto")
-
-
-def _key(exemplar: Any) -> Any:
-    if isinstance(exemplar, str):
-        return exemplar
-    return np.asarray(exemplar, dtype=np.float32).tobytes()

@@ -49,7 +49,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import InvalidInputError
-from .training import accuracy, cosine_schedule, fit_classifier
+from .training import accuracy, fit_classifier, fit_vae
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 FER_MEAN, FER_STD = 0.5123, 0.2558  # pixel statistics of the training subset, 0-1 scale
@@ -264,19 +264,6 @@ def vae_losses(
     recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
     kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum() / len(x)
     return recon, kl
-
-
-def cyclical_beta(step: int, total: int, cycles: int = 4, ramp: float = 0.5, beta_max: float = 1.0) -> float:
-    """Cyclical KL weight (Fu et al. 2019): in each of ``cycles`` cycles, rise linearly from 0 to
-    ``beta_max`` over the first ``ramp`` fraction, then stay there.
-
-    Example:
-        >>> [cyclical_beta(s, 8, cycles=2) for s in range(8)]
-        [0.0, 0.5, 1.0, 1.0, 0.0, 0.5, 1.0, 1.0]
-    """
-    period = max(total / cycles, 1.0)
-    phase = (step % period) / period
-    return beta_max * min(phase / ramp, 1.0)
 
 
 # -- data and the paper's scenarios ----------------------------------------------------------------
@@ -551,7 +538,7 @@ def train_vae(
     """Train a :class:`FERVAE` on ``dataset`` with cyclical KL annealing; return it (eval), the
     test reconstruction BCE and the test KL (per image, on the whole test split).
 
-    Loss per image: BCE summed over pixels + ``β(step)·KL``, ``β`` from :func:`cyclical_beta`
+    Loss per image: BCE summed over pixels + ``β(step)·KL``, ``β`` from :func:`~evoxplain.zoo.training.cyclical_beta`
     (``cycles`` cycles over all steps, ramp 0.5). Adam with cosine decay. ``flip`` mirrors random
     images (default: on for faces, off for Fashion-MNIST, whose shoes all face left). ``half``
     and ``exclude_class`` (a name or index) select the scenario's training images
@@ -571,29 +558,17 @@ def train_vae(
     )  # fmt: skip
     vae = FERVAE(latent_dim=latent_dim, seed=seed, image_size=IMAGE_SIZES[dataset])
     generator = torch.Generator().manual_seed(seed + 1)
-    total_steps = epochs * math.ceil(len(x_train) / batch_size)
-    optimizer = torch.optim.Adam(vae.parameters(), lr=lr)
-    scheduler = cosine_schedule(optimizer, total_steps)
-    vae.train()
-    step = 0
-    for epoch in range(epochs):
-        order = torch.randperm(len(x_train), generator=generator)
-        for start in range(0, len(x_train), batch_size):
-            x = x_train[order[start : start + batch_size]]
-            x = _flip(x, generator) if flip else x
-            recon, kl = vae_losses(x, *vae(x, generator))
-            loss = recon + cyclical_beta(step, total_steps, cycles) * kl
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
+
+    def report(epoch: int) -> None:
         if verbose:
             r, k = vae_test_loss(vae, x_test)
-            print(
-                f"epoch {epoch + 1}/{epochs}: test recon BCE {r:.2f}, KL {k:.2f} (per image)",
-                flush=True,
-            )
+            print(f"epoch {epoch + 1}/{epochs}: test recon BCE {r:.2f}, KL {k:.2f} (per image)", flush=True)
+
+    fit_vae(
+        vae, x_train, lambda batch, g: vae_losses(batch, *vae(batch, g)), torch.optim.Adam(vae.parameters(), lr=lr),
+        epochs=epochs, batch_size=batch_size, generator=generator, cycles=cycles,
+        augment=_flip if flip else None, report=report,
+    )  # fmt: skip
     vae.eval()
     return (vae, *vae_test_loss(vae, x_test))
 

@@ -4,7 +4,7 @@
 ``latent_dim`` space; its decoder LSTM starts from a state computed from ``z`` and reads ``z``
 again at every step beside the previous word; output weights are tied to the word embeddings.
 Training uses the two remedies of Bowman et al. against an unused latent: KL annealing (the
-cyclical schedule :func:`~evoxplain.zoo.fer.cyclical_beta` of Fu et al. 2019, 4 cycles, ramp 0.5)
+cyclical schedule :func:`~evoxplain.zoo.training.cyclical_beta` of Fu et al. 2019, 4 cycles, ramp 0.5)
 and *word dropout* (each decoder input word replaced by ``<unk>`` with probability
 ``word_dropout``). :meth:`SentenceVAE.decode` is the exemplar generator: latents ``(B, l)`` →
 ``B`` sentences by greedy decoding, one LSTM step per token for the whole batch.
@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from torch.nn import functional as F
 
 from ..data.imdb import detokenize, load_imdb, split_sentences, tokenize
 from ..errors import InvalidInputError
-from .fer import cyclical_beta, init_module
+from .fer import init_module
 from .text import (
     BOS,
     EOS,
@@ -42,7 +41,7 @@ from .text import (
     init_recurrent,
     pad_batch,
 )
-from .training import cosine_schedule
+from .training import fit_vae
 
 
 class SentenceVAE(nn.Module):
@@ -244,7 +243,7 @@ def train_sentence_vae(
 ) -> tuple[SentenceVAE, float, float]:
     """Train a :class:`SentenceVAE`; return it (eval mode), validation NLL and KL per sentence.
 
-    Loss per sentence: NLL + ``β(step)·KL`` with ``β`` from :func:`cyclical_beta` (``cycles``
+    Loss per sentence: NLL + ``β(step)·KL`` with ``β`` from :func:`~evoxplain.zoo.training.cyclical_beta` (``cycles``
     cycles over all steps, ramp 0.5). Adam with cosine decay, gradients clipped to norm
     ``clip``. The vocabulary is built from the training sentences.
 
@@ -265,25 +264,18 @@ def train_sentence_vae(
     x_valid = pad_batch([vocabulary.encode(s) for s in valid])
     vae = SentenceVAE(vocabulary, embed_dim, hidden, latent_dim, word_dropout, seed=seed)
     generator = torch.Generator().manual_seed(seed + 2)
-    total_steps = epochs * math.ceil(len(x) / batch_size)
-    optimizer = torch.optim.Adam(vae.parameters(), lr=lr)
-    scheduler = cosine_schedule(optimizer, total_steps)
-    vae.train()
-    step = 0
-    for epoch in range(epochs):
-        order = torch.randperm(len(x), generator=generator)
-        for start in range(0, len(x), batch_size):
-            batch = x[order[start : start + batch_size]]
-            nll, kl = vae.losses(batch[:, : int(batch.ne(PAD).sum(1).max())], generator)
-            loss = nll + cyclical_beta(step, total_steps, cycles) * kl
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(vae.parameters(), clip)
-            optimizer.step()
-            scheduler.step()
-            step += 1
+
+    def losses(batch: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return vae.losses(batch[:, : int(batch.ne(PAD).sum(1).max())], g)  # trim the batch's padding
+
+    def report(epoch: int) -> None:
         if verbose:
             r, k = vae_validation_loss(vae, x_valid)
             print(f"epoch {epoch + 1}/{epochs}: validation NLL {r:.2f}, KL {k:.2f} (per sentence)", flush=True)
+
+    fit_vae(
+        vae, x, losses, torch.optim.Adam(vae.parameters(), lr=lr),
+        epochs=epochs, batch_size=batch_size, generator=generator, cycles=cycles, clip=clip, report=report,
+    )  # fmt: skip
     vae.eval()
     return (vae, *vae_validation_loss(vae, x_valid))
