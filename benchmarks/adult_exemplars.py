@@ -75,9 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True, help="folder holding adult/")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
-    parser.add_argument(
-        "--cache", default=None, help="folder for the trained VAE and forest (reused if there)"
-    )
+    parser.add_argument("--cache", default=None, help="folder for the trained VAE and forest (reused if there)")
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--runs", type=int, default=1000, help="searches per class and method")
     parser.add_argument("--max-queries", type=int, default=2000, help="per-search query budget")
@@ -229,7 +227,8 @@ def main() -> None:
         f"- **machine**: {MACHINE}; torch {torch.__version__}",
         f"- **date**: {DATE}",
         (
-            f"- **total wall time**: {total:.0f} s (VAE {'cached' if vae_cached else f'trained in {vae_seconds:.0f} s'}, "
+            f"- **total wall time**: {total:.0f} s "
+            f"(VAE {'cached' if vae_cached else f'trained in {vae_seconds:.0f} s'}, "
             f"forest {'cached' if forest_cached else f'trained in {forest_seconds:.0f} s'}, searches "
             f"{sum(walls.values()):.0f} s, harder targets {harder_seconds:.0f} s)"
         ),
@@ -248,7 +247,8 @@ def main() -> None:
             f"- **generator**: TabularVAE, 2-d embedding per categorical column, encoder 22→64→128 (BatchNorm, ReLU) "
             f"→ 4-d latent, decoder 4→128→64 (ReLU) → numeric head (L2) + one softmax head per categorical "
             f"column (cross-entropy); KL annealed over the first 20% of steps; {args.epochs} epochs, Adam 2e-3, "
-            f"batch 256, seed {args.seed}. Final epoch: {', '.join(f'{k} {v:.3f}' for k, v in vae.history[-1].items() if k != 'epoch')}."
+            f"batch 256, seed {args.seed}. "
+            f"Final epoch: {', '.join(f'{k} {v:.3f}' for k, v in vae.history[-1].items() if k != 'epoch')}."
         ),
         "- **VAE reconstruction of the forest's half** (rows it never saw; decode of the posterior mean): "
         f"categorical accuracy {cat_acc.mean():.3f} (majority class {majority.mean():.3f}); per column "

@@ -84,7 +84,9 @@ def main() -> None:
             truth = true_gradients(model, x, t, fitness)
             sigma = SIGMAS[0]
             for n in QUERIES[:-1]:  # σ for this budget, on held-out images
-                score = {s: float(cosines(run(model, x, t, options, fitness, s, n, seed=1), truth).mean()) for s in SIGMAS}
+                score = {
+                    s: float(cosines(run(model, x, t, options, fitness, s, n, seed=1), truth).mean()) for s in SIGMAS
+                }
                 sigma = chosen[f"{fitness} / {name} / {n}"] = max(score, key=score.get)
                 print(f"{fitness} / {name} / {n}: held-out cosine by sigma {score}", flush=True)
             chosen[f"{fitness} / {name} / {QUERIES[-1]}"] = sigma
@@ -119,7 +121,8 @@ def main() -> None:
         "command": "python benchmarks/gradient_fidelity.py " + " ".join(sys.argv[1:]),
         "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}",
         "date": datetime.date.today().isoformat(),
-        "images": f"MNIST test images 0..{args.images - 1} (sigma chosen on test images {held_out.start}..{held_out.stop - 1})",
+        "images": f"MNIST test images 0..{args.images - 1} "
+        f"(sigma chosen on test images {held_out.start}..{held_out.stop - 1})",
         "model": "LeNet (shipped weights, evoxplain.zoo.lenet.load_lenet('mnist')), target = predicted class",
         "note": "seconds are from a shared 2-core machine with other jobs running: indicative only",
         "sigma_selection": chosen,
@@ -140,7 +143,8 @@ def write_markdown(path: Path, meta: dict, rows: list[dict]) -> None:
     for r in rows:
         lines.append(
             f"| {r['fitness']} | {r['method']} | {r['sigma']} | {r['queries']} | {r['cosine_mean']:.3f} "
-            f"| {r['cosine_median']:.3f} | {r['cosine_min']:.3f} | {r['cosine_own_target']:.3f} | {r['seconds_per_image']:.3f} |"
+            f"| {r['cosine_median']:.3f} | {r['cosine_min']:.3f} | {r['cosine_own_target']:.3f} "
+            f"| {r['seconds_per_image']:.3f} |"
         )
     path.write_text("\n".join(lines) + "\n")
 

@@ -123,9 +123,7 @@ def test_gradients_of_the_chosen_fitness():
     ids=["LIME", "KernelSHAP", "RISE", "SmoothGrad"],
 )
 def test_seeded_runs_are_identical_and_leave_the_global_rng_alone(method, settings):
-    model = torch.nn.Sequential(
-        torch.nn.Flatten(), torch.nn.Linear(64, 3), torch.nn.Tanh(), torch.nn.Linear(3, 3)
-    )
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3), torch.nn.Tanh(), torch.nn.Linear(3, 3))
     model.eval()
     torch.manual_seed(1)
     before = torch.get_rng_state()
@@ -207,9 +205,7 @@ def test_aopc_of_integrated_gradients_beats_a_random_attribution():
     # a small nonlinear net that looks at a few strong pixels of each image
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        net = torch.nn.Sequential(
-            torch.nn.Flatten(), torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3)
-        )
+        net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
         with torch.no_grad():
             net[1].weight.mul_(torch.rand(16, 64) < 0.2).mul_(4)
     net.eval()

@@ -62,7 +62,9 @@ def _check_outputs(out, stem: str, shape: tuple[int, ...]) -> str:
 
 
 def test_explain_npy_with_torchscript(files, tmp_path):
-    result = _run("explain", str(files / "x.npy"), "--model", str(files / "tiny.pt"), "--queries", "200", "--out", str(tmp_path))
+    result = _run(
+        "explain", str(files / "x.npy"), "--model", str(files / "tiny.pt"), "--queries", "200", "--out", str(tmp_path)
+    )
     assert result.exit_code == 0, result.output
     assert "queries: 202" in result.stdout and "predicted:" in result.stdout
     summary = _check_outputs(tmp_path, "x", (1, 28, 28))
@@ -121,7 +123,9 @@ def test_errors_exit_2_with_one_line(files, tmp_path, args, message):
     base = {"--model": str(files / "tiny.pt")}
     base.update(dict(zip(args[::2], args[1::2])))
     flat = [item for pair in base.items() for item in pair]
-    result = _run("explain", str(files / "x.npy"), *flat, "--queries", base.get("--queries", "64"), "--out", str(tmp_path))
+    result = _run(
+        "explain", str(files / "x.npy"), *flat, "--queries", base.get("--queries", "64"), "--out", str(tmp_path)
+    )
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert "Traceback" not in result.output and result.stderr.strip().count("\n") == 0
@@ -215,7 +219,9 @@ def test_image_exemplars_command_writes_grid_and_summary(tmp_path):
 
 
 def test_text_exemplars_command_writes_sentences(tmp_path):
-    result = _run("exemplars", "imdb", "--target", "positive", "--runs", "2", "--per-class", "2", "--out", str(tmp_path))
+    result = _run(
+        "exemplars", "imdb", "--target", "positive", "--runs", "2", "--per-class", "2", "--out", str(tmp_path)
+    )
     assert result.exit_code == 0, result.output
     table = (tmp_path / "imdb_exemplars.md").read_text()
     assert "positive" in table and table.strip() in result.stdout

@@ -21,8 +21,6 @@ from evoxplain.errors import EvoxplainError, InvalidInputError
 FASHION_SYSTEM = Path("/usr/share/datasets/fashion-mnist")
 
 
-
-
 def test_mnist_test_split(data_env):
     x, y = load_mnist("test")
     assert x.shape == (10000, 1, 28, 28) and x.dtype == torch.float32
@@ -76,11 +74,7 @@ def test_uncompressed_files_are_read(tmp_path):
     folder = tmp_path / "mnist"
     folder.mkdir()
     images = (
-        bytes([0, 0, 8, 3])
-        + (2).to_bytes(4, "big")
-        + (28).to_bytes(4, "big") * 2
-        + bytes(range(256)) * 6
-        + bytes(32)
+        bytes([0, 0, 8, 3]) + (2).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2 + bytes(range(256)) * 6 + bytes(32)
     )
     labels = bytes([0, 0, 8, 1]) + (2).to_bytes(4, "big") + bytes([3, 9])
     (folder / "t10k-images-idx3-ubyte").write_bytes(images)

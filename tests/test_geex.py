@@ -42,7 +42,10 @@ def test_ge_cosine_to_true_gradient_rises_with_queries_and_passes_0_99():
     truth = autograd_gradient(model, X16, 0)
     means = []
     for n in (16, 256, 20000):
-        cos = [cosine(GEEX(model, queries=n, sigma=1e-2, integrated=False, seed=s).explain(X16, 0).values, truth) for s in range(3)]
+        cos = [
+            cosine(GEEX(model, queries=n, sigma=1e-2, integrated=False, seed=s).explain(X16, 0).values, truth)
+            for s in range(3)
+        ]
         means.append(np.mean(cos))
     assert means[0] < means[1] < means[2]
     assert means[2] > 0.99
@@ -107,7 +110,9 @@ def test_features_the_model_ignores_get_near_zero_attribution():
 def test_implementation_invariance_two_equal_models_same_attributions():
     w = torch.randn(3, 16, generator=torch.Generator().manual_seed(2))
     direct = lambda x: (x @ w.T).softmax(1)  # noqa: E731
-    layered = torch.nn.Sequential(torch.nn.Linear(16, 16, bias=False), torch.nn.Linear(16, 3, bias=False), torch.nn.Softmax(1))
+    layered = torch.nn.Sequential(
+        torch.nn.Linear(16, 16, bias=False), torch.nn.Linear(16, 3, bias=False), torch.nn.Softmax(1)
+    )
     with torch.no_grad():
         layered[0].weight.copy_(torch.eye(16))
         layered[1].weight.copy_(w)
@@ -180,7 +185,9 @@ def test_a_batch_explains_each_input_as_alone():
 
 
 def test_images_with_every_baseline_and_distribution():
-    conv = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 5)).eval()
+    conv = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 5)
+    ).eval()
     image = torch.rand(3, 24, 24, generator=torch.Generator().manual_seed(0))
     for baseline in (0.0, "mean", "blur", torch.full((3, 24, 24), 0.5)):
         for options in (dict(), dict(mask_size=(6, 6)), dict(distribution="bernoulli", mask_size=6)):
@@ -281,6 +288,8 @@ def test_recommended_settings_by_input_size():
     with pytest.raises(InvalidInputError, match="shape"):
         recommended_settings((3, 0, 28))
     image = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0))
-    exp = GEEX(lambda x: x.flatten(1)[:, :3].softmax(1), queries=64, seed=0, **recommended_settings(image.shape)).explain(image)
+    exp = GEEX(
+        lambda x: x.flatten(1)[:, :3].softmax(1), queries=64, seed=0, **recommended_settings(image.shape)
+    ).explain(image)
     assert exp.params["distribution"] == "bernoulli" and exp.params["mask_size"] == (14, 14)
     assert exp.values.shape == image.shape

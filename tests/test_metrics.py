@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from evoxplain.baseline import blur_parameters, gaussian_blur
 from evoxplain.blackbox import BlackBox
 from evoxplain.errors import InvalidInputError, QueryBudgetExceeded
 from evoxplain.explanation import Explanation
-from evoxplain.baseline import blur_parameters, gaussian_blur
 from evoxplain.metrics import (
     aopc_deletion,
     aopc_insertion,
@@ -281,9 +281,7 @@ def test_completeness_error():
     model = BlackBox(lambda z: z @ w.T, output="logits")
     x = torch.tensor([[1.0, 0.0]])
     p1 = torch.softmax(x @ w.T, 1)[0, 0]
-    exact = Explanation(
-        values=torch.tensor([float(p1) - 0.5, 0.0]), target=0, queries=0, seconds=0.0, method="t"
-    )
+    exact = Explanation(values=torch.tensor([float(p1) - 0.5, 0.0]), target=0, queries=0, seconds=0.0, method="t")
     assert float(completeness_error(exact, model, x[0], 0.0)) == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(InvalidInputError, match="baseline"):
         completeness_error(exact)

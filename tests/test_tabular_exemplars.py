@@ -212,9 +212,7 @@ def test_search_converges_with_exact_query_counts(tiny):
 
 def test_tabular_exemplars_tables(tiny, encoding, tmp_path):
     vae, forest, _ = tiny
-    ex = tabular_exemplars(
-        forest, TabularGenerator(vae), ADULT_CLASSES, runs=6, per_class=3, max_queries=1500
-    )
+    ex = tabular_exemplars(forest, TabularGenerator(vae), ADULT_CLASSES, runs=6, per_class=3, max_queries=1500)
     frame = ex.frame
     assert list(frame.columns) == ["class", "run", "probability", "queries", "converged", *ADULT_FEATURES]
     assert set(frame["class"]) <= set(ADULT_CLASSES) and len(frame) <= 6

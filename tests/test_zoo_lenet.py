@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
 from evoxplain.blackbox import BlackBox
 from evoxplain.errors import InvalidInputError
 from evoxplain.zoo.lenet import LeNet, accuracy, load_lenet, main, train_lenet
-
-
-
 
 
 def test_architecture_and_no_global_rng():

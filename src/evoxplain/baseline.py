@@ -48,9 +48,7 @@ def make_baseline(baseline: Baseline, x: torch.Tensor) -> torch.Tensor:
         if not bool(torch.isfinite(value).all()):
             raise InvalidInputError("the baseline contains NaN or infinite values")
         return value.clone()
-    raise InvalidInputError(
-        f"baseline must be a number, 'mean', 'blur' or a tensor, not a {type(baseline).__name__}"
-    )
+    raise InvalidInputError(f"baseline must be a number, 'mean', 'blur' or a tensor, not a {type(baseline).__name__}")
 
 
 def blur_parameters(height: int, width: int) -> tuple[int, float]:
@@ -66,9 +64,7 @@ def blur_parameters(height: int, width: int) -> tuple[int, float]:
     return 2 * round(15 * scale) + 1, 5.0 * scale
 
 
-def gaussian_blur(
-    images: torch.Tensor, kernel_size: int | None = None, sigma: float | None = None
-) -> torch.Tensor:
+def gaussian_blur(images: torch.Tensor, kernel_size: int | None = None, sigma: float | None = None) -> torch.Tensor:
     """Gaussian blur of images ``(..., H, W)``, each channel separately (separable conv).
 
     Edges are reflected (replicated where the image is smaller than half the kernel).

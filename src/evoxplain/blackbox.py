@@ -80,9 +80,7 @@ class BlackBox:
         device: str | torch.device | None = None,
     ):
         if isinstance(model, BlackBox):
-            raise InvalidInputError(
-                "model is already a BlackBox; pass it directly, or wrap the underlying model"
-            )
+            raise InvalidInputError("model is already a BlackBox; pass it directly, or wrap the underlying model")
         if output not in ("auto", "probs", "logits"):
             raise InvalidInputError(f"output must be 'auto', 'probs' or 'logits', not {output!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -200,13 +198,11 @@ class BlackBox:
                 else ""
             )
             raise ModelOutputError(
-                f"the model returned shape {tuple(out.shape)} for {size} inputs; expected "
-                f"(batch, classes).{hint}"
+                f"the model returned shape {tuple(out.shape)} for {size} inputs; expected (batch, classes).{hint}"
             )
         if out.shape[0] != size:
             raise ModelOutputError(
-                f"the model returned {out.shape[0]} rows for {size} inputs; it must answer one row "
-                "per input"
+                f"the model returned {out.shape[0]} rows for {size} inputs; it must answer one row per input"
             )
         if self.num_classes is None:
             self.num_classes = out.shape[1]
@@ -256,9 +252,7 @@ def _check_inputs(inputs: Inputs) -> int:
             raise InvalidInputError("inputs must be a batch with a leading batch dimension, not a scalar")
         values = torch.as_tensor(inputs)
         if values.is_floating_point() and not bool(torch.isfinite(values).all()):
-            raise InvalidInputError(
-                "inputs contain NaN or infinite values; clean or impute them before explaining"
-            )
+            raise InvalidInputError("inputs contain NaN or infinite values; clean or impute them before explaining")
     elif not isinstance(inputs, Sequence):
         raise InvalidInputError(
             f"inputs must be a tensor, a numpy array or a list of strings, not {type(inputs).__name__}"
@@ -285,7 +279,9 @@ def _backend(model: Any, input_type: str) -> tuple[Callable[[Any], Any], str, to
             try:
                 module = torch.export.load(str(path)).module()
             except Exception as err:
-                raise InvalidInputError(f"{path} is not a torch.export program torch.export.load can read: {err}") from err
+                raise InvalidInputError(
+                    f"{path} is not a torch.export program torch.export.load can read: {err}"
+                ) from err
             device = _module_device(module)
             return _torch_call(module, device), "torch", device
         try:

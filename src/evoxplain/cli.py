@@ -238,10 +238,11 @@ def make_explainer(
 ) -> GEEX:
     """The GEEX preset called ``method`` for inputs of ``shape``.
 
-    ``auto``: :func:`auto_method` (by input size); ``ge``: plain gradient estimate; ``geex``: integrated; ``gers``: integrated with noise drawn
-    at ``mask_size`` (default :func:`default_mask`), one mask shared by the channels, and
-    upsampled; ``bgeex``: Bernoulli masks at ``mask_size``. A ``mask_size`` given to ``ge`` or
-    ``geex`` resizes their noise too (not shared).
+    ``auto``: :func:`auto_method` (by input size); ``ge``: plain gradient estimate; ``geex``:
+    integrated; ``gers``: integrated with noise drawn at ``mask_size`` (default
+    :func:`default_mask`), one mask shared by the channels, and upsampled; ``bgeex``: Bernoulli
+    masks at ``mask_size``. A ``mask_size`` given to ``ge`` or ``geex`` resizes their noise too
+    (not shared).
 
     Sharing the GERS mask divides the noise dimensions by the channels (3 for RGB), so fewer
     queries give a stable map.
@@ -305,7 +306,8 @@ def summary_text(
         f"input shape: {tuple(input_shape)}",
         f"predicted class: {class_name(classes, predicted)}, probability {float(probs[predicted]):.4f}",
         f"explained class: {class_name(classes, exp.target)}, probability {float(probs[exp.target]):.4f}",
-        f"method: {method + ' = ' if method else ''}{exp.method} (queries={p['queries']}, sigma={p['sigma']}, baseline={p['baseline']}, "
+        f"method: {method + ' = ' if method else ''}{exp.method} "
+        f"(queries={p['queries']}, sigma={p['sigma']}, baseline={p['baseline']}, "
         f"mask_size={p['mask_size']}, shared_mask={p['shared_mask']}, fitness={p['fitness']}, seed={p['seed']})",
         f"queries used: {exp.queries} for the explanation, {total_queries} in all",
         f"seconds: {exp.seconds:.1f}",
@@ -331,7 +333,9 @@ def summary_text(
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(out: str | Path, stem: str, x: torch.Tensor, exp: Explanation, title: str, summary: str) -> list[Path]:
+def write_outputs(
+    out: str | Path, stem: str, x: torch.Tensor, exp: Explanation, title: str, summary: str
+) -> list[Path]:
     """Write ``<stem>_heatmap.png``, ``<stem>_values.npy`` and ``<stem>_summary.txt`` under ``out``.
 
     Example:
@@ -417,15 +421,20 @@ def run_explain(
             raise ModelCallError(f"{err} Use --size H,W and --channels C to say what images the model takes.") from err
         raise
     if target is not None and not 0 <= target < len(probs):
-        raise InvalidInputError(f"--target {target} is out of range: the model has {len(probs)} classes (0..{len(probs) - 1})")
+        raise InvalidInputError(
+            f"--target {target} is out of range: the model has {len(probs)} classes (0..{len(probs) - 1})"
+        )
     if queries is None:
         queries = 1000 if resolved.name == DEFAULT_MODEL else 2000
-    explainer = make_explainer(blackbox, tuple(x.shape), method, queries, sigma, mask_size, baseline, fitness, seed, progress)
+    explainer = make_explainer(
+        blackbox, tuple(x.shape), method, queries, sigma, mask_size, baseline, fitness, seed, progress
+    )
     started = time.perf_counter()
     exp = explainer.explain(x, target, batched=False)
     seconds = time.perf_counter() - started
     summary = summary_text(resolved.name, exp, probs, resolved.classes, tuple(x.shape), blackbox.queries, method)
-    title = f"{class_name(resolved.classes, exp.target)}: p={float(probs[exp.target]):.3f} ({method}, {exp.queries} queries)"
+    name = class_name(resolved.classes, exp.target)
+    title = f"{name}: p={float(probs[exp.target]):.3f} ({method}, {exp.queries} queries)"
     paths = write_outputs(out, stem, x, exp, title, summary)
     return ExplainResult(exp, probs, resolved.classes, paths, seconds)
 
@@ -437,7 +446,9 @@ def run_explain(
 def explain(
     input: Annotated[
         str | None,
-        typer.Argument(metavar="INPUT", help="An image file (PNG/JPEG) or a .npy array; default: the sample photo of a cat."),
+        typer.Argument(
+            metavar="INPUT", help="An image file (PNG/JPEG) or a .npy array; default: the sample photo of a cat."
+        ),
     ] = None,
     model: Annotated[
         str, typer.Option(help="A built-in model (see `evoxplain models`) or a TorchScript/ONNX file.")
@@ -449,7 +460,10 @@ def explain(
         int | None, typer.Option(help="Perturbed inputs (even). Default: 1000 for efficientnet-lite0, else 2000.")
     ] = None,
     sigma: Annotated[float, typer.Option(help="Search radius, in input units.")] = 0.2,
-    mask_size: Annotated[str | None, typer.Option(help="Mask H,W (or one int); default: half the size for small images, else size/32, at least 7.")] = None,
+    mask_size: Annotated[
+        str | None,
+        typer.Option(help="Mask H,W (or one int); default: half the size for small images, else size/32, at least 7."),
+    ] = None,
     target: Annotated[int | None, typer.Option(help="Class to explain; default: the predicted class.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     baseline: Annotated[str, typer.Option(help="A number, 'blur' or 'mean'.")] = "0",

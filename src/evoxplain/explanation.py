@@ -110,9 +110,7 @@ class Explanation:
         return cls(**torch.load(Path(path), weights_only=False))
 
     def __repr__(self) -> str:
-        shape = (
-            f"{len(self.values)} texts" if isinstance(self.values, list) else tuple(self.values.shape)
-        )
+        shape = f"{len(self.values)} texts" if isinstance(self.values, list) else tuple(self.values.shape)
         return (
             f"Explanation({self.method}, values={shape}, target={self.target}, "
             f"queries={self.queries}, seconds={self.seconds:.3f})"

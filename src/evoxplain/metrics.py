@@ -75,10 +75,7 @@ class AOPCResult:
 
     def __repr__(self) -> str:
         n, s = self.curves.shape
-        return (
-            f"AOPCResult({self.kind}, score={self.score:.4f}, instances={n}, steps={s}, "
-            f"queries={self.queries})"
-        )
+        return f"AOPCResult({self.kind}, score={self.score:.4f}, instances={n}, steps={s}, queries={self.queries})"
 
 
 def aopc_deletion(
@@ -167,9 +164,7 @@ def _aopc(
     target: Any,
     batch_size: int | None,
 ) -> AOPCResult:
-    if batch_size is not None and (
-        not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1
-    ):
+    if batch_size is not None and (not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1):
         raise InvalidInputError(f"batch_size must be a positive integer or None, not {batch_size!r}")
     if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:
         raise InvalidInputError(f"stride must be a positive integer (pixels per step), not {stride!r}")
@@ -188,9 +183,7 @@ def _aopc(
     original = bb.probabilities(x)  # the unmodified inputs: deletion's first, insertion's last step
     targets = original.argmax(dim=1).cpu() if wanted is None else wanted
     if bool(((targets < 0) | (targets >= original.shape[1])).any()):
-        raise InvalidInputError(
-            f"target {targets.tolist()} is out of range for a model of {original.shape[1]} classes"
-        )
+        raise InvalidInputError(f"target {targets.tolist()} is out of range for a model of {original.shape[1]} classes")
     curves = torch.empty(n, s, dtype=torch.float32)
     original_column = 0 if kind == "deletion" else s - 1
     curves[:, original_column] = original.gather(1, targets.to(original.device)[:, None])[:, 0].cpu()
@@ -317,9 +310,7 @@ def _as_ranking_scores(attributions: Attributions, x: torch.Tensor) -> torch.Ten
 def _as_replacement(replacement: Replacement, x: torch.Tensor) -> torch.Tensor:
     if isinstance(replacement, str):
         if replacement != "blur":
-            raise InvalidInputError(
-                f"replacement must be a number, 'blur' or a tensor, not the string {replacement!r}"
-            )
+            raise InvalidInputError(f"replacement must be a number, 'blur' or a tensor, not the string {replacement!r}")
         return gaussian_blur(x)
     if isinstance(replacement, (int, float)) and not isinstance(replacement, bool):
         if not math.isfinite(replacement):
@@ -338,9 +329,7 @@ def _as_replacement(replacement: Replacement, x: torch.Tensor) -> torch.Tensor:
         if not bool(torch.isfinite(out).all()):
             raise InvalidInputError("the replacement contains NaN or infinite values")
         return out
-    raise InvalidInputError(
-        f"replacement must be a number, 'blur' or a tensor, not {type(replacement).__name__}"
-    )
+    raise InvalidInputError(f"replacement must be a number, 'blur' or a tensor, not {type(replacement).__name__}")
 
 
 def _as_targets(target: Any, n: int) -> torch.Tensor | None:
@@ -373,9 +362,7 @@ def _batched_values(values: Any, name: str) -> torch.Tensor:
     if isinstance(values, np.ndarray):
         values = torch.from_numpy(values)
     if not isinstance(values, torch.Tensor):
-        raise InvalidInputError(
-            f"{name} must be a tensor, an array or an Explanation, not {type(values).__name__}"
-        )
+        raise InvalidInputError(f"{name} must be a tensor, an array or an Explanation, not {type(values).__name__}")
     return values.unsqueeze(0) if values.ndim == 1 else values
 
 
@@ -441,9 +428,7 @@ def completeness_error(
         if not explanation.batched:
             score, base = score[0], base[0]
     totals = explanation.totals.detach().to(torch.float64).cpu()
-    delta = (
-        torch.as_tensor(score, dtype=torch.float64).cpu() - torch.as_tensor(base, dtype=torch.float64).cpu()
-    )
+    delta = torch.as_tensor(score, dtype=torch.float64).cpu() - torch.as_tensor(base, dtype=torch.float64).cpu()
     return (totals - delta).abs() / delta.abs()
 
 

@@ -119,7 +119,9 @@ def overlay(
     return fig
 
 
-def top_regions(values: Any, sign: int = 1, k: int = 3, cells: int = 7) -> list[tuple[tuple[int, int, int, int], float]]:
+def top_regions(
+    values: Any, sign: int = 1, k: int = 3, cells: int = 7
+) -> list[tuple[tuple[int, int, int, int], float]]:
     """The ``k`` cells of a ``cells`` × ``cells`` grid with the largest (``sign=-1``: most negative)
     sums of attributions, as ``((row0, row1, col0, col1), sum)`` with end-exclusive bounds.
 

@@ -60,14 +60,10 @@ class Explainer:
         seed: int | None = None,
         progress: bool = False,
     ):
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-        ):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise InvalidInputError(f"seed must be a non-negative integer or None, not {seed!r}")
         if isinstance(baseline, str) and baseline not in ("mean", "blur") and not self.text:
-            raise InvalidInputError(
-                f"baseline must be a number, 'mean', 'blur' or a tensor, not {baseline!r}"
-            )
+            raise InvalidInputError(f"baseline must be a number, 'mean', 'blur' or a tensor, not {baseline!r}")
         self.fitness = fitness_fn(fitness)
         self.blackbox: BlackBox = as_blackbox(model, batch_size=batch_size)
         self.baseline = baseline
@@ -245,8 +241,10 @@ def as_targets(target: int | Sequence[int] | None, n: int) -> list[int | None]:
         target = target.tolist()
     if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
         return [int(target)] * n
-    if isinstance(target, Sequence) and len(target) == n and all(
-        isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in target
+    if (
+        isinstance(target, Sequence)
+        and len(target) == n
+        and all(isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in target)
     ):
         return [int(t) for t in target]
     raise InvalidInputError(f"target must be None, a class index, or one class index per input ({n}); got {target!r}")

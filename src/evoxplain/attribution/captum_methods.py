@@ -196,11 +196,7 @@ class LIME(_Surrogate):
         )
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha >= 0:
             raise InvalidInputError(f"alpha must be a number >= 0 (the Lasso penalty), not {alpha!r}")
-        if (
-            isinstance(kernel_width, bool)
-            or not isinstance(kernel_width, (int, float))
-            or not kernel_width > 0
-        ):
+        if isinstance(kernel_width, bool) or not isinstance(kernel_width, (int, float)) or not kernel_width > 0:
             raise InvalidInputError(f"kernel_width must be a positive number, not {kernel_width!r}")
         self.alpha, self.kernel_width = float(alpha), float(kernel_width)
         self._params.update(alpha=self.alpha, kernel_width=self.kernel_width)
@@ -320,9 +316,7 @@ class Occlusion(Explainer):
         if any(w > s for w, s in zip(window, spatial)):
             raise InvalidInputError(f"window {window} is larger than the input's {spatial}")
         if any(s > w for s, w in zip(stride, window)):
-            raise InvalidInputError(
-                f"stride {stride} must not exceed the window {window} (pixels would be skipped)"
-            )
+            raise InvalidInputError(f"stride {stride} must not exceed the window {window} (pixels would be skipped)")
         counts = tuple(math.ceil((s - w) / t) + 1 for s, w, t in zip(spatial, window, stride))
         lead = tuple(x.shape[:-2]) if x.ndim >= 2 else ()
         return lead + window, (1,) * len(lead) + stride, counts

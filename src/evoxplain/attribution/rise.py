@@ -75,9 +75,7 @@ class RISE(Explainer):
     ):
         super().__init__(model, baseline=baseline, fitness=fitness, batch_size=batch_size, seed=seed)
         if isinstance(queries, bool) or not isinstance(queries, int) or queries < 1:
-            raise InvalidInputError(
-                f"queries must be a positive integer (the number of masks), not {queries!r}"
-            )
+            raise InvalidInputError(f"queries must be a positive integer (the number of masks), not {queries!r}")
         if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p < 1:
             raise InvalidInputError(f"p must be a probability strictly between 0 and 1, not {p!r}")
         self.queries = queries
@@ -126,12 +124,8 @@ class RISE(Explainer):
         per_step = max(BLOCK, bb.batch_size // BLOCK * BLOCK)
         for first in range(0, self.queries, per_step):
             last = min(first + per_step, self.queries)
-            masks = torch.cat(
-                [self.masks(min(BLOCK, last - s), spatial, generator) for s in range(first, last, BLOCK)]
-            )
-            f = self.fitness(
-                bb(base + masks.view(len(masks), *broadcast, *spatial) * delta), target, bb.output
-            )
+            masks = torch.cat([self.masks(min(BLOCK, last - s), spatial, generator) for s in range(first, last, BLOCK)])
+            f = self.fitness(bb(base + masks.view(len(masks), *broadcast, *spatial) * delta), target, bb.output)
             total += f @ masks.reshape(len(masks), -1)
         saliency = (total / (self.queries * self.p)).view(spatial).expand_as(x)
         return {"values": saliency.cpu().clone(), "target": target, "score": scores[0]}

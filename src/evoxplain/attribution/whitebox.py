@@ -58,9 +58,7 @@ class _WhiteBox(Explainer):
 
     access = "white-box"
 
-    def __init__(
-        self, model: Any, *, baseline: Baseline, fitness: str, batch_size: int | None, seed: int | None
-    ):
+    def __init__(self, model: Any, *, baseline: Baseline, fitness: str, batch_size: int | None, seed: int | None):
         super().__init__(model, baseline=baseline, fitness=fitness, batch_size=batch_size, seed=seed)
         kind = self.blackbox.kind
         if kind != "torch":
@@ -122,9 +120,7 @@ class Saliency(_WhiteBox):
     def _explain_one(self, x: torch.Tensor, target: int | None, seed: int) -> dict[str, Any]:
         target, scores, _ = self._anchor(x[None], target)
         values = (
-            _captum()
-            .Saliency(self._forward(target))
-            .attribute(x[None].clone().requires_grad_(), abs=self.absolute)
+            _captum().Saliency(self._forward(target)).attribute(x[None].clone().requires_grad_(), abs=self.absolute)
         )
         return {"values": values[0].detach().float().cpu(), "target": target, "score": scores[0]}
 

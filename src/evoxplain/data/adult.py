@@ -120,9 +120,7 @@ def _check(df, path: Path, split: str) -> None:
     labels = df[ADULT_TARGET].str.rstrip(".")
     if len(df) != _ROWS[split]:
         problem = f"{len(df)} rows where UCI's file has {_ROWS[split]}"
-    elif df[ADULT_FEATURES[-1]].isna().all() or not all(
-        np.issubdtype(dtype, np.number) for dtype in numeric.dtypes
-    ):
+    elif df[ADULT_FEATURES[-1]].isna().all() or not all(np.issubdtype(dtype, np.number) for dtype in numeric.dtypes):
         problem = "non-numeric values in a numeric column (wrong number or order of columns)"
     elif numeric.isna().any().any():
         problem = "missing values in a numeric column"

@@ -68,30 +68,18 @@ def load_fer2013(
     try:
         with np.load(path, allow_pickle=False) as archive:
             images, labels = archive[x_key], archive[y_key]
-            names = (
-                [str(n) for n in archive["class_names"]]
-                if "class_names" in archive
-                else FER2013_CLASSES
-            )
+            names = [str(n) for n in archive["class_names"]] if "class_names" in archive else FER2013_CLASSES
     except (KeyError, ValueError, OSError, zipfile.BadZipFile) as err:
-        raise DatasetFormatError(
-            f"{path} is not the FER2013 subset archive: {err}"
-        ) from err
+        raise DatasetFormatError(f"{path} is not the FER2013 subset archive: {err}") from err
     _check(path, images, labels, names)
     x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
     return x, torch.from_numpy(labels.astype(np.int64)), names
 
 
-def _check(
-    path: Path, images: np.ndarray, labels: np.ndarray, names: list[str]
-) -> None:
+def _check(path: Path, images: np.ndarray, labels: np.ndarray, names: list[str]) -> None:
     if images.ndim != 3 or images.shape[1:] != (48, 48) or images.dtype != np.uint8:
-        raise DatasetFormatError(
-            f"{path}: images must be uint8 (N, 48, 48), not {images.dtype} {images.shape}"
-        )
+        raise DatasetFormatError(f"{path}: images must be uint8 (N, 48, 48), not {images.dtype} {images.shape}")
     if labels.shape != (len(images),):
-        raise DatasetFormatError(
-            f"{path}: {len(labels)} labels for {len(images)} images"
-        )
+        raise DatasetFormatError(f"{path}: {len(labels)} labels for {len(images)} images")
     if len(names) != 7 or labels.min(initial=0) < 0 or labels.max(initial=0) > 6:
         raise DatasetFormatError(f"{path}: expected 7 classes with labels 0-6")

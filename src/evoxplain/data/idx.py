@@ -55,9 +55,7 @@ def read_idx(path: str | Path) -> np.ndarray:
     except (OSError, EOFError) as err:
         raise DatasetFormatError(f"cannot read {path}: {err}. Replace the file with a fresh copy.") from err
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _DTYPES:
-        raise DatasetFormatError(
-            f"{path} is not an IDX file (bad magic number); replace it with the original file"
-        )
+        raise DatasetFormatError(f"{path} is not an IDX file (bad magic number); replace it with the original file")
     ndim = data[3]
     header = 4 + 4 * ndim
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
@@ -114,9 +112,7 @@ def load_mnist(split: Split = "train", root: str | Path | None = None) -> tuple[
     )
 
 
-def load_fashion_mnist(
-    split: Split = "train", root: str | Path | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
+def load_fashion_mnist(split: Split = "train", root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Load Fashion-MNIST: images ``(N, 1, 28, 28)`` float32 in [0, 1] and labels ``(N,)`` int64.
 
     Looks in ``root`` (a folder holding the files, or containing ``fashion-mnist/``), else in

@@ -119,15 +119,10 @@ def load_imagenet_samples(root: str | Path | None = None, size: int = 224) -> Im
     index = load_imagenet_class_index(folder)
     wnid_to_index = {wnid: i for i, (wnid, _) in index.items()}
     image_dir = folder / "images"
-    files = (
-        sorted(p.name for p in image_dir.iterdir() if p.suffix.lower() in _SUFFIXES)
-        if image_dir.is_dir()
-        else []
-    )
+    files = sorted(p.name for p in image_dir.iterdir() if p.suffix.lower() in _SUFFIXES) if image_dir.is_dir() else []
     if not files:
         raise DatasetFormatError(
-            f"no images (.JPEG, .jpg, .png) in {image_dir}; put the sample images there, named "
-            "<wnid>_<name>.JPEG"
+            f"no images (.JPEG, .jpg, .png) in {image_dir}; put the sample images there, named <wnid>_<name>.JPEG"
         )
     images, labels = [], []
     for name in files:

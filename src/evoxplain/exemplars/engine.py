@@ -51,8 +51,10 @@ def positive_int(name: str, value: Any) -> int:
 
 
 def positive_float(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not (
-        math.isfinite(value) and value > 0
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.number))
+        or not (math.isfinite(value) and value > 0)
     ):
         raise InvalidInputError(f"{name} must be a positive finite number, not {value!r}")
     return float(value)
@@ -207,9 +209,7 @@ class SearchState:
     def record(self) -> None:
         """Append this generation to the history and apply the stopping rule."""
         best_prob = float(self.objective.target_prob(self.elite_probs[:1])[0])
-        self.history.append(
-            Generation(self.queries, float(self.elite_loss[0]), float(self.elite_loss[-1]), best_prob)
-        )
+        self.history.append(Generation(self.queries, float(self.elite_loss[0]), float(self.elite_loss[-1]), best_prob))
         ok = self.objective.satisfied(self.elite_loss, self.elite_probs)
         if self.queries_to_best is None and bool(ok[0]):
             self.queries_to_best = self.queries
@@ -303,22 +303,22 @@ class LatentSearch:
     ):
         if not callable(generator):
             raise InvalidInputError(
-                f"generator must be a callable from latents (B, latent_dim) to inputs, not "
-                f"{type(generator).__name__}"
+                f"generator must be a callable from latents (B, latent_dim) to inputs, not {type(generator).__name__}"
             )
         self.latent_dim = positive_int("latent_dim", latent_dim)
         self.population = positive_int("population", population)
         self.elite = positive_int("elite", elite)
         if self.elite > self.population:
             raise InvalidInputError(
-                f"elite ({elite}) must be at most population ({population}): the elite is chosen "
-                "from the population"
+                f"elite ({elite}) must be at most population ({population}): the elite is chosen from the population"
             )
         self.init_range = positive_float("init_range", init_range)
         self.confidence = unit_interval("confidence", confidence, low_open=True, high_open=False)
         if max_loss is not None:
-            if isinstance(max_loss, bool) or not isinstance(max_loss, (int, float, np.number)) or not (
-                math.isfinite(max_loss) and max_loss >= 0
+            if (
+                isinstance(max_loss, bool)
+                or not isinstance(max_loss, (int, float, np.number))
+                or not (math.isfinite(max_loss) and max_loss >= 0)
             ):
                 raise InvalidInputError(f"max_loss must be a non-negative number or None, not {max_loss!r}")
             max_loss = float(max_loss)
@@ -331,8 +331,10 @@ class LatentSearch:
                     "queries; raise it or lower population"
                 )
         self.max_queries = max_queries
-        if isinstance(max_generations, bool) or not isinstance(max_generations, (int, np.integer)) or (
-            max_generations < 0
+        if (
+            isinstance(max_generations, bool)
+            or not isinstance(max_generations, (int, np.integer))
+            or (max_generations < 0)
         ):
             raise InvalidInputError(f"max_generations must be a non-negative integer, not {max_generations!r}")
         self.max_generations = int(max_generations)
@@ -464,8 +466,7 @@ class LatentSearch:
             if not hasattr(out, "__len__") or len(out) != len(chunk):
                 got = len(out) if hasattr(out, "__len__") else type(out).__name__
                 raise ModelOutputError(
-                    f"the generator returned {got} items for {len(chunk)} latents; it must return "
-                    "one input per latent"
+                    f"the generator returned {got} items for {len(chunk)} latents; it must return one input per latent"
                 )
             parts.append(out)
         return _concat(parts)

@@ -118,8 +118,7 @@ class GradientSearch(LatentSearch):
             inputs = self._generate(latents)
             if not isinstance(inputs, torch.Tensor) or not inputs.requires_grad:
                 raise InvalidInputError(
-                    "the generator's output carries no gradient; GradientSearch needs a "
-                    "differentiable torch generator"
+                    "the generator's output carries no gradient; GradientSearch needs a differentiable torch generator"
                 )
             raw = self.module(inputs.to(bb.device))
             if not isinstance(raw, torch.Tensor) or not raw.requires_grad:

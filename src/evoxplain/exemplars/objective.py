@@ -39,8 +39,10 @@ class Objective:
         if isinstance(target, (bool, np.bool_)):
             raise InvalidInputError("target must be a class index or a probability vector, not a bool")
         if isinstance(target, (torch.Tensor, np.ndarray)) and target.ndim == 0:
-            if isinstance(target, torch.Tensor) and target.is_floating_point() or (
-                isinstance(target, np.ndarray) and not np.issubdtype(target.dtype, np.integer)
+            if (
+                isinstance(target, torch.Tensor)
+                and target.is_floating_point()
+                or (isinstance(target, np.ndarray) and not np.issubdtype(target.dtype, np.integer))
             ):
                 raise InvalidInputError(f"a class-index target must be an integer, not {target!r}")
             target = int(target)
@@ -61,15 +63,12 @@ class Objective:
             ) from err
         if vector.ndim != 1 or len(vector) < 2:
             raise InvalidInputError(
-                f"a probability-vector target must be 1-D with one entry per class, not shape "
-                f"{tuple(vector.shape)}"
+                f"a probability-vector target must be 1-D with one entry per class, not shape {tuple(vector.shape)}"
             )
         if not bool(torch.isfinite(vector).all()) or bool((vector < 0).any()):
             raise InvalidInputError("a probability-vector target must be finite and non-negative")
         if abs(float(vector.sum()) - 1.0) > 1e-3:
-            raise InvalidInputError(
-                f"a probability-vector target must sum to 1, not {float(vector.sum()):.4f}"
-            )
+            raise InvalidInputError(f"a probability-vector target must sum to 1, not {float(vector.sum()):.4f}")
         if max_loss is None:
             raise InvalidInputError(
                 "a probability-vector target needs max_loss= (stop when Σ_j (p_j − y_j)² ≤ max_loss); "
@@ -105,8 +104,7 @@ class Objective:
         else:
             if len(self.vector) != num_classes:
                 raise InvalidInputError(
-                    f"the target vector has {len(self.vector)} entries but the model has "
-                    f"{num_classes} classes"
+                    f"the target vector has {len(self.vector)} entries but the model has {num_classes} classes"
                 )
             self.y = self.vector
 

@@ -133,13 +133,13 @@ class _MomentumState(SearchState):
             z = self.prior(m.population)
             self._pending = torch.zeros_like(z)
             return z
-        k, l = self.elite.shape
-        noise = torch.randn(k, m.children, l, generator=self.rng) * m.step
+        k, dim = self.elite.shape
+        noise = torch.randn(k, m.children, dim, generator=self.rng) * m.step
         mu = self.elite_extra.unsqueeze(1)
         has_momentum = self.elite_extra.ne(0).any(dim=1).view(k, 1, 1)
         v = torch.where(has_momentum, m.momentum * mu + (1 - m.momentum) * noise, noise)
-        self._pending = v.reshape(k * m.children, l)  # child i·m + j is child j of elite i
-        return (self.elite.unsqueeze(1) + v).reshape(k * m.children, l)
+        self._pending = v.reshape(k * m.children, dim)  # child i·m + j is child j of elite i
+        return (self.elite.unsqueeze(1) + v).reshape(k * m.children, dim)
 
     def select(self, latents: Latents, inputs: Any, probs: torch.Tensor, loss: torch.Tensor) -> None:
         self.merge(latents, inputs, probs, loss, extra=self._pending)

@@ -95,9 +95,7 @@ def load_model(name: str) -> tuple[nn.Module, list[str], InputSpec]:
         >>> classes[int(model(image[None]).argmax())]
     """
     if name not in _MODELS:
-        raise InvalidInputError(
-            f"unknown model {name!r}; the built-in models are: {', '.join(available_models())}"
-        )
+        raise InvalidInputError(f"unknown model {name!r}; the built-in models are: {', '.join(available_models())}")
     return _MODELS[name]()
 
 

@@ -158,7 +158,9 @@ def train_lenet(
             acc = accuracy(model, x_test, y_test)
             print(f"epoch {epoch + 1}/{epochs}: train loss {loss:.4f}, test accuracy {acc:.4f}", flush=True)
 
-    fit_classifier(model, x_train, y_train, optimizer, epochs=epochs, batch_size=batch_size, generator=generator, report=report)
+    fit_classifier(
+        model, x_train, y_train, optimizer, epochs=epochs, batch_size=batch_size, generator=generator, report=report
+    )
     return model, accuracy(model, x_test, y_test)
 
 
@@ -193,9 +195,7 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--epochs", type=int, default=None, help=f"default: {DEFAULT_EPOCHS}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--root", default=None, help="data folder (default: $EVOXPLAIN_DATA)")
-    parser.add_argument(
-        "--train-subset", type=int, default=None, help="first N training images only (quick runs)"
-    )
+    parser.add_argument("--train-subset", type=int, default=None, help="first N training images only (quick runs)")
     args = parser.parse_args(argv)
     begin = time.perf_counter()
     model, acc = train_lenet(

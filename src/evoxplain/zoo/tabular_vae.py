@@ -158,9 +158,7 @@ class TabularEncoding:
 
     # -- tensors -> table --
 
-    def model_input(
-        self, numeric: torch.Tensor, codes: torch.Tensor | Sequence[torch.Tensor]
-    ) -> torch.Tensor:
+    def model_input(self, numeric: torch.Tensor, codes: torch.Tensor | Sequence[torch.Tensor]) -> torch.Tensor:
         """The model input ``(N, len(columns))`` float32 from standardised values and codes
         (values back in units, rounded for integer columns, clipped to the fitted range)."""
         codes = _stack_codes(codes, len(self.categorical))
@@ -247,9 +245,7 @@ class TabularEncoding:
         self._check_columns(df)
         values = df[self.numeric].to_numpy(np.float64) if self.numeric else np.empty((len(df), 0))
         if not np.isfinite(values).all():
-            raise InvalidInputError(
-                "numeric columns have missing or infinite values; fill or drop them first"
-            )
+            raise InvalidInputError("numeric columns have missing or infinite values; fill or drop them first")
         return values
 
     def _codes(self, df: Any) -> np.ndarray:
