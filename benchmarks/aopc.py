@@ -9,6 +9,10 @@ stride 100).
 
     python benchmarks/aopc.py --dataset mnist --data ../shared/data --images 100
     python benchmarks/aopc.py --dataset imagenet --data ../shared/data --images 64 --device cuda --precision bf16
+
+Results are written after every method. ``--resume`` keeps the rows of an earlier run with the same
+data and settings and runs only the missing (method, budget) pairs, so a long benchmark can be
+spread over several calls (each row names the machine it was measured on).
 """
 
 from __future__ import annotations
@@ -144,7 +148,7 @@ def forward_seconds_per_query(blackbox: BlackBox, x: torch.Tensor, count: int) -
     return (time.perf_counter() - start) / (max(1, count // len(batch)) * len(batch))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", choices=["mnist", "fashion-mnist", "imagenet"], required=True)
     parser.add_argument("--data", default=None, help="folder with mnist/, imagenet_samples/ (default $EVOXPLAIN_DATA)")
@@ -156,7 +160,8 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
-    args = parser.parse_args()
+    parser.add_argument("--resume", action="store_true", help="keep the rows of an earlier run of the same setup")
+    args = parser.parse_args(argv)
 
     model, scored, held, replacement, stride = load(args.dataset, args.data, args.images, args.held_out, args.device)
     blackbox = BlackBox(model.eval(), output="logits", batch_size=args.batch_size, precision=args.precision)
@@ -174,7 +179,7 @@ def main() -> None:
         else f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
     )
     meta = {
-        "command": "python benchmarks/aopc.py " + shlex.join(sys.argv[1:]),
+        "command": "python benchmarks/aopc.py " + shlex.join(sys.argv[1:] if argv is None else argv),
         "machine": f"{device}, torch {torch.__version__}",
         "date": datetime.date.today().isoformat(),
         "dataset": args.dataset,
@@ -183,17 +188,24 @@ def main() -> None:
         f"budget, its best {FINALISTS} again at each larger budget)",
         "replacement": replacement,
         "stride": stride,
+        "precision": args.precision,
+        "batch size": args.batch_size,
         "forward seconds per query": f"{per_query:.3g} (the model alone, batches of {args.batch_size}; "
         "'x forward' = seconds per explanation / (queries x this))",
     }
 
-    rows = []
+    stem = out / f"aopc_{args.dataset}"
+    rows = earlier_rows(stem.with_suffix(".json"), meta) if args.resume else []
     methods = [(name, cls, grid, sorted(args.budgets)) for name, (cls, grid) in grids(args.dataset).items()]
     methods += [(name, cls, grid, [None]) for name, (cls, grid) in unbudgeted(args.dataset).items()]
     for name, cls, grid, budgets in methods:
         if not wanted(name):
             continue
         for budget in budgets:
+            earlier = next((r for r in rows if r["method"] == name and r["budget"] == budget), None)
+            if earlier is not None:  # --resume: measured before; carry its finalists to the larger budgets
+                grid = earlier.get("finalists", grid)
+                continue
             candidates = [dict(settings, queries=budget) if budget else settings for settings in grid]
             chosen = candidates[0]
             if len(candidates) > 1:  # settings by AOPC deletion on held-out images
@@ -208,9 +220,28 @@ def main() -> None:
             result = evaluate(blackbox, cls, chosen, scored, targets, replacement, stride)
             result["x_forward"] = result["seconds"] / (result["queries"] * per_query)
             settings = {k: v for k, v in chosen.items() if k != "queries"}
-            rows.append({"method": name, "budget": budget, "settings": settings, **result})
+            rows.append({"method": name, "budget": budget, "settings": settings, **result, "finalists": grid})
+            rows[-1].update(machine=meta["machine"], date=meta["date"])
             print(rows[-1], flush=True)
-            save(out / f"aopc_{args.dataset}", meta, rows)  # after every method: a long run loses nothing
+            save(stem, meta, rows)  # after every method: a long run loses nothing
+
+
+SAME_SETUP = ("dataset", "scored images", "held-out images", "replacement", "stride", "precision", "batch size")
+
+
+def earlier_rows(path: Path, meta: dict) -> list[dict]:
+    """The rows of an earlier run of the same setup (``--resume``); none if there is no earlier run."""
+    if not path.exists():
+        return []
+    earlier = json.loads(path.read_text())
+    differ = [key for key in SAME_SETUP if earlier["meta"].get(key) != meta[key]]
+    if differ:
+        raise SystemExit(
+            f"--resume: {path} was measured with other {', '.join(differ)}; run without --resume to start over"
+        )
+    meta["command"] = f"{earlier['meta']['command']} && {meta['command']}"  # the chain reproduces the rows
+    machine, date = earlier["meta"]["machine"], earlier["meta"]["date"]
+    return [{"machine": machine, "date": date, **row} for row in earlier["rows"]]
 
 
 def save(stem: Path, meta: dict, rows: list[dict]) -> None:
@@ -224,6 +255,8 @@ def write_markdown(path: Path, meta: dict, rows: list[dict]) -> None:
     lines += [f"- **{k}**: `{v}`" if k == "command" else f"- **{k}**: {v}" for k, v in meta.items()]
     header = ["method", "budget", "queries / explanation", "AOPC deletion (± s.e.)", "AOPC insertion"]
     header += ["s / explanation", "x forward", "settings (chosen on held-out)"]
+    several = len({(r.get("machine"), r.get("date")) for r in rows}) > 1  # a resumed run: say where each was measured
+    header += ["machine, date"] if several else []
     lines += ["", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for r in rows:
         cells = [r["method"], r["budget"] or "—", f"{r['queries']:.0f}", f"{r['deletion']:.3f}"]
@@ -232,6 +265,7 @@ def write_markdown(path: Path, meta: dict, rows: list[dict]) -> None:
         cells += [f"{r['insertion']:.3f}", f"{r['seconds']:.3f}"]
         cells.append(f"{r['x_forward']:.1f}" if "x_forward" in r else "—")
         cells.append(", ".join(f"{k}={v}" for k, v in r["settings"].items()))
+        cells += [f"{r.get('machine')}, {r.get('date')}"] if several else []
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     path.write_text("\n".join(lines) + "\n")
 

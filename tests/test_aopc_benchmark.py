@@ -1,0 +1,48 @@
+"""The AOPC benchmark (benchmarks/aopc.py) on a tiny MNIST case: settings chosen on held-out
+images, finalists carried to the larger budget, and ``--resume`` running only what is missing."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "aopc.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("aopc_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rows_of(folder: Path) -> list[dict]:
+    return json.loads((folder / "aopc_mnist.json").read_text())["rows"]
+
+
+def test_resume_keeps_earlier_rows_and_runs_only_the_missing_ones(bench, data_root, tmp_path):
+    common = ["--dataset", "mnist", "--data", str(data_root), "--images", "2", "--held-out", "2"]
+    common += ["--batch-size", "64", "--out", str(tmp_path)]
+    bench.main(common + ["--budgets", "20", "--methods", "bGEEX"])
+    (first,) = rows_of(tmp_path)
+    assert (first["method"], first["budget"], first["queries"]) == ("bGEEX", 20, 22)
+    assert len(first["finalists"]) == bench.FINALISTS
+    assert first["settings"] == first["finalists"][0]  # the best on held-out images is the one scored
+
+    bench.main(common + ["--budgets", "20", "40", "--methods", "bGEEX", "RISE", "--resume"])
+    rows = rows_of(tmp_path)
+    assert [(r["method"], r["budget"]) for r in rows] == [("bGEEX", 20), ("bGEEX", 40), ("RISE", 20), ("RISE", 40)]
+    assert rows[0] == first  # kept as measured, not run again
+    assert rows[1]["settings"] in first["finalists"]  # the larger budget searches the smaller one's finalists
+    assert rows[1]["queries"] == 42
+    meta = json.loads((tmp_path / "aopc_mnist.json").read_text())["meta"]
+    assert meta["command"].count("python benchmarks/aopc.py") == 2 and "&&" in meta["command"]
+
+    with pytest.raises(SystemExit, match="held-out images"):  # another setup is never mixed in
+        other = [*common[:7], "3", *common[8:]]  # three held-out images instead of two
+        bench.main(other + ["--budgets", "20", "--methods", "RISE", "--resume"])
+    assert len(rows_of(tmp_path)) == 4
