@@ -25,6 +25,6 @@ case "$job" in
     exemplars)
         python3 benchmarks/exemplar_convergence.py --dataset fer --generator fer-dcgan --runs 1000 \
             --budget 1050 --device cuda --methods "${2:-ES-momentum,ES,CMA-ES,random,GD-momentum,GD-Adam}" \
-            --data shared-data --tag "gpu-fer-dcgan${2:+-${2//,/-}}" --out "$out" ;;
+            --sequential-runs 100 --data shared-data --tag "gpu-fer-dcgan${2:+-${2//,/-}}" --out "$out" ;;
     *) echo "unknown job '$job': imagenet or exemplars" >&2; exit 2 ;;
 esac

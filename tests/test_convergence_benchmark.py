@@ -88,6 +88,7 @@ def test_report_rows_criteria_and_counts(bench, tmp_path):
     assert saved["methods"]["ES-momentum"]["converged"] >= 3  # a confident model: the check is not 0 == 0
     assert "converged (paper)" in md and "converged (best)" in md
     assert saved["batching"]["runs"] == 3
+    assert saved["batching"]["all_runs"] == 5 and "× the one-at-a-time rate" in md  # all 5, in chunks after 3
     both = zip(es_records["converged"], saved["methods"]["CMA-ES"]["records"]["converged"], strict=True)
     vs_cma = saved["headline"]["ES-momentum vs CMA-ES"]["paper"]
     assert vs_cma["paired"]["runs"] == sum(a and b for a, b in both)
