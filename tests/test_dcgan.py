@@ -51,7 +51,8 @@ def test_init_is_seeded_and_local():
 
 def test_seeded_training_is_bit_identical(monkeypatch):
     tiny = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0))
-    monkeypatch.setattr("evoxplain.zoo.dcgan._data", lambda split, root, subset, dataset: (tiny, None))
+    labels = torch.arange(40) % 4
+    monkeypatch.setattr("evoxplain.zoo.fer._data", lambda split, root, subset, dataset: (tiny, labels))
     state = torch.get_rng_state()
     options = {"latent_dim": 4, "width": 4, "batch_size": 16, "bn_batches": 2}
     (g1, h1), (g2, h2) = [train_dcgan("fashion-mnist", 1, seed=5, **options) for _ in range(2)]
@@ -61,6 +62,23 @@ def test_seeded_training_is_bit_identical(monkeypatch):
         assert torch.equal(value, g2.state_dict()[key]), key
     assert not torch.equal(g1.net[1].weight, DCGANGenerator(4, 28, 4, seed=5).net[1].weight)  # it learned
     assert not g1.training  # returned in eval mode
+
+
+def test_excluded_class_is_never_seen(monkeypatch):
+    """The unseen-class scenario: training without class 1 is training on the other images only."""
+    tiny = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(40) % 4
+    options = {"latent_dim": 4, "width": 4, "batch_size": 16, "bn_batches": 2}
+    data = "evoxplain.zoo.fer._data"
+    monkeypatch.setattr(data, lambda split, root, subset, dataset: (tiny, labels))
+    without, _ = train_dcgan("fashion-mnist", 1, seed=5, exclude_class="Trouser", **options)  # class 1
+    monkeypatch.setattr(data, lambda split, root, subset, dataset: (tiny[labels != 1], labels[labels != 1]))
+    removed, _ = train_dcgan("fashion-mnist", 1, seed=5, **options)
+    monkeypatch.setattr(data, lambda split, root, subset, dataset: (tiny, labels))
+    everything, _ = train_dcgan("fashion-mnist", 1, seed=5, **options)
+    for key, value in without.state_dict().items():
+        assert torch.equal(value, removed.state_dict()[key]), key
+    assert not torch.equal(without.net[1].weight, everything.net[1].weight)
 
 
 def test_recalibrated_batchnorm_matches_the_batch_statistics():

@@ -515,7 +515,10 @@ def exemplars(
     momentum: Annotated[float, typer.Option(help="ES momentum (0: plain ES).")] = 0.3,
     generator: Annotated[
         str | None,
-        typer.Option(help="Images: vae, dcgan, vae-disjoint or vae-no-surprise (the last two: fer only). Default vae."),
+        typer.Option(
+            help="Images: vae, dcgan, vae-disjoint, vae-no-surprise or dcgan-no-surprise (the last three: fer only). "
+            "Default vae."
+        ),
     ] = None,
     method: Annotated[str, typer.Option(help="Images: es (black box) or gd (white-box gradient descent).")] = "es",
     epochs: Annotated[int, typer.Option(help="Adult: epochs of the generator's training.")] = 30,

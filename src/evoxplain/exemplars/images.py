@@ -37,7 +37,7 @@ from .search import ExemplarSearch
 from .tabular import markdown_table
 
 METHODS = ("es", "gd")
-GENERATOR_KINDS = ("vae", "dcgan", "vae-disjoint", "vae-no-surprise")
+GENERATOR_KINDS = ("vae", "dcgan", "vae-disjoint", "vae-no-surprise", "dcgan-no-surprise")
 
 
 @dataclass
@@ -253,7 +253,7 @@ def run_image_exemplars(
 
     Loads the dataset's black box and the shipped generator (``vae``, ``dcgan``, and for FER
     ``vae-disjoint`` — paired with the classifier trained on the other half — and
-    ``vae-no-surprise``), searches ``runs`` exemplars per class (``target``: one class or a
+    ``vae-no-surprise`` / ``dcgan-no-surprise``), searches ``runs`` exemplars per class (``target``: one class or a
     comma-separated list, by name or index; default every class), and writes
     ``<dataset>_<generator>_<method>_exemplars.png`` and ``.md`` under ``out``.
 

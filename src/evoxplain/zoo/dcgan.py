@@ -25,6 +25,9 @@ Command line (trains, prints the final losses, saves the generator's state dict)
 
     python -m evoxplain.zoo.dcgan --dataset fer --out src/evoxplain/zoo/weights/fer-dcgan.pt
     python -m evoxplain.zoo.dcgan --dataset fashion-mnist --out src/evoxplain/zoo/weights/fashion-mnist-dcgan.pt
+    python -m evoxplain.zoo.dcgan --dataset fer --exclude-class surprise --out W/fer-dcgan-no-surprise.pt
+
+(``W`` = ``src/evoxplain/zoo/weights``; ``--exclude-class`` gives the unseen-class scenario.)
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import InvalidInputError
-from .fer import DATASETS, IMAGE_SIZES, _check_dataset, _data, _flip
+from .fer import DATASETS, IMAGE_SIZES, _check_dataset, _flip, scenario_data
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 _BASE = {48: 6, 28: 7}  # the side of the first (smallest) feature map
@@ -217,6 +220,7 @@ def train_dcgan(
     flip: bool | None = None,
     bn_batches: int = 20,
     train_subset: int | None = None,
+    exclude_class: int | str | None = None,
     verbose: bool = False,
 ) -> tuple[DCGANGenerator, GANHistory]:
     """Train a DCGAN on the training split of ``dataset``; return the generator (eval mode,
@@ -227,6 +231,8 @@ def train_dcgan(
     ``−log D(G(z))``. Latents ~ N(0, I). ``flip`` mirrors random real images (default: on for
     faces, off for Fashion-MNIST). ``bn_batches`` batches of 256 latents re-estimate the
     generator's batch-norm statistics at the end (:func:`recalibrate_batchnorm`).
+    ``exclude_class`` (a name or index) leaves that class out of the training images: the exemplar
+    paper's unseen-class scenario.
 
     Example:
         >>> gan, history = train_dcgan("fashion-mnist", epochs=6, seed=0)
@@ -238,7 +244,7 @@ def train_dcgan(
     _check_positive("batch_size", batch_size)
     flip = dataset == "fer" if flip is None else flip
     begin = time.perf_counter()
-    images, _ = _data("train", root, train_subset, dataset)
+    images, _, _, _ = scenario_data(dataset, root, exclude_class=exclude_class, train_subset=train_subset)
     size = IMAGE_SIZES[dataset]
     gen = DCGANGenerator(latent_dim, size, width, seed=seed)
     disc = DCGANDiscriminator(size, width, seed=seed + 1)
@@ -320,6 +326,7 @@ def main(argv: list[str] | None = None) -> GANHistory:
     parser.add_argument("--root", default=None, help="data folder (default: $EVOXPLAIN_DATA)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--train-subset", type=int, default=None, help="first N training images only")
+    parser.add_argument("--exclude-class", default=None, help="leave this class out (the unseen-class scenario)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     gen, history = train_dcgan(
@@ -329,6 +336,7 @@ def main(argv: list[str] | None = None) -> GANHistory:
         args.root,
         latent_dim=args.latent_dim,
         train_subset=args.train_subset,
+        exclude_class=args.exclude_class,
         verbose=True,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

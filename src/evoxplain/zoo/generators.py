@@ -10,6 +10,7 @@ name                      dataset         trained on
 ``fer-dcgan``             FER2013 48×48   the whole training split
 ``fer-vae-disjoint``      FER2013 48×48   half 1 of the training split (classifier: half 0)
 ``fer-vae-no-surprise``   FER2013 48×48   every training face but the 'surprise' ones
+``fer-dcgan-no-surprise`` FER2013 48×48   every training face but the 'surprise' ones
 ``fashion-mnist-vae``     Fashion 28×28   the whole training split
 ``fashion-mnist-dcgan``   Fashion 28×28   the whole training split
 ========================  ==============  ======================================================
@@ -97,6 +98,9 @@ GENERATORS: dict[str, GeneratorInfo] = {
         GeneratorInfo("fer-vae-no-surprise", "fer", "vae", "unseen class (surprise)",
                       "fer-vae-no-surprise.pt",
                       f"{_FER} --exclude-class surprise --out {_W}fer-vae-no-surprise.pt"),
+        GeneratorInfo("fer-dcgan-no-surprise", "fer", "dcgan", "unseen class (surprise)",
+                      "fer-dcgan-no-surprise.pt",
+                      f"{_GAN} --dataset fer --exclude-class surprise --out {_W}fer-dcgan-no-surprise.pt"),
         GeneratorInfo("fashion-mnist-vae", "fashion-mnist", "vae", "same data",
                       "fashion-mnist-vae.pt",
                       f"{_FER} --dataset fashion-mnist --out {_W}fashion-mnist-vae.pt"),
