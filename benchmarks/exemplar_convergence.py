@@ -301,7 +301,8 @@ def make_search(method: str, models: Models, args: argparse.Namespace) -> Latent
         optimizer, lr = ("momentum", args.gd_lr) if method == "GD-momentum" else ("adam", args.adam_lr)
         return GradientSearch(blackbox, models.generator, method=optimizer, lr=lr, **common)
     if method in ("ES-momentum", "ES"):
-        return ExemplarSearch(blackbox, models.generator, momentum=0.3 if method == "ES-momentum" else 0.0, **common)
+        momentum = args.momentum if method == "ES-momentum" else 0.0
+        return ExemplarSearch(blackbox, models.generator, step=args.step, momentum=momentum, **common)
     if method == "CMA-ES":
         return CMAESSearch(blackbox, models.generator, **common)
     return RandomSearch(blackbox, models.generator, **common)
@@ -486,9 +487,9 @@ def markdown(report: dict[str, Any]) -> str:
         f"- {s['runs']} runs per method{gd_subset}; run i: target class "
         f"`{', '.join(report['targets'])}`[i mod {len(report['targets'])}], random stream i of seed {s['seed']}, the "
         f"same for every method. Per-search budget {s['budget']} queries; success: target probability "
-        f"≥ {s['confidence']}. ES / CMA-ES / random: population 50, elite 10 (ES: m = 2, s = 0.5, u = 5, "
-        f"α = 0.3 or 0; CMA-ES: σ0 = u / 2). GD: one start from U(−5, 5)^l, one query per step (the "
-        "backward is not counted), "
+        f"≥ {s['confidence']}. ES / CMA-ES / random: population 50, elite 10 "
+        f"(ES: m = 2, s = {s.get('step', 0.5)}, u = 5, α = {s.get('momentum', 0.3)} or 0; CMA-ES: σ0 = u / 2). "
+        "GD: one start from U(−5, 5)^l, one query per step (the backward is not counted), "
         f"lr {s['gd_lr']} (momentum 0.9) / {s['adam_lr']} (Adam). Device {s['device']}, precision "
         f"{s['precision']}, lockstep chunks of {s['chunk']} runs, at most {s['batch_size']} inputs per call.",
         "- *paper*: every elite member ≥ confidence (GD: its single member), queries when the search "
@@ -607,6 +608,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=None, help="inputs per model call (default: cpu 32, cuda 4096)")
     p.add_argument("--sequential-runs", type=int, default=None,
                    help="ES-momentum one at a time on the first N runs (default: one chunk; 0: skip)")  # fmt: skip
+    p.add_argument("--momentum", type=float, default=0.3, help="ES-momentum's α (paper: 0.3)")
+    p.add_argument("--step", type=float, default=0.5, help="the ES mutation's standard deviation s (paper: 0.5)")
     p.add_argument("--gd-lr", type=float, default=0.1)
     p.add_argument("--adam-lr", type=float, default=0.1)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")

@@ -105,6 +105,15 @@ def test_logit_scale_is_announced_and_changes_confidence(bench, tmp_path):
     assert report["methods"]["random"]["target_probability"]["mean"] < 0.9  # softened: 3 classes, T = 4
 
 
+def test_es_hyperparameters_reach_the_search_and_the_report(bench, tmp_path):
+    argv = "--runs 2 --budget 90 --methods ES-momentum,ES --momentum 0.6 --step 0.25 --no-accuracy --out".split()
+    report = bench.main(argv + [str(tmp_path)], models=tiny_models(bench))
+    params = report["search_params"]
+    assert (params["ES-momentum"]["momentum"], params["ES-momentum"]["step"]) == (0.6, 0.25)
+    assert (params["ES"]["momentum"], params["ES"]["step"]) == (0.0, 0.25)
+    assert "s = 0.25, u = 5, α = 0.6 or 0" in (tmp_path / "exemplar_convergence.md").read_text()
+
+
 def test_chunks_equal_one_run_many(bench):
     models = tiny_models(bench)
     args = bench.parse_args(["--budget", "170", "--no-accuracy"])
