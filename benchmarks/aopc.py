@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
                 grid = earlier.get("finalists", grid)
                 continue
             candidates = [dict(settings, queries=budget) if budget else settings for settings in grid]
-            chosen = candidates[0]
+            chosen, held_out = candidates[0], []
             if len(candidates) > 1:  # settings by AOPC deletion on held-out images
                 held_scores = [
                     evaluate(blackbox, cls, c, held, held_targets, replacement, stride, insertion=False)["deletion"]
@@ -215,12 +215,22 @@ def main(argv: list[str] | None = None) -> None:
                 ]
                 ranking = sorted(range(len(candidates)), key=held_scores.__getitem__, reverse=True)
                 chosen = candidates[ranking[0]]
+                held_out = [{"settings": grid[i], "deletion": held_scores[i]} for i in ranking]  # best first
                 grid = [grid[i] for i in ranking[:FINALISTS]]  # the larger budgets search the finalists only
                 print(f"{name} @ {budget}: held-out deletion {[round(s, 3) for s in held_scores]}", flush=True)
             result = evaluate(blackbox, cls, chosen, scored, targets, replacement, stride)
             result["x_forward"] = result["seconds"] / (result["queries"] * per_query)
             settings = {k: v for k, v in chosen.items() if k != "queries"}
-            rows.append({"method": name, "budget": budget, "settings": settings, **result, "finalists": grid})
+            rows.append(
+                {
+                    "method": name,
+                    "budget": budget,
+                    "settings": settings,
+                    **result,
+                    "finalists": grid,
+                    "held_out": held_out,
+                }
+            )
             rows[-1].update(machine=meta["machine"], date=meta["date"])
             print(rows[-1], flush=True)
             save(stem, meta, rows)  # after every method: a long run loses nothing

@@ -32,6 +32,9 @@ def test_resume_keeps_earlier_rows_and_runs_only_the_missing_ones(bench, data_ro
     assert (first["method"], first["budget"], first["queries"]) == ("bGEEX", 20, 22)
     assert len(first["finalists"]) == bench.FINALISTS
     assert first["settings"] == first["finalists"][0]  # the best on held-out images is the one scored
+    assert len(first["held_out"]) == 10 and first["held_out"][0]["settings"] == first["settings"]
+    scores = [c["deletion"] for c in first["held_out"]]
+    assert scores == sorted(scores, reverse=True)  # every candidate's held-out score, best first
 
     bench.main(common + ["--budgets", "20", "40", "--methods", "bGEEX", "RISE", "--resume"])
     rows = rows_of(tmp_path)
