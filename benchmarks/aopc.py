@@ -277,6 +277,15 @@ def write_markdown(path: Path, meta: dict, rows: list[dict]) -> None:
         cells.append(", ".join(f"{k}={v}" for k, v in r["settings"].items()))
         cells += [f"{r.get('machine')}, {r.get('date')}"] if several else []
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    searched = [r for r in rows if r.get("held_out")]
+    if searched:
+        lines += ["", "## Every candidate on the held-out images (AOPC deletion, best first)", ""]
+    for r in searched:
+        scores = "; ".join(
+            f"{c['deletion']:.3f} ({', '.join(f'{k}={v}' for k, v in c['settings'].items() if k != 'baseline')})"
+            for c in r["held_out"]
+        )
+        lines.append(f"- {r['method']} @ {r['budget']}: {scores}")
     path.write_text("\n".join(lines) + "\n")
 
 

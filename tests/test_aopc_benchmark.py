@@ -35,6 +35,8 @@ def test_resume_keeps_earlier_rows_and_runs_only_the_missing_ones(bench, data_ro
     assert len(first["held_out"]) == 10 and first["held_out"][0]["settings"] == first["settings"]
     scores = [c["deletion"] for c in first["held_out"]]
     assert scores == sorted(scores, reverse=True)  # every candidate's held-out score, best first
+    md = (tmp_path / "aopc_mnist.md").read_text()
+    assert f"- bGEEX @ 20: {scores[0]:.3f} (" in md and md.count("distribution=bernoulli") == 10 + 1
 
     bench.main(common + ["--budgets", "20", "40", "--methods", "bGEEX", "RISE", "--resume"])
     rows = rows_of(tmp_path)
