@@ -149,11 +149,20 @@ def load_models(dataset: str, generator_name: str) -> Models:
     return Models(classifier.eval().requires_grad_(False), generator.eval().requires_grad_(False), class_names, info)
 
 
-def classifier_check(classifier: nn.Module, dataset: str, root: str | None, batch_size: int = 500) -> dict[str, Any]:
-    """Test accuracy and confidence (mean max probability, share ≥ 0.95) of the unscaled classifier.
+def classifier_check(
+    classifier: nn.Module,
+    dataset: str,
+    root: str | None,
+    class_names: Sequence[str] = (),
+    confidence: float = 0.95,
+    batch_size: int = 500,
+) -> dict[str, Any]:
+    """Test accuracy and confidence (mean max probability, share ≥ 0.95) of the unscaled classifier,
+    and per class the highest probability any real test image gets and the share of the class's own
+    images at or above ``confidence``: how far the stopping rule is from real inputs.
 
     Example:
-        >>> classifier_check(load_fer_classifier(), "fer", None)["test_accuracy"]
+        >>> classifier_check(load_fer_classifier(), "fer", None, dataset_classes("fer"))["per_class"]["sad"]
     """
     try:
         if dataset == "fer":
@@ -176,6 +185,13 @@ def classifier_check(classifier: nn.Module, dataset: str, root: str | None, batc
         "test_accuracy": float((probs.argmax(1) == labels).float().mean()),
         "mean_max_probability": float(top.mean()),
         "share_max_probability_ge_0.95": float((top >= 0.95).float().mean()),
+        "per_class": {
+            name: {
+                "max_probability": float(probs[:, c].max()),
+                "own_share_ge_confidence": float((probs[labels == c, c] >= confidence).float().mean()),
+            }
+            for c, name in enumerate(class_names)
+        },
     }
 
 
@@ -509,7 +525,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"{fmt(row['wall_s_per_converged'], '.3f')} | {row['target_probability']['mean']:.3f} |"
         )
     lines += headline_lines(report["headline"]) + batching_lines(report.get("batching"))
-    lines += per_class_lines(report["methods"], report["targets"])
+    lines += per_class_lines(report["methods"], report["targets"], check)
     lines += [
         "",
         "Stop reasons: " + "; ".join(f"{k}: {v['stop_reasons']}" for k, v in report["methods"].items()),
@@ -574,8 +590,8 @@ def batching_lines(b: dict[str, Any] | None) -> list[str]:
     )
 
 
-def per_class_lines(rows: dict[str, Any], targets: Sequence[str]) -> list[str]:
-    """Converged / runs per target class (paper rule)."""
+def per_class_lines(rows: dict[str, Any], targets: Sequence[str], check: dict[str, Any] | None = None) -> list[str]:
+    """Converged / runs per target class (paper rule), and how confident the classifier is on real images."""
     if not rows:
         return []
     lines = ["", "## Converged per target class (paper rule)", "",
@@ -583,6 +599,12 @@ def per_class_lines(rows: dict[str, Any], targets: Sequence[str]) -> list[str]:
     for method, row in rows.items():
         cells = [row["per_class"].get(name, {"converged": 0, "runs": 0}) for name in targets]
         lines.append(f"| {method} | " + " | ".join(f"{c['converged']}/{c['runs']}" for c in cells) + " |")
+    real = (check or {}).get("per_class", {})
+    if real and all(name in real for name in targets):
+        lines.append("| *real test images: highest p(class)* | " + " | ".join(
+            f"{real[name]['max_probability']:.3f}" for name in targets) + " |")  # fmt: skip
+        lines.append("| *real test images of the class: share ≥ confidence* | " + " | ".join(
+            f"{real[name]['own_share_ge_confidence']:.3f}" for name in targets) + " |")  # fmt: skip
     return lines
 
 
@@ -727,7 +749,9 @@ def main(argv: list[str] | None = None, models: Models | None = None) -> dict[st
         "load_average": {"start": load_average(), "now": None},
         "status": "running",
         "models": models.info,
-        "classifier_check": {} if args.no_accuracy else classifier_check(models.classifier, args.dataset, args.data),
+        "classifier_check": {}
+        if args.no_accuracy
+        else classifier_check(models.classifier, args.dataset, args.data, models.class_names, args.confidence),
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "method_list"}
         | {"threads": torch.get_num_threads()},
         "targets": [models.class_names[c] for c in targets_of_class],

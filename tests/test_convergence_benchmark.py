@@ -152,3 +152,18 @@ def test_shipped_fer_models_load_by_name(bench):
     assert (info["classifier"], info["generator_file"]) == ("fer-classifier.pt", "fer-vae.pt")  # names, not paths
     assert info["classifier_sha256"] == bench.weights_digest(models.classifier) and len(info["generator_sha256"]) == 12
     assert bench.classifier_file("fer", half=0) == "fer-classifier-half0.pt"
+
+
+def test_classifier_check_says_how_far_the_rule_is_from_real_images(bench, data_root):
+    from evoxplain.zoo.generators import load_exemplar_classifier
+
+    classifier, classes = load_exemplar_classifier("fer")
+    check = bench.classifier_check(classifier, "fer", str(data_root), classes, 0.95)
+    assert check["test_images"] == 1311 and 0.5 < check["test_accuracy"] < 0.53
+    sad, happy = check["per_class"]["sad"], check["per_class"]["happy"]
+    assert sad["max_probability"] < 0.95 and sad["own_share_ge_confidence"] == 0  # no real face is that sad
+    assert happy["max_probability"] > 0.95 and happy["own_share_ge_confidence"] > 0.2
+    rows = {"ES": {"per_class": {name: {"converged": 1, "runs": 2} for name in classes}}}
+    lines = bench.per_class_lines(rows, classes, check)
+    assert lines[-2].startswith("| *real test images: highest p(class)* |")
+    assert f"| {sad['max_probability']:.3f} |" in lines[-2]
