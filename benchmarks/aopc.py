@@ -195,7 +195,11 @@ def main(argv: list[str] | None = None) -> None:
     }
 
     stem = out / f"aopc_{args.dataset}"
-    rows = earlier_rows(stem.with_suffix(".json"), meta) if args.resume else []
+    results = stem.with_suffix(".json")
+    earlier = json.loads(results.read_text()) if args.resume and results.exists() else None
+    rows = earlier_rows(earlier, meta) if earlier else []
+    if rows:
+        meta["command"] = f"{earlier['meta']['command']} && {meta['command']}"  # the chain reproduces the rows
     methods = [(name, cls, grid, sorted(args.budgets)) for name, (cls, grid) in grids(args.dataset).items()]
     methods += [(name, cls, grid, [None]) for name, (cls, grid) in unbudgeted(args.dataset).items()]
     for name, cls, grid, budgets in methods:
@@ -239,17 +243,15 @@ def main(argv: list[str] | None = None) -> None:
 SAME_SETUP = ("dataset", "scored images", "held-out images", "replacement", "stride", "precision", "batch size")
 
 
-def earlier_rows(path: Path, meta: dict) -> list[dict]:
-    """The rows of an earlier run of the same setup (``--resume``); none if there is no earlier run."""
-    if not path.exists():
-        return []
-    earlier = json.loads(path.read_text())
+def earlier_rows(earlier: dict, meta: dict) -> list[dict]:
+    """The rows of an earlier run's results (``--resume``), each with its machine and date; the
+    earlier run must have the same setup as this one's ``meta``."""
     differ = [key for key in SAME_SETUP if earlier["meta"].get(key) != meta[key]]
     if differ:
         raise SystemExit(
-            f"--resume: {path} was measured with other {', '.join(differ)}; run without --resume to start over"
+            f"--resume: the earlier {meta['dataset']} results were measured with other {', '.join(differ)}; "
+            "run without --resume to start over"
         )
-    meta["command"] = f"{earlier['meta']['command']} && {meta['command']}"  # the chain reproduces the rows
     machine, date = earlier["meta"]["machine"], earlier["meta"]["date"]
     return [{"machine": machine, "date": date, **row} for row in earlier["rows"]]
 
