@@ -35,45 +35,54 @@ from evoxplain.metrics import aopc_deletion, aopc_insertion
 SIGMAS = [0.03, 0.1, 0.3, 1.0, 3.0]
 FITNESS = ["prob", "logprob"]  # the score explained: every black-box method gets the same choice
 FINALISTS = 3  # candidates carried from the smallest budget's search to the larger budgets
+SMALL_GRID = "σ 0.2 / 0.6, masks 7 / 14 (bGEEX also 28), RISE cells 16 / 32, f = probability only"
 
 
-def grids(dataset: str) -> dict[str, tuple[type, list[dict]]]:
-    """Method name -> (class, candidate settings). Budgeted methods get ``queries`` added."""
+def grids(dataset: str, grid_size: str = "full") -> dict[str, tuple[type, list[dict]]]:
+    """Method name -> (class, candidate settings). Budgeted methods get ``queries`` added.
+
+    ``grid_size="small"`` (large images only) searches a few candidates around the shipped
+    defaults, for a run that a CPU can finish (see ``SMALL_GRID``)."""
     small = dataset != "imagenet"
     masks = [7, 10, 14, 20] if small else [7, 14, 28]
     smoothing = [(3, 0.5), (5, 1.0), (9, 2.0)] if small else [(5, 0.7), (31, 5.0)]
     cells = [2, 4, 7] if small else [16, 32]
     superpixels = [2, 4] if small else [16]
+    sigmas, fitness, bernoulli_masks = SIGMAS, FITNESS, masks + [None]
+    if grid_size == "small":
+        if small:
+            raise SystemExit("--grid small is for ImageNet: MNIST-sized runs search the full grid on a CPU")
+        sigmas, fitness, masks, bernoulli_masks = [0.2, 0.6], ["prob"], [7, 14], [7, 14, 28]
     b = {"baseline": 0.0 if small else "blur"}
     grid = itertools.product
     methods = {
-        "GE": (GEEX, [{"integrated": False, "sigma": s, "fitness": f} for s, f in grid(SIGMAS, FITNESS)]),
-        "GEEX": (GEEX, [{"sigma": s, "fitness": f, **b} for s, f in grid(SIGMAS, FITNESS)]),
+        "GE": (GEEX, [{"integrated": False, "sigma": s, "fitness": f} for s, f in grid(sigmas, fitness)]),
+        "GEEX": (GEEX, [{"sigma": s, "fitness": f, **b} for s, f in grid(sigmas, fitness)]),
         "GEEX + resize": (
             GEEX,
-            [{"mask_size": m, "sigma": s, "fitness": f, **b} for m, s, f in grid(masks, SIGMAS, FITNESS)],
+            [{"mask_size": m, "sigma": s, "fitness": f, **b} for m, s, f in grid(masks, sigmas, fitness)],
         ),
         "GEEX + resize, shared": (
             GEEX,
             [
                 {"mask_size": m, "sigma": s, "fitness": f, "shared_mask": True, **b}
-                for m, s, f in grid(masks, SIGMAS, FITNESS)
+                for m, s, f in grid(masks, sigmas, fitness)
             ],
         ),
         "GEEX + smoothing": (
             GEEX,
-            [{"smoothing": k, "sigma": s, "fitness": f, **b} for k, s, f in grid(smoothing, SIGMAS, FITNESS)],
+            [{"smoothing": k, "sigma": s, "fitness": f, **b} for k, s, f in grid(smoothing, sigmas, fitness)],
         ),
         "bGEEX": (
             GEEX,
             [
                 {"distribution": "bernoulli", "mask_size": m, "fitness": f, **b}
-                for m, f in grid(masks + [None], FITNESS)
+                for m, f in grid(bernoulli_masks, fitness)
             ],
         ),
-        "RISE": (RISE, [{"cell": c, "fitness": f, **b} for c, f in grid(cells, FITNESS)]),
-        "LIME": (LIME, [{"superpixel": p, "fitness": f, **b} for p, f in grid(superpixels, FITNESS)]),
-        "KernelSHAP": (KernelSHAP, [{"superpixel": p, "fitness": f, **b} for p, f in grid(superpixels, FITNESS)]),
+        "RISE": (RISE, [{"cell": c, "fitness": f, **b} for c, f in grid(cells, fitness)]),
+        "LIME": (LIME, [{"superpixel": p, "fitness": f, **b} for p, f in grid(superpixels, fitness)]),
+        "KernelSHAP": (KernelSHAP, [{"superpixel": p, "fitness": f, **b} for p, f in grid(superpixels, fitness)]),
     }
     if small:  # one channel: a shared mask is the same mask
         del methods["GEEX + resize, shared"]
@@ -159,6 +168,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument(
+        "--grid", default="full", choices=["full", "small"], help=f"candidate settings; small (ImageNet): {SMALL_GRID}"
+    )
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     parser.add_argument("--resume", action="store_true", help="keep the rows of an earlier run of the same setup")
     args = parser.parse_args(argv)
@@ -190,6 +202,7 @@ def main(argv: list[str] | None = None) -> None:
         "stride": stride,
         "precision": args.precision,
         "batch size": args.batch_size,
+        **({"candidate grid": f"small: {SMALL_GRID}"} if args.grid == "small" else {}),
         "forward seconds per query": f"{per_query:.3g} (the model alone, batches of {args.batch_size}; "
         "'x forward' = seconds per explanation / (queries x this))",
     }
@@ -200,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = earlier_rows(earlier, meta) if earlier else []
     if rows:
         meta["command"] = f"{earlier['meta']['command']} && {meta['command']}"  # the chain reproduces the rows
-    methods = [(name, cls, grid, sorted(args.budgets)) for name, (cls, grid) in grids(args.dataset).items()]
+    methods = [(name, cls, grid, sorted(args.budgets)) for name, (cls, grid) in grids(args.dataset, args.grid).items()]
     methods += [(name, cls, grid, [None]) for name, (cls, grid) in unbudgeted(args.dataset).items()]
     for name, cls, grid, budgets in methods:
         if not wanted(name):
@@ -241,12 +254,13 @@ def main(argv: list[str] | None = None) -> None:
 
 
 SAME_SETUP = ("dataset", "scored images", "held-out images", "replacement", "stride", "precision", "batch size")
+SAME_SETUP += ("candidate grid",)  # only in the meta of small-grid runs
 
 
 def earlier_rows(earlier: dict, meta: dict) -> list[dict]:
     """The rows of an earlier run's results (``--resume``), each with its machine and date; the
     earlier run must have the same setup as this one's ``meta``."""
-    differ = [key for key in SAME_SETUP if earlier["meta"].get(key) != meta[key]]
+    differ = [key for key in SAME_SETUP if earlier["meta"].get(key) != meta.get(key)]
     if differ:
         raise SystemExit(
             f"--resume: the earlier {meta['dataset']} results were measured with other {', '.join(differ)}; "

@@ -51,3 +51,27 @@ def test_resume_keeps_earlier_rows_and_runs_only_the_missing_ones(bench, data_ro
         other = [*common[:7], "3", *common[8:]]  # three held-out images instead of two
         bench.main(other + ["--budgets", "20", "--methods", "RISE", "--resume"])
     assert len(rows_of(tmp_path)) == 4
+
+
+def test_small_grid_searches_a_few_candidates_around_the_large_image_defaults(bench):
+    from evoxplain.attribution.defaults import recommended_settings
+
+    full, small = bench.grids("imagenet"), bench.grids("imagenet", "small")
+    assert small.keys() == full.keys()
+    for name, (cls, candidates) in small.items():
+        assert cls is full[name][0] and 0 < len(candidates) <= len(full[name][1])
+        assert all(c["fitness"] == "prob" for c in candidates)
+    shared = small["GEEX + resize, shared"][1]
+    default = recommended_settings((3, 224, 224))
+    assert any(c["mask_size"] == default["mask_size"][0] and c["sigma"] == default["sigma"] for c in shared)
+    assert len(shared) == 4 and len(small["bGEEX"][1]) == 3
+    with pytest.raises(SystemExit, match="for ImageNet"):
+        bench.grids("mnist", "small")
+
+
+def test_resume_never_mixes_a_small_grid_run_with_a_full_one(bench):
+    setup = {key: "same" for key in bench.SAME_SETUP if key != "candidate grid"}
+    full = {"meta": {**setup, "machine": "m", "date": "d"}, "rows": [{"method": "GE"}]}
+    assert bench.earlier_rows(full, dict(setup))[0]["method"] == "GE"
+    with pytest.raises(SystemExit, match="candidate grid"):
+        bench.earlier_rows(full, {**setup, "candidate grid": "small"})

@@ -10,8 +10,8 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
-from evoxplain import InvalidInputError
-from evoxplain.cli import app, auto_method, default_mask, parse_baseline, parse_pair
+from evoxplain import BlackBox, InvalidInputError
+from evoxplain.cli import app, auto_method, default_mask, make_explainer, parse_baseline, parse_pair
 from evoxplain.zoo import available_models, load_model
 
 runner = CliRunner()
@@ -166,9 +166,14 @@ def test_models_command_and_registry():
 def test_parsers():
     assert parse_pair("14", "x") == (14, 14) and parse_pair("14,7", "x") == (14, 7) and parse_pair(None, "x") is None
     assert parse_baseline("0.5") == 0.5 and parse_baseline("blur") == "blur"
-    assert default_mask((3, 224, 224)) == (7, 7) and default_mask((1, 28, 28)) == (14, 14)
-    assert default_mask((1, 5, 600)) == (5, 19)
-    assert [auto_method(s) for s in ((1, 28, 28), (3, 224, 224), (12,))] == ["bgeex", "gers", "geex"]
+    assert default_mask((3, 224, 224)) == (14, 14) and default_mask((1, 28, 28)) == (14, 14)
+    assert default_mask((3, 224, 224), "gers") == (7, 7) and default_mask((1, 5, 600), "gers") == (5, 19)
+    assert [auto_method(s) for s in ((1, 28, 28), (3, 224, 224), (12,))] == ["bgeex", "bgeex", "geex"]
+    blackbox = BlackBox(lambda x: x.flatten(1)[:, :3].softmax(1))
+    large, small = make_explainer(blackbox, (3, 224, 224)), make_explainer(blackbox, (1, 28, 28))
+    assert (large.distribution, large.mask_size, large.baseline) == ("bernoulli", (14, 14), "blur")
+    assert (small.distribution, small.mask_size, small.baseline) == ("bernoulli", (14, 14), 0.0)
+    assert make_explainer(blackbox, (3, 224, 224), "gers", baseline="mean").baseline == "mean"
     with pytest.raises(InvalidInputError):
         parse_pair("0", "--mask-size")
 

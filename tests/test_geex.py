@@ -13,7 +13,7 @@ from evoxplain import (
     ModelOutputError,
     QueryBudgetExceeded,
 )
-from evoxplain.sampling import make_sampler
+from evoxplain.sampling import bernoulli, make_sampler
 
 
 def make_mlp(d_in=16, classes=3, seed=0):
@@ -78,6 +78,17 @@ def test_geex_with_resized_and_smoothed_masks_is_complete_on_a_smooth_image_mode
         assert relative < 0.1, (options, relative)
 
 
+def test_bgeex_with_correlated_masks_is_complete_on_a_model_linear_in_smooth_features():
+    yy, _ = torch.meshgrid(torch.linspace(0, 1, 28), torch.linspace(0, 1, 28), indexing="ij")
+    w = (0.01 + 0.02 * yy).flatten()  # a weight that is smooth at every mask's scale
+    model = lambda x: torch.stack([x.flatten(1) @ w, torch.zeros(len(x))], dim=1)  # noqa: E731
+    image = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0))
+    change = float(image.flatten() @ w)
+    for options in (dict(mask_size=7), dict(mask_size=14), dict(smoothing=(5, 1.0))):
+        exp = GEEX(model, queries=20000, distribution="bernoulli", fitness="logit", seed=0, **options).explain(image, 0)
+        assert float(exp.completeness_gap) < 0.05 * change, options  # without the gain: off by 7–25×
+
+
 def test_resized_noise_recovers_a_constant_gradient_everywhere_edges_included():
     model = lambda x: torch.stack([x.flatten(1).sum(1), torch.zeros(len(x))], dim=1)  # noqa: E731
     exp = GEEX(model, queries=4000, sigma=0.1, integrated=False, fitness="logit", mask_size=(4, 4), seed=0)
@@ -93,6 +104,20 @@ def test_sampler_noise_statistics():
     assert abs(float(smooth.mean())) < 0.02
     resized = make_sampler((3, 24, 24), mask_size=(6, 6), shared=True).sample(8, g)
     assert torch.equal(resized[:, 0], resized[:, 2])  # one mask for every channel
+
+
+def test_bernoulli_gain_is_the_correlation_area_of_the_thresholded_masks():
+    g = torch.Generator().manual_seed(0)
+    for shape, options, sharing in (((1, 28, 28), dict(mask_size=7), 1), ((3, 24, 24), dict(smoothing=(5, 1.0)), 1),
+                                    ((3, 24, 24), dict(mask_size=(6, 4), shared=True), 3)):  # fmt: skip
+        sampler = make_sampler(shape, **options)
+        rows, cols = sampler.axes  # the separable 1-D maps reproduce the linear gain T Tᵀ 1 (per channel)
+        linear_gain = torch.outer(rows @ rows.sum(0), cols @ cols.sum(0))
+        torch.testing.assert_close(sampler.gain[0].double() / sharing, linear_gain, rtol=1e-5, atol=1e-6)
+        signs = 2 * bernoulli(sampler.sample(20000, g))[:, 0] - 1  # one channel: shared masks repeat it
+        monte_carlo = float(signs.flatten(1).sum(1).pow(2).mean()) / signs[0].numel()  # E[(Σ_p s_p)²] / pixels
+        assert abs(sampler.bernoulli_gain - monte_carlo) < 0.03 * monte_carlo
+    assert make_sampler((3, 8, 8)).bernoulli_gain == 1.0 == make_sampler((3, 8, 8), shared=True).bernoulli_gain
 
 
 def test_features_the_model_ignores_get_near_zero_attribution():
@@ -282,8 +307,11 @@ def test_recommended_settings_by_input_size():
 
     assert recommended_settings((1, 28, 28)) == {"distribution": "bernoulli", "mask_size": (14, 14)}
     assert recommended_settings((3, 32, 48))["mask_size"] == (16, 24)
-    assert recommended_settings((3, 224, 224)) == {"mask_size": (7, 7), "shared_mask": True, "sigma": 0.2}
-    assert recommended_settings((3, 480, 640))["mask_size"] == (15, 20)
+    large = {"distribution": "bernoulli", "mask_size": (14, 14), "baseline": "blur"}
+    assert recommended_settings((3, 224, 224)) == large  # 16-pixel cells
+    assert recommended_settings((3, 480, 640))["mask_size"] == (14, 19)  # 14 cells along the shorter side
+    assert recommended_settings((3, 65, 65))["mask_size"] == (14, 14)  # just over the small-image side
+    assert recommended_settings((1, 5, 600))["mask_size"] == (5, 600)  # never more cells than pixels
     assert recommended_settings((12,)) == {"sigma": 0.2}
     with pytest.raises(InvalidInputError, match="shape"):
         recommended_settings((3, 0, 28))

@@ -29,6 +29,7 @@ import torch
 import typer
 
 from .attribution import GEEX, recommended_settings
+from .attribution.defaults import bernoulli_mask, gaussian_mask
 from .blackbox import BlackBox
 from .errors import EvoxplainError, InvalidInputError, ModelCallError
 from .explanation import Explanation
@@ -89,18 +90,18 @@ def parse_pair(text: str | None, name: str) -> tuple[int, int] | None:
 
 
 def parse_baseline(text: str) -> float | str:
-    """``"0"`` → ``0.0``; ``"blur"`` and ``"mean"`` stay names.
+    """``"0"`` → ``0.0``; ``"auto"``, ``"blur"`` and ``"mean"`` stay names.
 
     Example:
         >>> parse_baseline("0.5"), parse_baseline("blur")
         (0.5, 'blur')
     """
-    if text in ("blur", "mean"):
+    if text in ("auto", "blur", "mean"):
         return text
     try:
         return float(text)
     except ValueError:
-        raise InvalidInputError(f"--baseline must be a number, 'blur' or 'mean', not {text!r}") from None
+        raise InvalidInputError(f"--baseline must be a number, 'auto', 'blur' or 'mean', not {text!r}") from None
 
 
 def resolve_model(name: str, size: tuple[int, int] | None = None, channels: int | None = None) -> ResolvedModel:
@@ -200,28 +201,27 @@ def _load_image(path: Path, spec: Any) -> torch.Tensor:
     return tensor[None] if tensor.ndim == 2 else tensor.permute(2, 0, 1).contiguous()
 
 
-def default_mask(shape: tuple[int, ...]) -> tuple[int, int]:
-    """The mask size for an image of ``shape`` ``(..., H, W)``, from :func:`recommended_settings`:
-    half the image's size for small images (both sides ≤ 64), else side/32 rounded, at least 7.
+def default_mask(shape: tuple[int, ...], method: str = "bgeex") -> tuple[int, int]:
+    """The mask size ``method`` (``bgeex`` or ``gers``) gets for an image of ``shape`` ``(..., H, W)``:
+    :func:`~evoxplain.attribution.defaults.bernoulli_mask` or
+    :func:`~evoxplain.attribution.defaults.gaussian_mask`.
 
     Example:
-        >>> default_mask((3, 224, 224)), default_mask((1, 28, 28))
-        ((7, 7), (14, 14))
+        >>> default_mask((3, 224, 224)), default_mask((3, 224, 224), "gers"), default_mask((1, 28, 28))
+        ((14, 14), (7, 7), (14, 14))
     """
-    return recommended_settings(shape)["mask_size"]
+    return gaussian_mask(shape) if method == "gers" else bernoulli_mask(shape)
 
 
 def auto_method(shape: tuple[int, ...]) -> str:
-    """The method ``--method auto`` picks for inputs of ``shape``: ``bgeex`` for small images, ``gers``
-    for larger ones, ``geex`` for anything that is not an image (see :func:`recommended_settings`).
+    """The method ``--method auto`` picks for inputs of ``shape``: ``bgeex`` for images, ``geex`` for
+    anything else (see :func:`recommended_settings`).
 
     Example:
         >>> auto_method((1, 28, 28)), auto_method((3, 224, 224)), auto_method((12,))
-        ('bgeex', 'gers', 'geex')
+        ('bgeex', 'bgeex', 'geex')
     """
-    if len(shape) < 2:
-        return "geex"
-    return "bgeex" if recommended_settings(shape).get("distribution") == "bernoulli" else "gers"
+    return "bgeex" if recommended_settings(shape).get("distribution") == "bernoulli" else "geex"
 
 
 def make_explainer(
@@ -231,7 +231,7 @@ def make_explainer(
     queries: int = 1000,
     sigma: float = 0.2,
     mask_size: tuple[int, int] | None = None,
-    baseline: float | str = 0.0,
+    baseline: float | str = "auto",
     fitness: str = "prob",
     seed: int | None = 0,
     progress: bool = False,
@@ -242,7 +242,8 @@ def make_explainer(
     integrated; ``gers``: integrated with noise drawn at ``mask_size`` (default
     :func:`default_mask`), one mask shared by the channels, and upsampled; ``bgeex``: Bernoulli
     masks at ``mask_size``. A ``mask_size`` given to ``ge`` or ``geex`` resizes their noise too
-    (not shared).
+    (not shared). ``baseline="auto"``: a blurred copy for images larger than 64 pixels, else 0
+    (:func:`recommended_settings`).
 
     Sharing the GERS mask divides the noise dimensions by the channels (3 for RGB), so fewer
     queries give a stable map.
@@ -255,6 +256,8 @@ def make_explainer(
         raise InvalidInputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
     if method == "auto":
         method = auto_method(shape)
+    if baseline == "auto":
+        baseline = recommended_settings(shape).get("baseline", 0.0)
     image = len(shape) >= 2
     if method in ("gers", "bgeex"):
         if not image:
@@ -262,7 +265,7 @@ def make_explainer(
                 f"method {method} needs an image input (C, H, W); this input has shape {tuple(shape)}: "
                 "use --method geex or ge"
             )
-        mask_size = mask_size or default_mask(shape)
+        mask_size = mask_size or default_mask(shape, method)
     return GEEX(
         blackbox,
         queries=queries,
@@ -383,13 +386,13 @@ class ExplainResult:
 def run_explain(
     source: str | Path | None = None,
     model: str = DEFAULT_MODEL,
-    method: str = "gers",
+    method: str = "auto",
     queries: int | None = None,
     sigma: float = 0.2,
     mask_size: tuple[int, int] | None = None,
     target: int | None = None,
     seed: int | None = 0,
-    baseline: float | str = 0.0,
+    baseline: float | str = "auto",
     fitness: str = "prob",
     batch_size: int | None = None,
     size: tuple[int, int] | None = None,
@@ -454,7 +457,7 @@ def explain(
         str, typer.Option(help="A built-in model (see `evoxplain models`) or a TorchScript/ONNX file.")
     ] = DEFAULT_MODEL,
     method: Annotated[
-        str, typer.Option(help="auto (by input size: bgeex for small images, else gers), gers, geex, ge or bgeex.")
+        str, typer.Option(help="auto (bgeex for images, geex for anything else), bgeex, gers, geex or ge.")
     ] = "auto",
     queries: Annotated[
         int | None, typer.Option(help="Perturbed inputs (even). Default: 1000 for efficientnet-lite0, else 2000.")
@@ -462,11 +465,16 @@ def explain(
     sigma: Annotated[float, typer.Option(help="Search radius, in input units.")] = 0.2,
     mask_size: Annotated[
         str | None,
-        typer.Option(help="Mask H,W (or one int); default: half the size for small images, else size/32, at least 7."),
+        typer.Option(
+            help="Mask H,W (or one int); default: half the size for small images, else bgeex 14 cells "
+            "along the shorter side, gers size/32 (at least 7)."
+        ),
     ] = None,
     target: Annotated[int | None, typer.Option(help="Class to explain; default: the predicted class.")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    baseline: Annotated[str, typer.Option(help="A number, 'blur' or 'mean'.")] = "0",
+    baseline: Annotated[
+        str, typer.Option(help="A number, 'blur', 'mean' or auto (blur for images over 64 px, else 0).")
+    ] = "auto",
     fitness: Annotated[str, typer.Option(help="prob, logit, logprob or entropy.")] = "prob",
     batch_size: Annotated[int | None, typer.Option(help="Most inputs per model call.")] = None,
     size: Annotated[str | None, typer.Option(help="Image size H,W a model file takes.")] = None,

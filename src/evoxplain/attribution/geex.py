@@ -13,10 +13,12 @@ search radius σ, n queries drawn as n/2 mirrored pairs.
   noise; the estimate is divided by the sampler's gain T Tᵀ 1 so gradients that are smooth at the
   mask's scale keep their size (see :mod:`evoxplain.sampling`).
 * bGEEX (``distribution="bernoulli"``): masks b ∈ {0, 1} (noise thresholded at 0), mirror 1 − b,
-  queries b ⊙ x(α) + (1 − b) ⊙ x̊ with x(α) = x̊ + α(x − x̊). ξ = Σ f(z)(2b − 1) / Σ_pairs α, scaled so
-  that a model linear in the features is complete in expectation (with uncorrelated masks). A mask
-  shared by the channels of a pixel gives the pixel's value, split over its channels in proportion
-  to |x − x̊|. Text is always explained this way, one mask entry per token.
+  queries b ⊙ x(α) + (1 − b) ⊙ x̊ with x(α) = x̊ + α(x − x̊). ξ = Σ f(z)(2b − 1) / (G Σ_pairs α), scaled
+  so that a model linear in the features is complete in expectation: exactly with uncorrelated
+  masks (G = 1), up to the smoothing of the values where resized or smoothed masks are correlated
+  (G = the sampler's ``bernoulli_gain``, their mean correlation area). A mask shared by the
+  channels of a pixel gives the pixel's value, split over its channels in proportion to |x − x̊|.
+  Text is always explained this way, one mask entry per token.
 
 Example:
     >>> from evoxplain import GEEX
@@ -168,8 +170,8 @@ class GEEX(Explainer):
             accumulated += diff @ directions.reshape(len(d), -1)
             self._progress(2 * len(d))
         accumulated = accumulated.view_as(x)
-        if bernoulli_masks:
-            values = accumulated / alpha_total
+        if bernoulli_masks:  # divided by the masks' correlation area, as the Gaussian estimate by its gain
+            values = accumulated / alpha_total / sampler.bernoulli_gain
             if shared:
                 weight = delta.abs().reshape(-1, *x.shape[-2:])
                 weight = weight / weight.sum(dim=0, keepdim=True).clamp_min(1e-30)
