@@ -304,14 +304,16 @@ def summary_text(
 
     predicted = int(probs.argmax())
     p = exp.params
+    shown = ["queries", "sigma", "baseline", "mask_size", "shared_mask", "fitness", "seed"]
+    if p.get("distribution") == "bernoulli":
+        shown.remove("sigma")  # unused by present/absent masks
+    settings = ", ".join(f"{key}={p[key]}" for key in shown if p.get(key) is not None)
     lines = [
         f"model: {model_name}",
         f"input shape: {tuple(input_shape)}",
         f"predicted class: {class_name(classes, predicted)}, probability {float(probs[predicted]):.4f}",
         f"explained class: {class_name(classes, exp.target)}, probability {float(probs[exp.target]):.4f}",
-        f"method: {method + ' = ' if method else ''}{exp.method} "
-        f"(queries={p['queries']}, sigma={p['sigma']}, baseline={p['baseline']}, "
-        f"mask_size={p['mask_size']}, shared_mask={p['shared_mask']}, fitness={p['fitness']}, seed={p['seed']})",
+        f"method: {method + ' = ' if method else ''}{exp.method} ({settings})",
         f"queries used: {exp.queries} for the explanation, {total_queries} in all",
         f"seconds: {exp.seconds:.1f}",
     ]
