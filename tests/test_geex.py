@@ -89,6 +89,23 @@ def test_bgeex_with_correlated_masks_is_complete_on_a_model_linear_in_smooth_fea
         assert float(exp.completeness_gap) < 0.05 * change, options  # without the gain: off by 7–25×
 
 
+def test_a_model_of_colour_contrast_is_explained_by_per_channel_noise_and_bernoulli_masks():
+    def contrast(x):  # red minus green: the channels' gradients cancel in their sum
+        s = (x[:, 0] - x[:, 1]).flatten(1).mean(1)
+        return torch.stack([torch.tanh(2 * s), torch.zeros(len(x))], dim=1)
+
+    image = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(0))
+    for options in (dict(), dict(distribution="bernoulli", mask_size=4)):
+        runs = [
+            GEEX(contrast, queries=8000, sigma=0.1, fitness="logit", seed=s, **options).explain(image, 0)
+            for s in range(3)
+        ]
+        change = float(runs[0].score - runs[0].baseline_score)
+        assert abs(np.mean([float(r.totals) for r in runs]) - change) < 0.25 * abs(change), options
+    shared = GEEX(contrast, queries=2000, sigma=0.1, fitness="logit", mask_size=4, shared_mask=True, seed=0)
+    assert abs(float(shared.explain(image, 0).totals)) < 1e-6  # the documented limit of a shared Gaussian mask
+
+
 def test_resized_noise_recovers_a_constant_gradient_everywhere_edges_included():
     model = lambda x: torch.stack([x.flatten(1).sum(1), torch.zeros(len(x))], dim=1)  # noqa: E731
     exp = GEEX(model, queries=4000, sigma=0.1, integrated=False, fitness="logit", mask_size=(4, 4), seed=0)

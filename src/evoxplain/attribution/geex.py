@@ -63,7 +63,9 @@ class GEEX(Explainer):
         distribution: ``"gaussian"`` or ``"bernoulli"`` (present/absent masks).
         fitness: ``"prob"``, ``"logit"``, ``"logprob"`` or ``"entropy"``.
         shared_mask: one mask for all channels of an image; default True for Bernoulli masks,
-            False for Gaussian noise.
+            False for Gaussian noise. A shared Gaussian mask moves the channels of a pixel together:
+            it estimates the gradient summed over the channels, so integrated values are complete
+            only where the channels' gradients agree (a model of colour contrasts gets ≈ 0).
         batch_size: the most inputs per model call (memory is bounded by it); defaults to the
             BlackBox's.
         seed: the seed of the per-call random generator; None draws a fresh one, recorded in
