@@ -54,17 +54,17 @@ def test_resume_keeps_earlier_rows_and_runs_only_the_missing_ones(bench, data_ro
 
 
 def test_small_grid_searches_a_few_candidates_around_the_large_image_defaults(bench):
-    from evoxplain.attribution.defaults import recommended_settings
+    from evoxplain.attribution.defaults import gaussian_mask, recommended_settings
 
     full, small = bench.grids("imagenet"), bench.grids("imagenet", "small")
     assert small.keys() == full.keys()
     for name, (cls, candidates) in small.items():
         assert cls is full[name][0] and 0 < len(candidates) <= len(full[name][1])
         assert all(c["fitness"] == "prob" for c in candidates)
-    shared = small["GEEX + resize, shared"][1]
-    default = recommended_settings((3, 224, 224))
-    assert any(c["mask_size"] == default["mask_size"][0] and c["sigma"] == default["sigma"] for c in shared)
-    assert len(shared) == 4 and len(small["bGEEX"][1]) == 3
+    default = recommended_settings((3, 224, 224))  # bGEEX at 14×14: among the candidates
+    assert any(c["mask_size"] == default["mask_size"][0] for c in small["bGEEX"][1]) and len(small["bGEEX"][1]) == 3
+    gers = small["GEEX + resize, shared"][1]  # and the CLI's GERS mask with its σ
+    assert any(c["mask_size"] == gaussian_mask((3, 224, 224))[0] and c["sigma"] == 0.2 for c in gers) and len(gers) == 4
     with pytest.raises(SystemExit, match="for ImageNet"):
         bench.grids("mnist", "small")
 

@@ -246,8 +246,7 @@ def make_explainer(
     (:func:`recommended_settings`).
 
     GERS noise is not shared by the channels: a shared Gaussian mask moves them together, so it
-    sees only the gradient summed over the channels and misses what depends on colour (on
-    ImageNet it scored AOPC deletion 0.46 where bGEEX scored 0.86).
+    sees only the gradient summed over the channels and misses what depends on colour.
 
     Example:
         >>> make_explainer(BlackBox(model), (3, 224, 224), "gers").mask_size

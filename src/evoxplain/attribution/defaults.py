@@ -12,7 +12,8 @@
   blurred copy of the image (``baseline="blur"``), as the benchmark scored it. On held-out ImageNet
   samples at 1000 queries (EfficientNet-Lite0, blurred replacement; the CPU preview in
   ``benchmarks/results/imagenet_cpu_preview/``) 14×14 Bernoulli masks scored AOPC deletion 0.730
-  (7×7: 0.681, 28×28: 0.666), integrated Gaussian GEEX with shared resized noise at most 0.324.
+  (7×7: 0.681, 28×28: 0.666), integrated Gaussian GEEX with resized noise (shared by the channels
+  or not) at most 0.324.
   Sizes between 64 and 224 pixels were not measured.
 * Anything else (table rows, feature vectors): integrated Gaussian GEEX with σ 0.2 on features
   scaled to about unit range; no benchmark backs it.
