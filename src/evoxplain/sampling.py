@@ -82,8 +82,7 @@ class NoiseSampler:
         """
         if self.axes is None:
             return 1.0
-        first, second = (_values_and_counts(_correlation(t)) for t in self.axes)
-        (a, count_a), (b, count_b) = first, second
+        (a, count_a), (b, count_b) = (_values_and_counts(_correlation(t)) for t in self.axes)
         sign_agreement = torch.asin((a[:, None] * b[None]).clamp(-1, 1)) * (2 / math.pi)
         total = (count_a[:, None] * count_b[None] * sign_agreement).sum()
         return float(total / (self.axes[0].shape[0] * self.axes[1].shape[0]))
