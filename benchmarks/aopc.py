@@ -49,6 +49,7 @@ def grids(dataset: str, grid_size: str = "full") -> dict[str, tuple[type, list[d
     cells = [2, 4, 7] if small else [16, 32]
     superpixels = [2, 4] if small else [16]
     sigmas, fitness, bernoulli_masks = SIGMAS, FITNESS, masks + [None]
+    regression_masks = [7, 14, None] if small else [7, 14, 28]  # crisp cells: 4×4, 2×2, 1×1 px on 28×28
     if grid_size == "small":
         if small:
             raise SystemExit("--grid small is for ImageNet: MNIST-sized runs search the full grid on a CPU")
@@ -78,6 +79,13 @@ def grids(dataset: str, grid_size: str = "full") -> dict[str, tuple[type, list[d
             [
                 {"distribution": "bernoulli", "mask_size": m, "fitness": f, **b}
                 for m, f in grid(bernoulli_masks, fitness)
+            ],
+        ),
+        "bGEEX + regression": (
+            GEEX,
+            [
+                {"distribution": "bernoulli", "estimator": "regression", "mask_size": m, "fitness": f, **b}
+                for m, f in grid(regression_masks, fitness)
             ],
         ),
         "RISE": (RISE, [{"cell": c, "fitness": f, **b} for c, f in grid(cells, fitness)]),

@@ -178,6 +178,47 @@ def test_bernoulli_is_complete_on_a_model_linear_in_the_features():
     assert float(exp.completeness_gap) < 0.05 * float((w * X16).abs().sum())
 
 
+def test_regression_is_exact_on_a_model_linear_in_the_cells_where_the_mean_is_only_close():
+    w = torch.randn(3, 24, 24, generator=torch.Generator().manual_seed(0))
+    model = lambda x: torch.stack([(x * w).flatten(1).sum(1), torch.zeros(len(x))], dim=1)  # noqa: E731
+    image = torch.rand(3, 24, 24, generator=torch.Generator().manual_seed(1))
+    cells = (w * image).view(3, 6, 4, 6, 4).sum(dim=(0, 2, 4))  # 6×6 cells of 4×4 pixels, shared by channels
+    for integrated in (True, False):
+        options = dict(queries=400, distribution="bernoulli", mask_size=6, fitness="logit", integrated=integrated)
+        exact = GEEX(model, estimator="regression", seed=0, **options).explain(image, 0)
+        mean = GEEX(model, mask_interpolation="nearest", seed=0, **options).explain(image, 0)
+        found, scattered = (exp.values.sum(0).view(6, 4, 6, 4).sum(dim=(1, 3)) for exp in (exact, mean))
+        torch.testing.assert_close(found, cells, atol=1e-4 * float(cells.abs().max()), rtol=0)
+        assert 0.85 < cosine(scattered, cells) < 0.99  # the same expectation, but 200 pairs for 36 cells scatter
+        if integrated:
+            assert float(exact.completeness_gap) < 1e-4 * float(cells.abs().sum())
+        pixel = exact.values.sum(0)  # a cell's value spread evenly over its 16 pixels
+        assert torch.allclose(pixel[:4, :4], pixel[0, 0].expand(4, 4))
+    assert exact.params["estimator"] == "regression" and exact.params["mask_interpolation"] == "nearest"
+
+
+def test_regression_with_fewer_pairs_than_cells_stays_finite_and_close_to_the_mean():
+    w = torch.randn(16, generator=torch.Generator().manual_seed(0))
+    model = lambda x: torch.stack([x @ w, torch.zeros(len(x))], dim=1)  # noqa: E731
+    options = dict(queries=8, distribution="bernoulli", fitness="logit", seed=0)
+    few = GEEX(model, estimator="regression", **options).explain(X16, 0)  # 4 pairs, 16 features: shrunk
+    assert torch.isfinite(few.values).all() and cosine(few.values, w * X16) > 0.3
+    many = GEEX(model, estimator="regression", **{**options, "queries": 64}).explain(X16, 0)  # 32 pairs ≥ 2 × 16
+    torch.testing.assert_close(many.values, w * X16, atol=1e-4, rtol=0)
+
+
+def test_regression_on_text_recovers_token_weights_from_few_queries():
+    weights = {"great": 2.0, "awful": -3.0, "plot": 0.5}
+
+    def sentiment(texts):
+        score = torch.tensor([sum(weights.get(t, 0.0) for t in s.split()) for s in texts])
+        return torch.stack([score, torch.zeros_like(score)], dim=1)
+
+    explainer = GEEX(sentiment, queries=40, fitness="logit", estimator="regression", seed=0)
+    exp = explainer.explain("a great plot but awful acting", 0)  # 20 pairs for 6 tokens (the mean: ± 0.7)
+    torch.testing.assert_close(exp.values, torch.tensor([0, 2.0, 0.5, 0, -3.0, 0]), atol=1e-4, rtol=0)
+
+
 def test_exact_query_counts_and_batches(logging_model):
     model = logging_model(torch.nn.Sequential(torch.nn.Linear(16, 3))).eval()
     bb = BlackBox(model, batch_size=100)
@@ -280,6 +321,10 @@ def test_text_with_a_scikit_learn_pipeline():
         (dict(mask_size=(0, 4)), "mask_size"),
         (dict(smoothing=(4, 1.0)), "odd"),
         (dict(mask_size=4, smoothing=(3, 1.0)), "not both"),
+        (dict(estimator="median"), "estimator"),
+        (dict(estimator="regression", distribution="bernoulli", smoothing=(3, 1.0)), "crisp"),
+        (dict(estimator="regression", distribution="bernoulli", mask_interpolation="bilinear"), "crisp"),
+        (dict(mask_interpolation="bicubic"), "mask_interpolation"),
         (dict(seed=-1), "seed"),
     ],
 )
@@ -296,6 +341,7 @@ def test_bad_inputs_and_models_raise_evoxplain_errors():
         (lambda: GEEX(model, queries=8).explain(X16, target=3), InvalidInputError, "out of range"),
         (lambda: GEEX(model, queries=8).explain(X16, target=[0, 1]), InvalidInputError, "target"),
         (lambda: GEEX(model, queries=8, mask_size=4).explain(X16), InvalidInputError, "image"),
+        (lambda: GEEX(model, queries=8, estimator="regression").explain(X16), InvalidInputError, "bernoulli"),
         (lambda: GEEX(lambda x: x.sum(1), queries=8).explain(X16), ModelOutputError, "1-D"),
         (lambda: GEEX(lambda x: model(x) * float("nan"), queries=8).explain(X16), ModelOutputError, "NaN"),
         (lambda: GEEX(BlackBox(model, num_classes=4), queries=8).explain(X16), ModelOutputError, "classes"),

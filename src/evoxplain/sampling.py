@@ -1,8 +1,9 @@
 """Search distributions: the perturbation directions the gradient estimators draw.
 
 Every sampler draws directions ``d = T z`` with ``z ~ N(0, I)`` and ``T`` linear: the identity
-(plain Gaussian noise), bilinear upsampling from a small mask (mask resizing, "GERS"), or a
-Gaussian filter normalised to unit L2 norm (mask smoothing). One mask can be shared by every
+(plain Gaussian noise), bilinear or nearest-neighbour upsampling from a small mask (mask resizing,
+"GERS"; nearest gives crisp square cells), or a Gaussian filter normalised to unit L2 norm (mask
+smoothing). One mask can be shared by every
 channel. ``gain = Cov(d)·1 = T Tᵀ 1`` is what the estimators divide by, so that a gradient that is
 smooth at the mask's scale comes out at its true size (and integrated attributions stay complete).
 :func:`bernoulli` thresholds any of them at 0 into present/absent masks; for those,
@@ -18,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import cached_property
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +37,8 @@ class NoiseSampler:
         device: where noise is drawn.
         axes: for an image transform separable into ``T_H ⊗ T_W`` (resizing, smoothing), the two
             1-D matrices ``(T_H, T_W)``; None where pixels get independent noise.
+        crisp: every output element copies exactly one entry of ``z`` (plain noise, a shared mask,
+            nearest-neighbour resizing): thresholded masks are then functions of the cells' signs.
     """
 
     def __init__(
@@ -44,12 +48,14 @@ class NoiseSampler:
         transform: Callable[[torch.Tensor], torch.Tensor],
         device: torch.device | str,
         axes: tuple[torch.Tensor, torch.Tensor] | None = None,
+        crisp: bool = False,
     ):
         self.shape = tuple(shape)
         self.low_shape = tuple(low_shape)
         self.transform = transform
         self.device = torch.device(device)
         self.axes = axes
+        self.crisp = crisp
 
     @property
     def dimensions(self) -> int:
@@ -58,17 +64,26 @@ class NoiseSampler:
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
         """``n`` directions, a ``(n, *shape)`` tensor on the sampler's device."""
+        return self.sample_with_cells(n, generator)[1]
+
+    def sample_with_cells(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(z, T z)``: ``n`` low-dimensional draws ``(n, *low_shape)`` and their directions."""
         z = torch.randn((n, *self.low_shape), generator=generator, device=self.device)
-        return self.transform(z)
+        return z, self.transform(z)
 
     @cached_property
-    def gain(self) -> torch.Tensor:
-        """``T Tᵀ 1``: how much a constant gradient is amplified by the estimator (shape ``shape``)."""
+    def footprint(self) -> torch.Tensor:
+        """``Tᵀ 1`` (shape ``low_shape``): for crisp cells, the number of input elements each covers."""
         z = torch.zeros((1, *self.low_shape), device=self.device, requires_grad=True)
         with torch.enable_grad():
             out = self.transform(z)
             (adjoint_of_ones,) = torch.autograd.grad(out, z, torch.ones_like(out))
-        return self.transform(adjoint_of_ones)[0].detach()
+        return adjoint_of_ones[0].detach()
+
+    @cached_property
+    def gain(self) -> torch.Tensor:
+        """``T Tᵀ 1``: how much a constant gradient is amplified by the estimator (shape ``shape``)."""
+        return self.transform(self.footprint[None])[0]
 
     @cached_property
     def bernoulli_gain(self) -> float:
@@ -92,11 +107,13 @@ def make_sampler(
     shape: tuple[int, ...],
     *,
     mask_size: tuple[int, int] | None = None,
+    interpolation: Literal["bilinear", "nearest"] = "bilinear",
     smoothing: tuple[int, float] | None = None,
     shared: bool = False,
     device: torch.device | str = "cpu",
 ) -> NoiseSampler:
-    """The sampler for inputs of ``shape``: plain, resized (``mask_size``) or smoothed.
+    """The sampler for inputs of ``shape``: plain, resized (``mask_size``, upsampled by
+    ``interpolation``) or smoothed.
 
     ``shape`` ``(..., H, W)`` is an image whose leading dimensions are channels; ``shared`` draws
     one mask for all channels. Resizing and smoothing need an image; plain noise takes any shape.
@@ -106,6 +123,8 @@ def make_sampler(
         1024
     """
     shape = tuple(int(s) for s in shape)
+    if interpolation not in ("bilinear", "nearest"):
+        raise InvalidInputError(f"interpolation must be 'bilinear' or 'nearest', not {interpolation!r}")
     if mask_size is not None and smoothing is not None:
         raise InvalidInputError("choose mask_size (resizing) or smoothing, not both")
     image = len(shape) >= 2
@@ -127,14 +146,18 @@ def make_sampler(
         if h > height or w > width:
             raise InvalidInputError(f"mask_size {(h, w)} is larger than the input's {(height, width)}")
 
+        nearest = interpolation == "nearest"
+        corners = {} if nearest else {"align_corners": False}
+
         def resize(z: torch.Tensor) -> torch.Tensor:
-            return to_input(F.interpolate(z, size=(height, width), mode="bilinear", align_corners=False))
+            return to_input(F.interpolate(z, size=(height, width), mode=interpolation, **corners))
 
-        def axis(low: int, high: int) -> torch.Tensor:  # 1-D linear upsampling, (high, low)
+        def axis(low: int, high: int) -> torch.Tensor:  # the same upsampling in 1-D, (high, low)
             basis = torch.eye(low, dtype=torch.float64)[None]
-            return F.interpolate(basis, size=high, mode="linear", align_corners=False)[0].T
+            return F.interpolate(basis, size=high, mode="nearest" if nearest else "linear", **corners)[0].T
 
-        return NoiseSampler(shape, (mask_channels, h, w), resize, device, axes=(axis(h, height), axis(w, width)))
+        axes = (axis(h, height), axis(w, width))
+        return NoiseSampler(shape, (mask_channels, h, w), resize, device, axes=axes, crisp=nearest)
 
     if smoothing is not None:
         kernel_size, sigma = _smoothing(smoothing)
@@ -155,8 +178,8 @@ def make_sampler(
         return NoiseSampler(shape, (mask_channels, height + pad, width + pad), smooth, device, axes=axes)
 
     if shared:
-        return NoiseSampler(shape, (1, height, width), to_input, device)
-    return NoiseSampler(shape, shape, lambda z: z, device)
+        return NoiseSampler(shape, (1, height, width), to_input, device, crisp=True)
+    return NoiseSampler(shape, shape, lambda z: z, device, crisp=True)
 
 
 def bernoulli(directions: torch.Tensor) -> torch.Tensor:

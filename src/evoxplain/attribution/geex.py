@@ -19,6 +19,10 @@ search radius σ, n queries drawn as n/2 mirrored pairs.
   (G = the sampler's ``bernoulli_gain``, their mean correlation area). A mask shared by the
   channels of a pixel gives the pixel's value, split over its channels in proportion to |x − x̊|.
   Text is always explained this way, one mask entry per token.
+* bGEEX with ``estimator="regression"``: the same expectation, from a least-squares fit of the
+  pairs' score differences on the masks' cells (crisp cells: nearest-neighbour resizing); exact
+  for a model linear in the cells, and far less noisy where many cells matter
+  (:mod:`.cell_regression`).
 
 Example:
     >>> from evoxplain import GEEX
@@ -40,6 +44,7 @@ from ..baseline import Baseline, make_baseline
 from ..errors import InvalidInputError
 from ..sampling import NoiseSampler, _pair, _smoothing, bernoulli, make_sampler
 from .base import Explainer
+from .cell_regression import CellRegression
 
 BLOCK = 32
 """Mirrored pairs drawn per noise block: results do not depend on ``batch_size``."""
@@ -58,9 +63,14 @@ class GEEX(Explainer):
         baseline: x̊: a number, ``"mean"``, ``"blur"`` or a tensor; for text, a string that
             replaces absent tokens (any other value drops them).
         integrated: GEEX along the path from the baseline (True) or GE at x (False).
-        mask_size: ``(h, w)``: draw noise at this size and upsample bilinearly (GERS).
+        mask_size: ``(h, w)``: draw noise at this size and upsample it (GERS).
+        mask_interpolation: how resized noise is upsampled: ``"bilinear"`` (the default) or
+            ``"nearest"`` (crisp square cells; the default with ``estimator="regression"``).
         smoothing: ``(kernel_size, sigma)``: Gaussian-filter full-size noise (unit variance kept).
         distribution: ``"gaussian"`` or ``"bernoulli"`` (present/absent masks).
+        estimator: for Bernoulli masks and text, ``"mean"`` (the paper's Σ f(z)(2b − 1) / (G Σ α))
+            or ``"regression"`` (least squares on the cells, same expectation, lower variance;
+            needs crisp cells and at most 4096 of them).
         fitness: ``"prob"``, ``"logit"``, ``"logprob"`` or ``"entropy"``.
         shared_mask: one mask for all channels of an image; default True for Bernoulli masks,
             False for Gaussian noise. A shared Gaussian mask moves the channels of a pixel together:
@@ -85,8 +95,10 @@ class GEEX(Explainer):
         baseline: Baseline = 0.0,
         integrated: bool = True,
         mask_size: int | tuple[int, int] | None = None,
+        mask_interpolation: Literal["bilinear", "nearest"] | None = None,
         smoothing: tuple[int, float] | None = None,
         distribution: Literal["gaussian", "bernoulli"] = "gaussian",
+        estimator: Literal["mean", "regression"] = "mean",
         fitness: str = "prob",
         shared_mask: bool | None = None,
         batch_size: int | None = None,
@@ -101,6 +113,15 @@ class GEEX(Explainer):
             raise InvalidInputError(f"sigma must be a positive number (the search radius), not {sigma!r}")
         if distribution not in ("gaussian", "bernoulli"):
             raise InvalidInputError(f"distribution must be 'gaussian' or 'bernoulli', not {distribution!r}")
+        if estimator not in ("mean", "regression"):
+            raise InvalidInputError(f"estimator must be 'mean' or 'regression', not {estimator!r}")
+        if mask_interpolation not in (None, "bilinear", "nearest"):
+            raise InvalidInputError(f"mask_interpolation must be 'bilinear' or 'nearest', not {mask_interpolation!r}")
+        if estimator == "regression" and (smoothing is not None or mask_interpolation == "bilinear"):
+            raise InvalidInputError(
+                "estimator='regression' needs crisp mask cells: leave smoothing unset and use "
+                "mask_interpolation='nearest' (its default)"
+            )
         if mask_size is not None:
             mask_size = _pair(mask_size, "mask_size")
         if smoothing is not None:
@@ -112,16 +133,20 @@ class GEEX(Explainer):
         self.sigma = float(sigma)
         self.integrated = bool(integrated)
         self.mask_size = mask_size
+        self.mask_interpolation = mask_interpolation or ("nearest" if estimator == "regression" else "bilinear")
         self.smoothing = smoothing
         self.distribution = distribution
+        self.estimator = estimator
         self.shared_mask = shared_mask
         self._params.update(
             queries=self.queries,
             sigma=self.sigma,
             integrated=self.integrated,
             mask_size=mask_size,
+            mask_interpolation=self.mask_interpolation,
             smoothing=smoothing,
             distribution=distribution,
+            estimator=estimator,
             shared_mask=shared_mask,
         )
         self._samplers: dict[tuple[int, ...], NoiseSampler] = {}
@@ -150,12 +175,18 @@ class GEEX(Explainer):
         target, scores, _ = self._anchor(anchors, target)
         delta = x - base
         bernoulli_masks = self.distribution == "bernoulli"
+        if self.estimator == "regression" and not bernoulli_masks:
+            raise InvalidInputError(
+                "estimator='regression' fits the cells of Bernoulli masks: use it with distribution='bernoulli' "
+                "(text is always explained with them)"
+            )
         shared = self.shared_mask if self.shared_mask is not None else (bernoulli_masks and x.ndim >= 3)
         sampler = self._sampler(tuple(x.shape), shared)
+        fit = CellRegression(sampler.dimensions, device) if self.estimator == "regression" else None
         pairs = self.queries // 2
         accumulated = torch.zeros(x.numel(), device=device)
         alpha_total = torch.zeros((), device=device)
-        for d, alpha in self._blocks(sampler, pairs, generator):
+        for z, d, alpha in self._blocks(sampler, pairs, generator):
             alpha = alpha.view(-1, *([1] * x.ndim))
             if bernoulli_masks:
                 masks = bernoulli(d)
@@ -169,17 +200,23 @@ class GEEX(Explainer):
                 directions = d
             f = self.fitness(bb(torch.cat([plus, minus])), target, bb.output)
             diff = f[: len(d)] - f[len(d) :]
-            accumulated += diff @ directions.reshape(len(d), -1)
+            if fit is not None:
+                fit.add(torch.sign(z).reshape(len(z), -1), alpha, diff)
+            else:
+                accumulated += diff @ directions.reshape(len(d), -1)
             self._progress(2 * len(d))
-        accumulated = accumulated.view_as(x)
-        if bernoulli_masks:  # divided by the masks' correlation area, as the Gaussian estimate by its gain
-            values = accumulated / alpha_total / sampler.bernoulli_gain
+        if bernoulli_masks:
+            if fit is not None:  # each cell's value spread evenly over its pixels (then channels, below)
+                pixels = sampler.footprint / (x[..., 0, 0].numel() if shared else 1)
+                values = sampler.transform((fit.solve().to(x.dtype).view_as(pixels) / pixels)[None])[0]
+            else:  # divided by the masks' correlation area, as the Gaussian estimate by its gain
+                values = accumulated.view_as(x) / alpha_total / sampler.bernoulli_gain
             if shared:
                 weight = delta.abs().reshape(-1, *x.shape[-2:])
                 weight = weight / weight.sum(dim=0, keepdim=True).clamp_min(1e-30)
                 values = values * weight.view_as(x)
         else:
-            gradient = accumulated / (2 * pairs * self.sigma) / sampler.gain
+            gradient = accumulated.view_as(x) / (2 * pairs * self.sigma) / sampler.gain
             values = delta * gradient if self.integrated else gradient
         return {
             "values": values.cpu(),
@@ -205,15 +242,21 @@ class GEEX(Explainer):
         anchors = compose(torch.tensor([[True] * n_tokens, [False] * n_tokens]))
         target, scores, _ = self._anchor(anchors, target)
         pairs = self.queries // 2
+        fit = CellRegression(n_tokens, self.blackbox.device) if self.estimator == "regression" else None
         accumulated = torch.zeros(n_tokens, device=self.blackbox.device)
         for start in range(0, pairs, BLOCK):
             keep = torch.rand((min(BLOCK, pairs - start), n_tokens), generator=generator) < 0.5
             f = self.fitness(self.blackbox(compose(keep) + compose(~keep)), target, self.blackbox.output)
             diff = f[: len(keep)] - f[len(keep) :]
-            accumulated += diff @ (2 * keep.to(accumulated) - 1)
+            signs = 2 * keep.to(accumulated) - 1
+            if fit is not None:
+                fit.add(signs, torch.ones(len(keep)), diff)
+            else:
+                accumulated += diff @ signs
             self._progress(2 * len(keep))
+        values = fit.solve().float() if fit is not None else accumulated / pairs
         return {
-            "values": (accumulated / pairs).cpu(),
+            "values": values.cpu(),
             "target": target,
             "score": scores[0],
             "baseline_score": scores[1],
@@ -226,19 +269,26 @@ class GEEX(Explainer):
         key = (*shape, shared)
         if key not in self._samplers:
             self._samplers[key] = make_sampler(
-                shape, mask_size=self.mask_size, smoothing=self.smoothing, shared=shared, device=self.blackbox.device
+                shape,
+                mask_size=self.mask_size,
+                interpolation=self.mask_interpolation,
+                smoothing=self.smoothing,
+                shared=shared,
+                device=self.blackbox.device,
             )
         return self._samplers[key]
 
     def _blocks(self, sampler: NoiseSampler, pairs: int, generator: torch.Generator):
-        """Yield ``(directions, alphas)`` steps of whole noise blocks within the batch size."""
+        """Yield ``(cells, directions, alphas)`` steps of whole noise blocks within the batch size."""
         per_step = max(BLOCK, self.blackbox.batch_size // 2 // BLOCK * BLOCK)
         for first in range(0, pairs, per_step):
-            directions, alphas = [], []
+            cells, directions, alphas = [], [], []
             for start in range(first, min(first + per_step, pairs), BLOCK):
                 count = min(BLOCK, pairs - start)
-                directions.append(sampler.sample(count, generator))
+                z, d = sampler.sample_with_cells(count, generator)
+                cells.append(z)
+                directions.append(d)
                 uniform = torch.rand(count, generator=generator, device=sampler.device)
                 index = torch.arange(start, start + count, device=sampler.device)
                 alphas.append((index + uniform) / pairs if self.integrated else torch.ones_like(uniform))
-            yield torch.cat(directions), torch.cat(alphas)
+            yield torch.cat(cells), torch.cat(directions), torch.cat(alphas)
