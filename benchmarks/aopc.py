@@ -84,8 +84,15 @@ def grids(dataset: str, grid_size: str = "full") -> dict[str, tuple[type, list[d
         "bGEEX + regression": (
             GEEX,
             [
-                {"distribution": "bernoulli", "estimator": "regression", "mask_size": m, "fitness": f, **b}
-                for m, f in grid(regression_masks, fitness)
+                {
+                    "distribution": "bernoulli",
+                    "estimator": "regression",
+                    "mask_size": m,
+                    "integrated": i,
+                    "fitness": f,
+                    **b,
+                }
+                for m, i, f in grid(regression_masks, [True, False], fitness)
             ],
         ),
         "RISE": (RISE, [{"cell": c, "fitness": f, **b} for c, f in grid(cells, fitness)]),
@@ -266,10 +273,14 @@ SAME_SETUP = (  # "candidate grid" is only in the meta of small-grid runs
 )  # fmt: skip
 
 
+BEFORE_RECORDED = {"precision": "fp32", "batch size": 1000}  # what runs made before these keys were written used
+
+
 def earlier_rows(earlier: dict, meta: dict) -> list[dict]:
     """The rows of an earlier run's results (``--resume``), each with its machine and date; the
     earlier run must have the same setup as this one's ``meta``."""
-    differ = [key for key in SAME_SETUP if earlier["meta"].get(key) != meta.get(key)]
+    recorded = {**BEFORE_RECORDED, **earlier["meta"]}
+    differ = [key for key in SAME_SETUP if recorded.get(key) != meta.get(key)]
     if differ:
         raise SystemExit(
             f"--resume: the earlier {meta['dataset']} results were measured with other {', '.join(differ)}; "

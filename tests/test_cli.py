@@ -11,7 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from evoxplain import BlackBox, InvalidInputError
-from evoxplain.cli import app, auto_method, default_mask, make_explainer, parse_baseline, parse_pair
+from evoxplain.cli import app, default_mask, make_explainer, parse_baseline, parse_pair
 from evoxplain.zoo import available_models, load_model
 
 runner = CliRunner()
@@ -168,12 +168,23 @@ def test_parsers():
     assert parse_baseline("0.5") == 0.5 and parse_baseline("blur") == "blur"
     assert default_mask((3, 224, 224)) == (14, 14) and default_mask((1, 28, 28)) == (14, 14)
     assert default_mask((3, 224, 224), "gers") == (7, 7) and default_mask((1, 5, 600), "gers") == (5, 19)
-    assert [auto_method(s) for s in ((1, 28, 28), (3, 224, 224), (12,))] == ["bgeex", "bgeex", "geex"]
     blackbox = BlackBox(lambda x: x.flatten(1)[:, :3].softmax(1))
-    large, small = make_explainer(blackbox, (3, 224, 224)), make_explainer(blackbox, (1, 28, 28))
+    large, small, row = (make_explainer(blackbox, shape) for shape in ((3, 224, 224), (1, 28, 28), (12,)))
     assert (large.distribution, large.mask_size, large.baseline) == ("bernoulli", (14, 14), "blur")
-    assert (small.distribution, small.mask_size, small.baseline) == ("bernoulli", (14, 14), 0.0)
+    assert (large.estimator, large.integrated, large.mask_interpolation) == ("regression", False, "nearest")
+    assert (small.distribution, small.mask_size, small.baseline, small.estimator) == (
+        "bernoulli",
+        (14, 14),
+        0.0,
+        "mean",
+    )
+    assert (row.distribution, row.integrated, row.sigma) == ("gaussian", True, 0.2)
+    paper = make_explainer(blackbox, (3, 224, 224), "bgeex")  # the paper's bGEEX: integrated, the mean
+    assert (paper.estimator, paper.integrated, paper.mask_interpolation) == ("mean", True, "bilinear")
+    assert make_explainer(blackbox, (3, 224, 224), "bgeex", estimator="regression").mask_interpolation == "nearest"
     assert make_explainer(blackbox, (3, 224, 224), "gers", baseline="mean").baseline == "mean"
+    with pytest.raises(InvalidInputError, match="estimator"):
+        make_explainer(blackbox, (3, 224, 224), estimator="median")
     with pytest.raises(InvalidInputError):
         parse_pair("0", "--mask-size")
 

@@ -190,8 +190,8 @@ def test_regression_is_exact_on_a_model_linear_in_the_cells_where_the_mean_is_on
         found, scattered = (exp.values.sum(0).view(6, 4, 6, 4).sum(dim=(1, 3)) for exp in (exact, mean))
         torch.testing.assert_close(found, cells, atol=1e-4 * float(cells.abs().max()), rtol=0)
         assert 0.85 < cosine(scattered, cells) < 0.99  # the same expectation, but 200 pairs for 36 cells scatter
-        if integrated:
-            assert float(exact.completeness_gap) < 1e-4 * float(cells.abs().sum())
+        assert float(exact.completeness_gap) < 1e-4 * float(cells.abs().sum())  # the baseline is queried either way
+        assert exact.queries == 402 and exact.queries == GEEX(model, **options).cost(image)
         pixel = exact.values.sum(0)  # a cell's value spread evenly over its 16 pixels
         assert torch.allclose(pixel[:4, :4], pixel[0, 0].expand(4, 4))
     assert exact.params["estimator"] == "regression" and exact.params["mask_interpolation"] == "nearest"
@@ -370,8 +370,10 @@ def test_recommended_settings_by_input_size():
 
     assert recommended_settings((1, 28, 28)) == {"distribution": "bernoulli", "mask_size": (14, 14)}
     assert recommended_settings((3, 32, 48))["mask_size"] == (16, 24)
-    large = {"distribution": "bernoulli", "mask_size": (14, 14), "baseline": "blur"}
-    assert recommended_settings((3, 224, 224)) == large  # 16-pixel cells
+    large = recommended_settings((3, 224, 224))  # 16-pixel cells, fitted by least squares at full strength
+    assert large == dict(
+        distribution="bernoulli", mask_size=(14, 14), estimator="regression", integrated=False, baseline="blur"
+    )
     assert recommended_settings((3, 480, 640))["mask_size"] == (14, 19)  # 14 cells along the shorter side
     assert recommended_settings((3, 65, 65))["mask_size"] == (14, 14)  # just over the small-image side
     assert recommended_settings((1, 5, 600))["mask_size"] == (5, 600)  # never more cells than pixels

@@ -1,8 +1,8 @@
 """The ``evoxplain`` command: explain one input of a model from the command line.
 
 ``evoxplain explain`` with no arguments explains the built-in EfficientNet-Lite0 on the built-in
-photo of a cat (GERS, 1000 queries: about a minute on two CPU cores) and writes a heatmap PNG, the
-values (``.npy``) and a text summary.
+photo of a cat (the large-image defaults, 1000 queries: about half a minute on two CPU cores) and
+writes a heatmap PNG, the values (``.npy``) and a text summary.
 
 Example::
 
@@ -35,6 +35,7 @@ from .errors import EvoxplainError, InvalidInputError, ModelCallError
 from .explanation import Explanation
 
 METHODS = ("auto", "gers", "geex", "ge", "bgeex")
+ESTIMATORS = ("auto", "mean", "regression")
 DEFAULT_MODEL = "efficientnet-lite0"
 _MODEL_SUFFIXES = {".pt", ".pth", ".ts", ".pt2", ".onnx"}
 
@@ -213,17 +214,6 @@ def default_mask(shape: tuple[int, ...], method: str = "bgeex") -> tuple[int, in
     return gaussian_mask(shape) if method == "gers" else bernoulli_mask(shape)
 
 
-def auto_method(shape: tuple[int, ...]) -> str:
-    """The method ``--method auto`` picks for inputs of ``shape``: ``bgeex`` for images, ``geex`` for
-    anything else (see :func:`recommended_settings`).
-
-    Example:
-        >>> auto_method((1, 28, 28)), auto_method((3, 224, 224)), auto_method((12,))
-        ('bgeex', 'bgeex', 'geex')
-    """
-    return "bgeex" if recommended_settings(shape).get("distribution") == "bernoulli" else "geex"
-
-
 def make_explainer(
     blackbox: BlackBox,
     shape: tuple[int, ...],
@@ -235,15 +225,19 @@ def make_explainer(
     fitness: str = "prob",
     seed: int | None = 0,
     progress: bool = False,
+    estimator: str = "auto",
 ) -> GEEX:
     """The GEEX preset called ``method`` for inputs of ``shape``.
 
-    ``auto``: :func:`auto_method` (by input size); ``ge``: plain gradient estimate; ``geex``:
-    integrated; ``gers``: integrated with noise drawn at ``mask_size`` (default
-    :func:`default_mask`) for every channel and upsampled; ``bgeex``: Bernoulli masks at
-    ``mask_size``, shared by the channels. A ``mask_size`` given to ``ge`` or ``geex`` resizes
-    their noise too. ``baseline="auto"``: a blurred copy for images larger than 64 pixels, else 0
-    (:func:`recommended_settings`).
+    ``auto``: :func:`recommended_settings` for the shape (images over 64 px: Bernoulli masks of
+    crisp cells fitted by regression, not integrated; smaller images: ``bgeex``; anything else:
+    ``geex``); ``ge``: plain gradient estimate; ``geex``: integrated; ``gers``: integrated with
+    noise drawn at ``mask_size`` (default :func:`default_mask`) for every channel and upsampled;
+    ``bgeex``: the paper's integrated Bernoulli masks at ``mask_size``, shared by the channels. A
+    ``mask_size`` given to ``ge`` or ``geex`` resizes their noise too. ``estimator`` (Bernoulli
+    masks): ``mean`` or ``regression``; ``auto`` keeps the preset's (``mean`` but where ``auto``
+    recommends the regression). ``baseline="auto"``: a blurred copy for images larger than 64
+    pixels, else 0.
 
     GERS noise is not shared by the channels: a shared Gaussian mask moves them together, so it
     sees only the gradient summed over the channels and misses what depends on colour.
@@ -251,32 +245,42 @@ def make_explainer(
     Example:
         >>> make_explainer(BlackBox(model), (3, 224, 224), "gers").mask_size
         (7, 7)
+        >>> make_explainer(BlackBox(model), (3, 224, 224)).estimator
+        'regression'
     """
     if method not in METHODS:
         raise InvalidInputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    if estimator not in ESTIMATORS:
+        raise InvalidInputError(f"--estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}")
+    recommended = recommended_settings(shape)
+    if method in ("gers", "bgeex") and len(shape) < 2:
+        raise InvalidInputError(
+            f"method {method} needs an image input (C, H, W); this input has shape {tuple(shape)}: "
+            "use --method geex or ge"
+        )
     if method == "auto":
-        method = auto_method(shape)
+        settings = {key: value for key, value in recommended.items() if key not in ("sigma", "baseline")}
+    elif method == "ge":
+        settings = {"integrated": False}
+    elif method == "bgeex":
+        settings = {"distribution": "bernoulli", "mask_size": default_mask(shape, method)}
+    else:
+        settings = {"mask_size": default_mask(shape, method)} if method == "gers" else {}
+    if mask_size is not None:
+        settings["mask_size"] = mask_size
+    if estimator != "auto":
+        settings["estimator"] = estimator
     if baseline == "auto":
-        baseline = recommended_settings(shape).get("baseline", 0.0)
-    image = len(shape) >= 2
-    if method in ("gers", "bgeex"):
-        if not image:
-            raise InvalidInputError(
-                f"method {method} needs an image input (C, H, W); this input has shape {tuple(shape)}: "
-                "use --method geex or ge"
-            )
-        mask_size = mask_size or default_mask(shape, method)
+        baseline = recommended.get("baseline", 0.0)
     return GEEX(
         blackbox,
         queries=queries,
         sigma=sigma,
         baseline=baseline,
-        integrated=method != "ge",
-        mask_size=mask_size,
-        distribution="bernoulli" if method == "bgeex" else "gaussian",
         fitness=fitness,
         seed=seed,
         progress=progress,
+        **settings,
     )
 
 
@@ -305,7 +309,7 @@ def summary_text(
     p = exp.params
     shown = ["queries", "sigma", "baseline", "mask_size", "shared_mask", "fitness", "seed"]
     if p.get("distribution") == "bernoulli":
-        shown.remove("sigma")  # unused by present/absent masks
+        shown[shown.index("sigma")] = "estimator"  # σ is unused by present/absent masks
     settings = ", ".join(f"{key}={p[key]}" for key in shown if p.get(key) is not None)
     lines = [
         f"model: {model_name}",
@@ -400,6 +404,7 @@ def run_explain(
     channels: int | None = None,
     out: str | Path = "evoxplain-out",
     progress: bool = False,
+    estimator: str = "auto",
 ) -> ExplainResult:
     """Everything ``evoxplain explain`` does: load, predict, explain, write the three files.
 
@@ -431,7 +436,7 @@ def run_explain(
     if queries is None:
         queries = 1000 if resolved.name == DEFAULT_MODEL else 2000
     explainer = make_explainer(
-        blackbox, tuple(x.shape), method, queries, sigma, mask_size, baseline, fitness, seed, progress
+        blackbox, tuple(x.shape), method, queries, sigma, mask_size, baseline, fitness, seed, progress, estimator
     )
     started = time.perf_counter()
     exp = explainer.explain(x, target, batched=False)
@@ -458,7 +463,14 @@ def explain(
         str, typer.Option(help="A built-in model (see `evoxplain models`) or a TorchScript/ONNX file.")
     ] = DEFAULT_MODEL,
     method: Annotated[
-        str, typer.Option(help="auto (bgeex for images, geex for anything else), bgeex, gers, geex or ge.")
+        str,
+        typer.Option(
+            help="auto (the benchmarked defaults: Bernoulli masks for images, geex for anything else), "
+            "bgeex, gers, geex or ge."
+        ),
+    ] = "auto",
+    estimator: Annotated[
+        str, typer.Option(help="Bernoulli masks: mean or regression; auto: the method's (regression for large images).")
     ] = "auto",
     queries: Annotated[
         int | None, typer.Option(help="Perturbed inputs (even). Default: 1000 for efficientnet-lite0, else 2000.")
@@ -487,6 +499,7 @@ def explain(
         result = run_explain(
             input, model, method, queries, sigma, parse_pair(mask_size, "--mask-size"), target, seed,
             parse_baseline(baseline), fitness, batch_size, parse_pair(size, "--size"), channels, out, progress=True,
+            estimator=estimator,
         )  # fmt: skip
     except EvoxplainError as err:
         _fail(err)

@@ -157,8 +157,11 @@ class GEEX(Explainer):
         return f"b{kind}" if self.distribution == "bernoulli" else kind
 
     def cost(self, x: Any = None) -> int:
-        """Queries one explanation of ``x`` sends: the perturbations, the input, and the baseline."""
-        return self.queries + (2 if self.integrated or isinstance(x, str) else 1)
+        """Queries one explanation of ``x`` sends: the perturbations, the input, and the baseline
+        (unless GE, whose Gaussian noise never reaches the baseline: its values have no total to
+        check)."""
+        with_baseline = self.integrated or self.distribution == "bernoulli" or isinstance(x, str)
+        return self.queries + (2 if with_baseline else 1)
 
     # -- one input --------------------------------------------------------------------------
 
@@ -171,10 +174,10 @@ class GEEX(Explainer):
         bb, device = self.blackbox, self.blackbox.device
         generator = torch.Generator(device=device).manual_seed(seed)
         base = make_baseline(self.baseline, x)
-        anchors = torch.stack([x, base]) if self.integrated else x[None]
+        bernoulli_masks = self.distribution == "bernoulli"
+        anchors = torch.stack([x, base]) if self.integrated or bernoulli_masks else x[None]
         target, scores, _ = self._anchor(anchors, target)
         delta = x - base
-        bernoulli_masks = self.distribution == "bernoulli"
         if self.estimator == "regression" and not bernoulli_masks:
             raise InvalidInputError(
                 "estimator='regression' fits the cells of Bernoulli masks: use it with distribution='bernoulli' "
