@@ -6,7 +6,7 @@
 # limit keeps what it measured, and `imagenet` resumes from benchmarks/results/aopc_imagenet.json.
 #
 #   bash benchmarks/gpu.sh imagenet     # AOPC on 64 ImageNet samples, bf16, at 1000 and 5000 queries
-#                                       # (settings chosen on 16 others: ≈ 10M model inputs in all, 15–20 min at 12k inputs/s)
+#                                       # (settings chosen on 16 others: ≈ 11M model inputs in all, 15–20 min at 12k inputs/s)
 #   bash benchmarks/gpu.sh exemplars    # 1000 exemplar searches per method, FER through the DCGAN
 #   bash benchmarks/gpu.sh exemplars ES-momentum,ES   # only these methods
 set -euo pipefail

@@ -11,7 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from evoxplain import BlackBox, InvalidInputError
-from evoxplain.cli import app, default_mask, make_explainer, parse_baseline, parse_pair
+from evoxplain.cli import app, default_mask, make_explainer, parse_baseline, parse_pair, summary_text
 from evoxplain.zoo import available_models, load_model
 
 runner = CliRunner()
@@ -92,6 +92,22 @@ def test_methods_and_baselines(files, tmp_path):
         summary = _check_outputs(tmp_path / method, "x", (1, 28, 28))
         assert "mask_size=(4, 7)" in summary
     assert "no completeness check" in (tmp_path / "ge" / "x_summary.txt").read_text()
+    result = _run(
+        "explain", str(files / "x.npy"), "--model", str(files / "tiny.pt"), "--method", "bgeex",
+        "--estimator", "regression", "--queries", "64", "--out", str(tmp_path / "regression"),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = _check_outputs(tmp_path / "regression", "x", (1, 28, 28))
+    assert "bGEEX" in summary and "estimator=regression" in summary and "completeness" in summary
+
+
+def test_the_large_image_default_says_its_values_need_not_add_up():
+    blackbox = BlackBox(lambda x: torch.stack([x.mean((1, 2, 3)), -x.mean((1, 2, 3))], 1).softmax(1))
+    image = torch.rand(3, 72, 72, generator=torch.Generator().manual_seed(0))
+    exp = make_explainer(blackbox, tuple(image.shape), queries=64).explain(image, 0)
+    summary = summary_text("m", exp, blackbox.probabilities(image[None])[0], None, image.shape, 66, "auto")
+    assert "auto = bGE (" in summary and "estimator=regression" in summary and "mask_size=(14, 14)" in summary
+    assert "not integrated" in summary and "completeness" not in summary
 
 
 def test_flat_input_draws_bars(tmp_path):

@@ -320,7 +320,13 @@ def summary_text(
         f"queries used: {exp.queries} for the explanation, {total_queries} in all",
         f"seconds: {exp.seconds:.1f}",
     ]
-    if exp.baseline_score is not None:
+    if exp.baseline_score is not None and p.get("integrated") is False:  # Bernoulli masks at full strength
+        lines.append(
+            f"sum of values: {float(exp.totals):.4f}, f(x) - f(baseline) = {float(exp.score - exp.baseline_score):.4f} "
+            "(not integrated: each cell's average effect over random masks; they add up to the change only "
+            "for a model additive in the cells)"
+        )
+    elif exp.baseline_score is not None:
         delta = float(exp.score - exp.baseline_score)
         total = float(exp.totals)
         lines.append(
