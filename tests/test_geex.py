@@ -195,6 +195,13 @@ def test_regression_is_exact_on_a_model_linear_in_the_cells_where_the_mean_is_on
         pixel = exact.values.sum(0)  # a cell's value spread evenly over its 16 pixels
         assert torch.allclose(pixel[:4, :4], pixel[0, 0].expand(4, 4))
     assert exact.params["estimator"] == "regression" and exact.params["mask_interpolation"] == "nearest"
+    odd = torch.rand(3, 23, 17, generator=torch.Generator().manual_seed(2))  # cells of unequal sizes
+    w_odd = torch.randn(3, 23, 17, generator=torch.Generator().manual_seed(3))
+    linear = lambda x: torch.stack([(x * w_odd).flatten(1).sum(1), torch.zeros(len(x))], dim=1)  # noqa: E731
+    exp = GEEX(
+        linear, queries=200, distribution="bernoulli", estimator="regression", mask_size=(4, 5), fitness="logit", seed=0
+    )
+    assert float(exp.explain(odd, 0).completeness_gap) < 1e-4 * float((w_odd * odd).abs().sum())
 
 
 def test_regression_with_fewer_pairs_than_cells_stays_finite_and_close_to_the_mean():
