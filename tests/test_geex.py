@@ -348,7 +348,6 @@ def test_bad_inputs_and_models_raise_evoxplain_errors():
         (lambda: GEEX(model, queries=8).explain(X16, target=3), InvalidInputError, "out of range"),
         (lambda: GEEX(model, queries=8).explain(X16, target=[0, 1]), InvalidInputError, "target"),
         (lambda: GEEX(model, queries=8, mask_size=4).explain(X16), InvalidInputError, "image"),
-        (lambda: GEEX(model, queries=8, estimator="regression").explain(X16), InvalidInputError, "bernoulli"),
         (lambda: GEEX(lambda x: x.sum(1), queries=8).explain(X16), ModelOutputError, "1-D"),
         (lambda: GEEX(lambda x: model(x) * float("nan"), queries=8).explain(X16), ModelOutputError, "NaN"),
         (lambda: GEEX(BlackBox(model, num_classes=4), queries=8).explain(X16), ModelOutputError, "classes"),
@@ -361,6 +360,13 @@ def test_bad_inputs_and_models_raise_evoxplain_errors():
         with pytest.raises(error, match=message):
             call()
         assert issubclass(error, EvoxplainError)
+
+
+def test_regression_with_gaussian_noise_is_refused_before_any_query():
+    blackbox = BlackBox(make_mlp())
+    with pytest.raises(InvalidInputError, match="distribution='bernoulli'"):
+        GEEX(blackbox, queries=8, estimator="regression").explain(X16)
+    assert blackbox.queries == 0
 
 
 def test_explanation_round_trips_through_a_file(tmp_path):

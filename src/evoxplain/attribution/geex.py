@@ -171,18 +171,18 @@ class GEEX(Explainer):
         return self._explain_tensor(x, target, seed)
 
     def _explain_tensor(self, x: torch.Tensor, target: int | None, seed: int) -> dict[str, Any]:
-        bb, device = self.blackbox, self.blackbox.device
-        generator = torch.Generator(device=device).manual_seed(seed)
-        base = make_baseline(self.baseline, x)
         bernoulli_masks = self.distribution == "bernoulli"
-        anchors = torch.stack([x, base]) if self.integrated or bernoulli_masks else x[None]
-        target, scores, _ = self._anchor(anchors, target)
-        delta = x - base
         if self.estimator == "regression" and not bernoulli_masks:
             raise InvalidInputError(
                 "estimator='regression' fits the cells of Bernoulli masks: use it with distribution='bernoulli' "
                 "(text is always explained with them)"
             )
+        bb, device = self.blackbox, self.blackbox.device
+        generator = torch.Generator(device=device).manual_seed(seed)
+        base = make_baseline(self.baseline, x)
+        anchors = torch.stack([x, base]) if self.integrated or bernoulli_masks else x[None]
+        target, scores, _ = self._anchor(anchors, target)
+        delta = x - base
         shared = self.shared_mask if self.shared_mask is not None else (bernoulli_masks and x.ndim >= 3)
         sampler = self._sampler(tuple(x.shape), shared)
         fit = CellRegression(sampler.dimensions, device) if self.estimator == "regression" else None
@@ -204,7 +204,7 @@ class GEEX(Explainer):
             f = self.fitness(bb(torch.cat([plus, minus])), target, bb.output)
             diff = f[: len(d)] - f[len(d) :]
             if fit is not None:
-                fit.add(torch.sign(z).reshape(len(z), -1), alpha, diff)
+                fit.add(2.0 * (z > 0).reshape(len(z), -1) - 1, alpha, diff)  # the cells' signs, as the masks
             else:
                 accumulated += diff @ directions.reshape(len(d), -1)
             self._progress(2 * len(d))
