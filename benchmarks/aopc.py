@@ -47,13 +47,14 @@ def grids(dataset: str, grid_size: str = "full") -> dict[str, tuple[type, list[d
     masks = [7, 10, 14, 20] if small else [7, 14, 28]
     smoothing = [(3, 0.5), (5, 1.0), (9, 2.0)] if small else [(5, 0.7), (31, 5.0)]
     cells = [2, 4, 7] if small else [16, 32]
-    superpixels = [2, 4] if small else [16]
+    superpixels = [2, 4] if small else [8, 16, 32]  # the same cell sizes as the Bernoulli masks 28 / 14 / 7
     sigmas, fitness, bernoulli_masks = SIGMAS, FITNESS, masks + [None]
     regression_masks = [7, 14, None] if small else [7, 14, 28]  # crisp cells: 4×4, 2×2, 1×1 px on 28×28
     if grid_size == "small":
         if small:
             raise SystemExit("--grid small is for ImageNet: MNIST-sized runs search the full grid on a CPU")
         sigmas, fitness, masks, bernoulli_masks = [0.2, 0.6], ["prob"], [7, 14], [7, 14, 28]
+        superpixels = [16]
     b = {"baseline": 0.0 if small else "blur"}
     grid = itertools.product
     methods = {
