@@ -3,9 +3,9 @@
 Every sampler draws directions ``d = T z`` with ``z ~ N(0, I)`` and ``T`` linear: the identity
 (plain Gaussian noise), bilinear or nearest-neighbour upsampling from a small mask (mask resizing,
 "GERS"; nearest gives crisp square cells), or a Gaussian filter normalised to unit L2 norm (mask
-smoothing). One mask can be shared by every
-channel. ``gain = Cov(d)·1 = T Tᵀ 1`` is what the estimators divide by, so that a gradient that is
-smooth at the mask's scale comes out at its true size (and integrated attributions stay complete).
+smoothing). One mask can be shared by every channel. ``gain = Cov(d)·1 = T Tᵀ 1`` is what the
+estimators divide by, so that a gradient that is smooth at the mask's scale comes out at its true
+size (and integrated attributions stay complete).
 :func:`bernoulli` thresholds any of them at 0 into present/absent masks; for those,
 ``bernoulli_gain`` (the mean over pixels of Σ_q E[(2b_p − 1)(2b_q − 1)]) plays the same part.
 
@@ -37,8 +37,6 @@ class NoiseSampler:
         device: where noise is drawn.
         axes: for an image transform separable into ``T_H ⊗ T_W`` (resizing, smoothing), the two
             1-D matrices ``(T_H, T_W)``; None where pixels get independent noise.
-        crisp: every output element copies exactly one entry of ``z`` (plain noise, a shared mask,
-            nearest-neighbour resizing): thresholded masks are then functions of the cells' signs.
     """
 
     def __init__(
@@ -48,14 +46,12 @@ class NoiseSampler:
         transform: Callable[[torch.Tensor], torch.Tensor],
         device: torch.device | str,
         axes: tuple[torch.Tensor, torch.Tensor] | None = None,
-        crisp: bool = False,
     ):
         self.shape = tuple(shape)
         self.low_shape = tuple(low_shape)
         self.transform = transform
         self.device = torch.device(device)
         self.axes = axes
-        self.crisp = crisp
 
     @property
     def dimensions(self) -> int:
@@ -157,7 +153,7 @@ def make_sampler(
             return F.interpolate(basis, size=high, mode="nearest" if nearest else "linear", **corners)[0].T
 
         axes = (axis(h, height), axis(w, width))
-        return NoiseSampler(shape, (mask_channels, h, w), resize, device, axes=axes, crisp=nearest)
+        return NoiseSampler(shape, (mask_channels, h, w), resize, device, axes=axes)
 
     if smoothing is not None:
         kernel_size, sigma = _smoothing(smoothing)
@@ -178,8 +174,8 @@ def make_sampler(
         return NoiseSampler(shape, (mask_channels, height + pad, width + pad), smooth, device, axes=axes)
 
     if shared:
-        return NoiseSampler(shape, (1, height, width), to_input, device, crisp=True)
-    return NoiseSampler(shape, shape, lambda z: z, device, crisp=True)
+        return NoiseSampler(shape, (1, height, width), to_input, device)
+    return NoiseSampler(shape, shape, lambda z: z, device)
 
 
 def bernoulli(directions: torch.Tensor) -> torch.Tensor:
