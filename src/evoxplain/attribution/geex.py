@@ -195,17 +195,16 @@ class GEEX(Explainer):
                 masks = bernoulli(d)
                 step = alpha * delta
                 plus, minus = base + masks * step, base + (1 - masks) * step
-                directions = 2 * masks - 1
                 alpha_total += alpha.sum()
             else:
                 center = base + alpha * delta if self.integrated else x.expand_as(d)
                 plus, minus = center + self.sigma * d, center - self.sigma * d
-                directions = d
             f = self.fitness(bb(torch.cat([plus, minus])), target, bb.output)
             diff = f[: len(d)] - f[len(d) :]
-            if fit is not None:
-                fit.add(2.0 * (z > 0).reshape(len(z), -1) - 1, alpha, diff)  # the cells' signs, as the masks
+            if fit is not None:  # the cells' own masks: no full-size sign tensor is built
+                fit.add(2 * bernoulli(z).reshape(len(z), -1) - 1, alpha, diff)
             else:
+                directions = 2 * masks - 1 if bernoulli_masks else d
                 accumulated += diff @ directions.reshape(len(d), -1)
             self._progress(2 * len(d))
         if bernoulli_masks:
