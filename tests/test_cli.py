@@ -58,6 +58,8 @@ def _check_outputs(out, stem: str, shape: tuple[int, ...]) -> str:
     assert np.isfinite(values).all() and np.abs(values).sum() > 0
     with Image.open(out / f"{stem}_heatmap.png") as png:
         assert png.format == "PNG"
+    stderr = np.load(out / f"{stem}_stderr.npy")  # every method of the command is a GEEX
+    assert stderr.shape == shape and ((stderr >= 0) | np.isnan(stderr)).all()  # NaN: too few pairs
     return (out / f"{stem}_summary.txt").read_text()
 
 
@@ -68,7 +70,7 @@ def test_explain_npy_with_torchscript(files, tmp_path):
     assert result.exit_code == 0, result.output
     assert "queries: 202" in result.stdout and "predicted:" in result.stdout
     summary = _check_outputs(tmp_path, "x", (1, 28, 28))
-    assert "queries used: 202" in summary
+    assert "queries used: 202" in summary and "standard errors from 0" in summary
     assert "mask_size=(14, 14)" in summary and "bGEEX" in summary and "top regions" in summary  # auto: small image
 
 
@@ -98,6 +100,7 @@ def test_methods_and_baselines(files, tmp_path):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = _check_outputs(tmp_path / "regression", "x", (1, 28, 28))
+    assert "sampling noise: not estimable" in summary  # 32 pairs for 196 cells
     assert "bGEEX" in summary and "estimator=regression" in summary and "completeness" in summary
 
 

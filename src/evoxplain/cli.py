@@ -335,6 +335,8 @@ def summary_text(
         )
     else:
         lines.append(f"sum of values: {float(exp.totals):.4f} (GE is not integrated: no completeness check)")
+    if exp.stderr is not None:
+        lines.append(noise_line(exp.values, exp.stderr))
     values = exp.values
     if values.ndim >= 2:
         lines.append("top regions (rows, columns: sum of values):")
@@ -347,10 +349,27 @@ def summary_text(
     return "\n".join(lines) + "\n"
 
 
+def noise_line(values: torch.Tensor, stderr: torch.Tensor) -> str:
+    """How far the values stand above their sampling noise, in one line of the summary.
+
+    Example:
+        >>> noise_line(torch.tensor([3.0, 0.5]), torch.tensor([1.0, 1.0]))  # "... 50% of the values ..."
+    """
+    known = stderr.isfinite() & (stderr > 0)
+    if not bool(known.any()):
+        return "sampling noise: not estimable (about as few query pairs as mask cells: use more queries)"
+    z = values[known].abs() / stderr[known]
+    return (
+        f"sampling noise: {float((z > 2).float().mean()):.0%} of the values are more than 2 standard errors "
+        f"from 0 (the largest: {float(z.max()):.1f}); the errors shrink as 1/sqrt(queries)"
+    )
+
+
 def write_outputs(
     out: str | Path, stem: str, x: torch.Tensor, exp: Explanation, title: str, summary: str
 ) -> list[Path]:
-    """Write ``<stem>_heatmap.png``, ``<stem>_values.npy`` and ``<stem>_summary.txt`` under ``out``.
+    """Write ``<stem>_heatmap.png``, ``<stem>_values.npy`` and ``<stem>_summary.txt`` under ``out``
+    (and ``<stem>_stderr.npy``, the values' standard errors, where the method estimates them).
 
     Example:
         >>> write_outputs("results", "cat", image, exp, "tabby", summary)
@@ -376,7 +395,11 @@ def write_outputs(
         bars(values, path=png, title=title)
     np.save(npy, values.numpy())
     txt.write_text(summary, encoding="utf-8")
-    return [png, npy, txt]
+    written = [png, npy, txt]
+    if exp.stderr is not None:
+        written.append(folder / f"{stem}_stderr.npy")
+        np.save(written[-1], exp.stderr.detach().cpu().numpy())
+    return written
 
 
 @dataclass
@@ -500,7 +523,7 @@ def explain(
     channels: Annotated[int | None, typer.Option(help="Image channels a model file takes (1 or 3).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for the heatmap, values and summary.")] = Path("evoxplain-out"),
 ) -> None:
-    """Explain one input: writes OUT/<name>_heatmap.png, _values.npy and _summary.txt."""
+    """Explain one input: writes OUT/<name>_heatmap.png, _values.npy, _stderr.npy and _summary.txt."""
     try:
         result = run_explain(
             input, model, method, queries, sigma, parse_pair(mask_size, "--mask-size"), target, seed,

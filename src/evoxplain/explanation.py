@@ -31,6 +31,9 @@ class Explanation:
         score: the explained score f(x) at the input (per input for a batch), if measured.
         baseline_score: f at the baseline (integrated methods), if measured.
         tokens: for text, the tokens the values belong to (a list of lists for a batch).
+        stderr: the standard error of each value, where the method estimates it (GEEX: its
+            values are averages over random pairs, and ``stderr`` is how far another seed
+            would move them at this budget); the shape of ``values``, or None.
     """
 
     values: Any
@@ -42,6 +45,7 @@ class Explanation:
     score: torch.Tensor | None = None
     baseline_score: torch.Tensor | None = None
     tokens: list[str] | list[list[str]] | None = None
+    stderr: Any = None
 
     @property
     def batched(self) -> bool:
@@ -69,6 +73,7 @@ class Explanation:
             score=pick(self.score),
             baseline_score=pick(self.baseline_score),
             tokens=pick(self.tokens),
+            stderr=pick(self.stderr),
         )
 
     @property

@@ -7,7 +7,7 @@ returns an :class:`~evoxplain.Explanation` whose ``queries`` counts every input 
 (the prediction query included), exactly as for :class:`~evoxplain.GEEX`.
 
 A subclass sets ``name``, implements ``cost(x)`` (queries for one input, known in advance) and
-``_explain_one(x, target, seed)`` returning ``{"values", "target", "score"[, "baseline_score"]}``.
+``_explain_one(x, target, seed)`` returning ``{"values", "target", "score"[, "baseline_score", "stderr"]}``.
 
 Example:
     >>> exp = Occlusion(model, window=16, stride=8).explain(images)     # (N, 3, 224, 224)
@@ -194,6 +194,7 @@ class Explainer:
             score=gather("score"),
             baseline_score=gather("baseline_score"),
             tokens=gather("tokens", stack=False),
+            stderr=gather("stderr", stack=not text),
         )
 
 

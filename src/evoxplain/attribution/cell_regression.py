@@ -20,6 +20,8 @@ Example:
     >>> fit.add(signs, torch.ones(4), signs @ torch.tensor([1., 2, 3, 4]))
     >>> fit.solve().tolist()
     [1.0, 2.0, 3.0, 4.0]
+    >>> fit.stderr(fit.solve()).tolist()      # four pairs, four cells: no residual left to measure
+    [nan, nan, nan, nan]
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class CellRegression:
         self.cells = cells
         self.gram = torch.zeros((cells, cells), dtype=torch.float64, device=device)
         self.moment = torch.zeros(cells, dtype=torch.float64, device=device)
+        self.weighted_squares = 0.0  # Σ y² / α, for the residual sum of squares
         self.alpha_total = 0.0
         self.pairs = 0
 
@@ -55,7 +58,9 @@ class CellRegression:
         device = self.gram.device
         signs, alpha = signs.to(device, torch.float64), alpha.to(device, torch.float64).reshape(-1)
         self.gram += (signs * alpha[:, None]).T @ signs
-        self.moment += differences.to(device, torch.float64) @ signs
+        differences = differences.to(device, torch.float64)
+        self.moment += differences @ signs
+        self.weighted_squares += float((differences.square() / alpha.clamp_min(1e-30)).sum())
         self.alpha_total += float(alpha.sum())
         self.pairs += len(signs)
 
@@ -64,9 +69,27 @@ class CellRegression:
         """γ: 0 once there are twice as many pairs as cells, rising to 1 with none."""
         return 0.0 if self.pairs >= 2 * self.cells else self.cells / (self.cells + self.pairs)
 
-    def solve(self) -> torch.Tensor:
-        """The cells' values ``w`` (float64, ``(cells,)``)."""
+    def _system(self) -> torch.Tensor:
+        """A: the Gram matrix, shrunk toward its expectation while pairs are few."""
         gamma = self.shrinkage
         identity = torch.eye(self.cells, dtype=torch.float64, device=self.gram.device)
-        gram = (1 - gamma) * self.gram + gamma * self.alpha_total * identity
-        return torch.linalg.solve(gram, self.moment)
+        return (1 - gamma) * self.gram + gamma * self.alpha_total * identity
+
+    def solve(self) -> torch.Tensor:
+        """The cells' values ``w`` (float64, ``(cells,)``)."""
+        return torch.linalg.solve(self._system(), self.moment)
+
+    def stderr(self, values: torch.Tensor) -> torch.Tensor:
+        """The standard errors of ``values`` (:meth:`solve`'s result): float64, ``(cells,)``.
+
+        NaN when the pairs leave no degree of freedom for the residuals (about as many pairs as cells).
+        """
+        values = values.to(self.gram)
+        residual = self.weighted_squares - 2 * float(values @ self.moment) + float(values @ self.gram @ values)
+        inverse = torch.linalg.inv(self._system())
+        hat = self.gram @ inverse  # its trace: the fit's effective number of parameters
+        freedom = self.pairs - float(hat.trace())
+        if freedom < 1:
+            return torch.full_like(values, float("nan"))
+        covariance = inverse @ hat if self.shrinkage > 0 else inverse  # A⁻¹ G A⁻¹ (= G⁻¹ unshrunk)
+        return (max(residual, 0.0) / freedom * covariance.diagonal().clamp_min(0)).sqrt()

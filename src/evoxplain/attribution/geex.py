@@ -23,12 +23,14 @@ search radius σ, n queries drawn as n/2 mirrored pairs.
   pairs' score differences on the masks' cells (crisp cells: nearest-neighbour resizing); exact
   for a model linear in the cells, and far less noisy where many cells matter
   (:mod:`.cell_regression`).
+* Every estimate comes with its standard error (``Explanation.stderr``), from the same pairs
+  (:mod:`.pair_mean` for the mean estimators, :mod:`.cell_regression` for the regression).
 
 Example:
     >>> from evoxplain import GEEX
     >>> explainer = GEEX(model, queries=2000, sigma=0.2, mask_size=(14, 14), seed=0)
     >>> exp = explainer.explain(image)            # (3, 224, 224) -> values (3, 224, 224)
-    >>> exp.target, exp.queries, exp.completeness_gap
+    >>> exp.target, exp.queries, exp.completeness_gap, exp.stderr.shape
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from ..errors import InvalidInputError
 from ..sampling import NoiseSampler, _pair, _smoothing, bernoulli, make_sampler
 from .base import Explainer
 from .cell_regression import CellRegression
+from .pair_mean import PairMean
 
 BLOCK = 32
 """Mirrored pairs drawn per noise block: results do not depend on ``batch_size``."""
@@ -186,16 +189,14 @@ class GEEX(Explainer):
         shared = self.shared_mask if self.shared_mask is not None else (bernoulli_masks and x.ndim >= 3)
         sampler = self._sampler(tuple(x.shape), shared)
         fit = CellRegression(sampler.dimensions, device) if self.estimator == "regression" else None
+        sums = PairMean(x.numel(), device) if fit is None else None
         pairs = self.queries // 2
-        accumulated = torch.zeros(x.numel(), device=device)
-        alpha_total = torch.zeros((), device=device)
         for z, d, alpha in self._blocks(sampler, pairs, generator):
             alpha = alpha.view(-1, *([1] * x.ndim))
             if bernoulli_masks:
                 masks = bernoulli(d)
                 step = alpha * delta
                 plus, minus = base + masks * step, base + (1 - masks) * step
-                alpha_total += alpha.sum()
             else:
                 center = base + alpha * delta if self.integrated else x.expand_as(d)
                 plus, minus = center + self.sigma * d, center - self.sigma * d
@@ -203,25 +204,31 @@ class GEEX(Explainer):
             diff = f[: len(d)] - f[len(d) :]
             if fit is not None:  # the cells' own masks: no full-size sign tensor is built
                 fit.add(2 * bernoulli(z).reshape(len(z), -1) - 1, alpha, diff)
-            else:
+            else:  # the mean estimators: Bernoulli pairs weighted by α, Gaussian ones not (α moves the centre)
                 directions = 2 * masks - 1 if bernoulli_masks else d
-                accumulated += diff @ directions.reshape(len(d), -1)
+                sums.add(diff, directions.reshape(len(d), -1), alpha if bernoulli_masks else torch.ones_like(alpha))
             self._progress(2 * len(d))
-        if bernoulli_masks:
-            if fit is not None:  # each cell's value spread evenly over its pixels (then channels, below)
-                pixels = sampler.footprint / (x[..., 0, 0].numel() if shared else 1)
-                values = sampler.transform((fit.solve().to(x.dtype).view_as(pixels) / pixels)[None])[0]
-            else:  # divided by the masks' correlation area, as the Gaussian estimate by its gain
-                values = accumulated.view_as(x) / alpha_total / sampler.bernoulli_gain
-            if shared:
-                weight = delta.abs().reshape(-1, *x.shape[-2:])
-                weight = weight / weight.sum(dim=0, keepdim=True).clamp_min(1e-30)
-                values = values * weight.view_as(x)
+        if fit is not None:  # each cell's value spread evenly over its pixels (then channels, below)
+            pixels = sampler.footprint / (x[..., 0, 0].numel() if shared else 1)
+            cells = fit.solve()
+            values, stderr = (
+                sampler.transform((c.to(x.dtype).view_as(pixels) / pixels)[None])[0] for c in (cells, fit.stderr(cells))
+            )
+        elif bernoulli_masks:  # divided by the masks' correlation area, as the Gaussian estimate by its gain
+            values = sums.total.view_as(x) / sums.alpha_total / sampler.bernoulli_gain
+            stderr = sums.stderr().view_as(x) / sampler.bernoulli_gain
         else:
-            gradient = accumulated.view_as(x) / (2 * pairs * self.sigma) / sampler.gain
+            gradient = sums.total.view_as(x) / (2 * pairs * self.sigma) / sampler.gain
+            gradient_stderr = sums.stderr().view_as(x) / (2 * self.sigma) / sampler.gain
             values = delta * gradient if self.integrated else gradient
+            stderr = delta.abs() * gradient_stderr if self.integrated else gradient_stderr
+        if bernoulli_masks and shared:
+            weight = delta.abs().reshape(-1, *x.shape[-2:])
+            weight = weight / weight.sum(dim=0, keepdim=True).clamp_min(1e-30)
+            values, stderr = values * weight.view_as(x), stderr * weight.view_as(x)
         return {
             "values": values.cpu(),
+            "stderr": stderr.cpu(),
             "target": target,
             "score": scores[0],
             "baseline_score": scores[1] if len(scores) > 1 else None,
@@ -245,20 +252,25 @@ class GEEX(Explainer):
         target, scores, _ = self._anchor(anchors, target)
         pairs = self.queries // 2
         fit = CellRegression(n_tokens, self.blackbox.device) if self.estimator == "regression" else None
-        accumulated = torch.zeros(n_tokens, device=self.blackbox.device)
+        sums = PairMean(n_tokens, self.blackbox.device) if fit is None else None
         for start in range(0, pairs, BLOCK):
             keep = torch.rand((min(BLOCK, pairs - start), n_tokens), generator=generator) < 0.5
             f = self.fitness(self.blackbox(compose(keep) + compose(~keep)), target, self.blackbox.output)
             diff = f[: len(keep)] - f[len(keep) :]
-            signs = 2 * keep.to(accumulated) - 1
+            signs = 2 * keep.to(diff) - 1
             if fit is not None:
                 fit.add(signs, torch.ones(len(keep)), diff)
             else:
-                accumulated += diff @ signs
+                sums.add(diff, signs, torch.ones_like(diff))
             self._progress(2 * len(keep))
-        values = fit.solve().float() if fit is not None else accumulated / pairs
+        if fit is not None:
+            values = fit.solve()
+            values, stderr = values.float(), fit.stderr(values).float()
+        else:
+            values, stderr = sums.total / sums.alpha_total, sums.stderr()
         return {
             "values": values.cpu(),
+            "stderr": stderr.cpu(),
             "target": target,
             "score": scores[0],
             "baseline_score": scores[1],
