@@ -49,8 +49,8 @@ class CellRegression:
         self.cells = cells
         self.gram = torch.zeros((cells, cells), dtype=torch.float64, device=device)
         self.moment = torch.zeros(cells, dtype=torch.float64, device=device)
-        self.weighted_squares = 0.0  # Σ y² / α, for the residual sum of squares
-        self.alpha_total = 0.0
+        self.weighted_squares = torch.zeros((), dtype=torch.float64, device=device)  # Σ y² / α
+        self.alpha_total = torch.zeros((), dtype=torch.float64, device=device)
         self.pairs = 0
 
     def add(self, signs: torch.Tensor, alpha: torch.Tensor, differences: torch.Tensor) -> None:
@@ -60,8 +60,8 @@ class CellRegression:
         self.gram += (signs * alpha[:, None]).T @ signs
         differences = differences.to(device, torch.float64)
         self.moment += differences @ signs
-        self.weighted_squares += float((differences.square() / alpha.clamp_min(1e-30)).sum())
-        self.alpha_total += float(alpha.sum())
+        self.weighted_squares += (differences.square() / alpha.clamp_min(1e-30)).sum()
+        self.alpha_total += alpha.sum()  # sums stay on the device: no synchronisation per block
         self.pairs += len(signs)
 
     @property
@@ -85,7 +85,7 @@ class CellRegression:
         NaN when the pairs leave no degree of freedom for the residuals (about as many pairs as cells).
         """
         values = values.to(self.gram)
-        residual = self.weighted_squares - 2 * float(values @ self.moment) + float(values @ self.gram @ values)
+        residual = float(self.weighted_squares - 2 * values @ self.moment + values @ self.gram @ values)
         inverse = torch.linalg.inv(self._system())
         hat = self.gram @ inverse  # its trace: the fit's effective number of parameters
         freedom = self.pairs - float(hat.trace())

@@ -34,7 +34,7 @@ class PairMean:
         self.weighted = torch.zeros(size, device=device)
         self.squares = torch.zeros(size, device=device)
         self.alpha_total = torch.zeros((), device=device)
-        self.alpha_squares = 0.0
+        self.alpha_squares = torch.zeros((), device=device)
         self.pairs = 0
 
     def add(self, differences: torch.Tensor, directions: torch.Tensor, alpha: torch.Tensor) -> None:
@@ -44,7 +44,7 @@ class PairMean:
         self.weighted += (differences * alpha) @ directions
         self.squares += differences.square() @ directions.square()
         self.alpha_total += alpha.sum()
-        self.alpha_squares += float(alpha.square().sum())
+        self.alpha_squares += alpha.square().sum()  # sums stay on the device: no synchronisation
         self.pairs += len(differences)
 
     def stderr(self) -> torch.Tensor:
