@@ -150,6 +150,7 @@ def evaluate(blackbox, method, settings, x, targets, replacement, stride, insert
     result = {
         "deletion": deletion.score,
         "deletion_se": standard_error,
+        "deletion_per_instance": [round(float(v), 5) for v in per_instance],  # for paired comparisons
         "queries": exp.queries / len(x),
         "seconds": seconds,
     }
@@ -323,7 +324,48 @@ def write_markdown(path: Path, meta: dict, rows: list[dict]) -> None:
             for c in r["held_out"]
         )
         lines.append(f"- {r['method']} @ {r['budget']}: {scores}")
+    paired = paired_differences(rows)
+    if paired:
+        lines += ["", "## Paired differences on the same images (per-image AOPC deletion)", ""]
+        lines += [
+            "The best GEEX-family row of each budget against the best other black-box row of that budget and "
+            "against white-box IG, image by image (both scored the same images): the mean of the per-image "
+            "differences ± its standard error (each image's AOPC is normalised by its own first point, so the "
+            "mean can differ a little from the difference of the rows' scores, which average the curves first).",
+            "",
+            *paired,
+        ]
     path.write_text("\n".join(lines) + "\n")
+
+
+def in_geex_family(method: str) -> bool:
+    return method.startswith(("GE", "bGEEX"))
+
+
+def paired_differences(rows: list[dict]) -> list[str]:
+    """Lines comparing, image by image, each budget's best GEEX-family row with its best rivals."""
+    measured = [r for r in rows if "deletion_per_instance" in r]
+    best = lambda found: max(found, key=lambda r: r["deletion"], default=None)  # noqa: E731
+    lines = []
+    for budget in sorted({r["budget"] for r in measured if r["budget"]}):
+        at_budget = [r for r in measured if r["budget"] == budget]
+        ours = best(r for r in at_budget if in_geex_family(r["method"]))
+        rivals = [best(r for r in at_budget if not in_geex_family(r["method"]))]
+        rivals += [r for r in measured if r["method"].startswith("IG")]
+        for other in rivals:
+            if (
+                ours is None
+                or other is None
+                or len(other["deletion_per_instance"]) != len(ours["deletion_per_instance"])
+            ):
+                continue
+            d = torch.tensor(ours["deletion_per_instance"]) - torch.tensor(other["deletion_per_instance"])
+            se = float(d.std() / len(d) ** 0.5) if len(d) > 1 else float("nan")
+            lines.append(
+                f"- {budget} queries: {ours['method']} − {other['method']} = {float(d.mean()):+.4f} ± {se:.4f} "
+                f"({len(d)} images; better on {int((d > 0).sum())}, worse on {int((d < 0).sum())})"
+            )
+    return lines
 
 
 def plot(path: Path, rows: list[dict], dataset: str) -> None:
