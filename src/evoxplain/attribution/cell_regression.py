@@ -86,10 +86,10 @@ class CellRegression:
         """
         values = values.to(self.gram)
         residual = float(self.weighted_squares - 2 * values @ self.moment + values @ self.gram @ values)
-        inverse = torch.linalg.inv(self._system())
-        hat = self.gram @ inverse  # its trace: the fit's effective number of parameters
-        freedom = self.pairs - float(hat.trace())
+        inverse = torch.linalg.inv(self._system())  # symmetric, as A is
+        freedom = self.pairs - float((self.gram * inverse).sum())  # pairs − tr(G A⁻¹): effective parameters
         if freedom < 1:
             return torch.full_like(values, float("nan"))
-        covariance = inverse @ hat if self.shrinkage > 0 else inverse  # A⁻¹ G A⁻¹ (= G⁻¹ unshrunk)
-        return (max(residual, 0.0) / freedom * covariance.diagonal().clamp_min(0)).sqrt()
+        # diag(A⁻¹ G A⁻¹), which is diag(G⁻¹) when A = G (no shrinkage)
+        variances = ((inverse @ self.gram) * inverse).sum(dim=1) if self.shrinkage > 0 else inverse.diagonal()
+        return (max(residual, 0.0) / freedom * variances.clamp_min(0)).sqrt()

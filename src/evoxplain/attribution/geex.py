@@ -208,12 +208,14 @@ class GEEX(Explainer):
                 directions = 2 * masks - 1 if bernoulli_masks else d
                 sums.add(diff, directions.reshape(len(d), -1), alpha if bernoulli_masks else torch.ones_like(alpha))
             self._progress(2 * len(d))
-        if fit is not None:  # each cell's value spread evenly over its pixels (then channels, below)
+        if fit is not None:
             pixels = sampler.footprint / (x[..., 0, 0].numel() if shared else 1)
+
+            def to_pixels(per_cell: torch.Tensor) -> torch.Tensor:  # spread evenly (then over channels, below)
+                return sampler.transform((per_cell.to(x.dtype).view_as(pixels) / pixels)[None])[0]
+
             cells = fit.solve()
-            values, stderr = (
-                sampler.transform((c.to(x.dtype).view_as(pixels) / pixels)[None])[0] for c in (cells, fit.stderr(cells))
-            )
+            values, stderr = to_pixels(cells), to_pixels(fit.stderr(cells))
         elif bernoulli_masks:  # divided by the masks' correlation area, as the Gaussian estimate by its gain
             values = sums.total.view_as(x) / sums.alpha_total / sampler.bernoulli_gain
             stderr = sums.stderr().view_as(x) / sampler.bernoulli_gain
