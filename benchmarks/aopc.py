@@ -345,7 +345,10 @@ def in_geex_family(method: str) -> bool:
 def paired_differences(rows: list[dict]) -> list[str]:
     """Lines comparing, image by image, each budget's best GEEX-family row with its best rivals."""
     measured = [r for r in rows if "deletion_per_instance" in r]
-    best = lambda found: max(found, key=lambda r: r["deletion"], default=None)  # noqa: E731
+
+    def best(found):
+        return max(found, key=lambda r: r["deletion"], default=None)
+
     lines = []
     for budget in sorted({r["budget"] for r in measured if r["budget"]}):
         at_budget = [r for r in measured if r["budget"] == budget]

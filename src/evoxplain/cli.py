@@ -2,7 +2,7 @@
 
 ``evoxplain explain`` with no arguments explains the built-in EfficientNet-Lite0 on the built-in
 photo of a cat (the large-image defaults, 1000 queries: about half a minute on two CPU cores) and
-writes a heatmap PNG, the values (``.npy``) and a text summary.
+writes a heatmap PNG, the values and their standard errors (``.npy``) and a text summary.
 
 Example::
 
@@ -435,7 +435,7 @@ def run_explain(
     progress: bool = False,
     estimator: str = "auto",
 ) -> ExplainResult:
-    """Everything ``evoxplain explain`` does: load, predict, explain, write the three files.
+    """Everything ``evoxplain explain`` does: load, predict, explain, write the files.
 
     ``source`` is the input file (None: the sample photo); the other arguments are the command's
     options, parsed.
