@@ -100,6 +100,9 @@ def grids(dataset: str, grid_size: str = "full") -> dict[str, tuple[type, list[d
         "LIME": (LIME, [{"superpixel": p, "fitness": f, **b} for p, f in grid(superpixels, fitness)]),
         "KernelSHAP": (KernelSHAP, [{"superpixel": p, "fitness": f, **b} for p, f in grid(superpixels, fitness)]),
     }
+    for name in ("bGEEX", "bGEEX + regression"):  # the same candidates, signs in orthogonal blocks
+        cls, candidates = methods[name]
+        methods[f"{name}, orthogonal"] = (cls, [{**c, "design": "orthogonal"} for c in candidates])
     if small:  # one channel: a shared mask is the same mask
         del methods["GEEX + resize, shared"]
     return methods

@@ -8,12 +8,19 @@ S seeds, a standard deviation is itself known to about ±1/√(2(S − 1))). The
 
     python benchmarks/stderr_calibration.py --data ../shared/data --dataset mnist --images 4 --seeds 20
     python benchmarks/stderr_calibration.py --data ../shared/data --dataset imagenet --images 1 --seeds 10
+
+``--design both`` explains every input with both designs (``GEEX(design=...)``, independent
+directions and orthogonal blocks) on the same seeds, and reports the orthogonal design's spread over
+seeds relative to the random one's (its variance reduction) and how far apart the two designs'
+mean values are (the same expectation: |z| about 0.8 on average); results then go to
+``stderr_calibration_<dataset>_designs.*``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import platform
 import sys
@@ -61,15 +68,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--design", choices=["random", "orthogonal", "both"], default="random")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
+    designs = ["random", "orthogonal"] if args.design == "both" else [args.design]
 
     model, inputs, methods = load(args.dataset, args.data, args.images)
     blackbox = BlackBox(model.eval(), output="logits", batch_size=args.batch_size)
     rows = []
-    for name, options in methods.items():
+    previous: dict[str, torch.Tensor] = {}  # the random design's spread and mean values, for the orthogonal row
+    for (name, options), design in itertools.product(methods.items(), designs):
+        options = {**options, "design": design} if args.design != "random" else options
         started = time.perf_counter()
-        ratios, shares = [], []
+        ratios, shares, spreads, means = [], [], [], []
         for x in inputs:
             runs = [GEEX(blackbox, queries=args.queries, seed=s, **options).explain(x) for s in range(args.seeds)]
             values = torch.stack([r.values for r in runs]).flatten(1)
@@ -78,6 +89,8 @@ def main() -> None:
             moving = spread > 1e-6 * spread.max()  # elements whose values change with the seed at all
             ratios.append(reported.mean(dim=0)[moving] / spread[moving])
             shares.append(float((values.abs() > 2 * reported).float().mean()))
+            spreads.append(spread)
+            means.append(values.mean(dim=0))
         ratio = torch.cat(ratios)
         quantiles = ratio.quantile(torch.tensor([0.05, 0.5, 0.95])).tolist()
         rows.append(
@@ -90,6 +103,13 @@ def main() -> None:
                 "seconds": round(time.perf_counter() - started, 1),
             }
         )
+        spread, mean = torch.cat(spreads), torch.cat(means)
+        if design == "orthogonal" and args.design == "both":  # against the random row just before
+            rms = lambda t: float(t.square().mean().sqrt())  # noqa: E731
+            rows[-1]["spread vs random (rms)"] = round(rms(spread) / rms(previous["spread"]), 3)
+            z = (mean - previous["mean"]) / ((spread.square() + previous["spread"].square()) / args.seeds).sqrt()
+            rows[-1]["mean |z| vs random"] = round(float(z[z.isfinite()].abs().mean()), 3)
+        previous = {"spread": spread, "mean": mean}
         print(rows[-1], flush=True)
 
     command = "python " + " ".join(sys.argv)
@@ -101,10 +121,12 @@ def main() -> None:
         + (" (samples 64+, unscored by the AOPC runs)" if args.dataset == "imagenet" else " (test images 0+)"),
         "seeds": args.seeds,
         "queries": args.queries,
+        **({"design": args.design} if args.design != "random" else {}),
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"stderr_calibration_{args.dataset}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    stem = out / f"stderr_calibration_{args.dataset}{'' if args.design == 'random' else '_' + args.design + 's'}"
+    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = [f"# Standard errors against the spread over seeds ({args.dataset})", ""]
     lines += [f"- **{key}**: {value}" for key, value in meta.items()]
     lines += [
@@ -112,15 +134,30 @@ def main() -> None:
         f"deviation of the values over the seeds (1 = calibrated; with {args.seeds} seeds the standard deviation "
         f"itself is known to about ±{100 / (2 * (args.seeds - 1)) ** 0.5:.0f} %)",
         "",
-        "| method | elements | ratio: 5 % / median / 95 % | values beyond 2 s.e. | seconds |",
-        "|---|---|---|---|---|",
+    ]
+    both = args.design == "both"
+    if both:
+        lines += [
+            "- **spread vs random**: the orthogonal design's standard deviation over seeds divided by the random "
+            "design's (root mean square over the elements); **mean |z|**: the two designs' mean values apart, in "
+            "standard errors of that difference (same expectation: about 0.8)",
+        ]
+    lines += [
+        "",
+        "| method | design | elements | ratio: 5 % / median / 95 % | values beyond 2 s.e. | seconds |"
+        + (" spread vs random | mean abs z |" if both else ""),
+        "|---|---|---|---|---|---|" + ("---|---|" if both else ""),
     ]
     for r in rows:
         q = " / ".join(f"{v:.2f}" for v in r["ratio q05 / median / q95"])
-        lines.append(
-            f"| {r['method']} | {r['elements']} | {q} | {r['share of values beyond 2 s.e.']:.1%} | {r['seconds']} |"
+        line = (
+            f"| {r['method']} | {r['settings'].get('design', 'random')} | {r['elements']} | {q} | "
+            f"{r['share of values beyond 2 s.e.']:.1%} | {r['seconds']} |"
         )
-    (out / f"stderr_calibration_{args.dataset}.md").write_text("\n".join(lines) + "\n")
+        if both:
+            line += f" {r.get('spread vs random (rms)', '–')} | {r.get('mean |z| vs random', '–')} |"
+        lines.append(line)
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -62,8 +62,10 @@ def test_small_grid_searches_a_few_candidates_around_the_large_image_defaults(be
         assert cls is full[name][0] and 0 < len(candidates) <= len(full[name][1])
         assert all(c["fitness"] == "prob" for c in candidates)
     default = recommended_settings((3, 224, 224))  # the regression at 14×14, not integrated: among the candidates
-    regression = small["bGEEX + regression"][1]
+    regression = small["bGEEX + regression, orthogonal"][1]
     assert any(c["mask_size"] == default["mask_size"][0] and c["integrated"] is False for c in regression)
+    assert all(c["design"] == default["design"] for c in regression)
+    assert regression == [{**c, "design": "orthogonal"} for c in small["bGEEX + regression"][1]]
     assert len(regression) == 6 and len(small["bGEEX"][1]) == 3
     gers = small["GEEX + resize, shared"][1]  # and the CLI's GERS mask with its σ
     assert any(c["mask_size"] == gaussian_mask((3, 224, 224))[0] and c["sigma"] == 0.2 for c in gers) and len(gers) == 4

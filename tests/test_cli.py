@@ -11,7 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from evoxplain import BlackBox, InvalidInputError
-from evoxplain.cli import app, default_mask, make_explainer, parse_baseline, parse_pair, summary_text
+from evoxplain.cli import app, default_mask, make_explainer, noise_line, parse_baseline, parse_pair, summary_text
 from evoxplain.zoo import available_models, load_model
 
 runner = CliRunner()
@@ -96,12 +96,13 @@ def test_methods_and_baselines(files, tmp_path):
     assert "no completeness check" in (tmp_path / "ge" / "x_summary.txt").read_text()
     result = _run(
         "explain", str(files / "x.npy"), "--model", str(files / "tiny.pt"), "--method", "bgeex",
-        "--estimator", "regression", "--queries", "64", "--out", str(tmp_path / "regression"),
+        "--estimator", "regression", "--design", "orthogonal", "--queries", "64", "--out", str(tmp_path / "regression"),
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     summary = _check_outputs(tmp_path / "regression", "x", (1, 28, 28))
     assert "sampling noise: not estimable" in summary  # 32 pairs for 196 cells
     assert "bGEEX" in summary and "estimator=regression" in summary and "completeness" in summary
+    assert "design=orthogonal" in summary
 
 
 def test_the_large_image_default_says_its_values_need_not_add_up():
@@ -111,6 +112,14 @@ def test_the_large_image_default_says_its_values_need_not_add_up():
     summary = summary_text("m", exp, blackbox.probabilities(image[None])[0], None, image.shape, 66, "auto")
     assert "auto = bGE (" in summary and "estimator=regression" in summary and "mask_size=(14, 14)" in summary
     assert "not integrated" in summary and "completeness" not in summary
+    assert "design=orthogonal" in summary
+
+
+def test_the_noise_line_says_when_the_errors_are_upper_bounds():
+    values, errors = torch.tensor([3.0, 0.5, -5.0, 0.1]), torch.tensor([1.0, 1.0, 1.0, 1.0])
+    line = noise_line(values, errors)
+    assert "50% of the values are more than 2 standard errors" in line and "largest: 5.0" in line
+    assert "upper bounds" not in line and "upper bounds" in noise_line(values, errors, upper_bounds=True)
 
 
 def test_flat_input_draws_bars(tmp_path):
@@ -204,6 +213,12 @@ def test_parsers():
     assert make_explainer(blackbox, (3, 224, 224), "gers", baseline="mean").baseline == "mean"
     with pytest.raises(InvalidInputError, match="estimator"):
         make_explainer(blackbox, (3, 224, 224), estimator="median")
+    assert make_explainer(blackbox, (3, 224, 224)).design == "orthogonal"  # the large-image default
+    assert make_explainer(blackbox, (3, 224, 224), design="random").design == "random"
+    assert make_explainer(blackbox, (1, 28, 28), design="orthogonal").design == "orthogonal"
+    assert make_explainer(blackbox, (1, 28, 28)).design == "random"
+    with pytest.raises(InvalidInputError, match="--design"):
+        make_explainer(blackbox, (3, 224, 224), design="sobol")
     with pytest.raises(InvalidInputError):
         parse_pair("0", "--mask-size")
 

@@ -385,7 +385,12 @@ def test_recommended_settings_by_input_size():
     assert recommended_settings((3, 32, 48))["mask_size"] == (16, 24)
     large = recommended_settings((3, 224, 224))  # 16-pixel cells, fitted by least squares at full strength
     assert large == dict(
-        distribution="bernoulli", mask_size=(14, 14), estimator="regression", integrated=False, baseline="blur"
+        distribution="bernoulli",
+        mask_size=(14, 14),
+        estimator="regression",
+        integrated=False,
+        baseline="blur",
+        design="orthogonal",
     )
     assert recommended_settings((3, 480, 640))["mask_size"] == (14, 19)  # 14 cells along the shorter side
     assert recommended_settings((3, 65, 65))["mask_size"] == (14, 14)  # just over the small-image side

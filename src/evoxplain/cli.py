@@ -36,6 +36,7 @@ from .explanation import Explanation
 
 METHODS = ("auto", "gers", "geex", "ge", "bgeex")
 ESTIMATORS = ("auto", "mean", "regression")
+DESIGNS = ("auto", "random", "orthogonal")
 DEFAULT_MODEL = "efficientnet-lite0"
 _MODEL_SUFFIXES = {".pt", ".pth", ".ts", ".pt2", ".onnx"}
 
@@ -226,6 +227,7 @@ def make_explainer(
     seed: int | None = 0,
     progress: bool = False,
     estimator: str = "auto",
+    design: str = "auto",
 ) -> GEEX:
     """The GEEX preset called ``method`` for inputs of ``shape``.
 
@@ -236,8 +238,9 @@ def make_explainer(
     ``bgeex``: the paper's integrated Bernoulli masks at ``mask_size``, shared by the channels. A
     ``mask_size`` given to ``ge`` or ``geex`` resizes their noise too. ``estimator`` (Bernoulli
     masks): ``mean`` or ``regression``; ``auto`` keeps the preset's (``mean`` but where ``auto``
-    recommends the regression). ``baseline="auto"``: a blurred copy for images larger than 64
-    pixels, else 0.
+    recommends the regression). ``design``: ``random`` or ``orthogonal`` directions; ``auto``
+    keeps the preset's (orthogonal where ``auto`` recommends it). ``baseline="auto"``: a blurred
+    copy for images larger than 64 pixels, else 0.
 
     GERS noise is not shared by the channels: a shared Gaussian mask moves them together, so it
     sees only the gradient summed over the channels and misses what depends on colour.
@@ -252,6 +255,8 @@ def make_explainer(
         raise InvalidInputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
     if estimator not in ESTIMATORS:
         raise InvalidInputError(f"--estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}")
+    if design not in DESIGNS:
+        raise InvalidInputError(f"--design must be one of {', '.join(DESIGNS)}, not {design!r}")
     recommended = recommended_settings(shape)
     if method in ("gers", "bgeex") and len(shape) < 2:
         raise InvalidInputError(
@@ -270,6 +275,8 @@ def make_explainer(
         settings["mask_size"] = mask_size
     if estimator != "auto":
         settings["estimator"] = estimator
+    if design != "auto":
+        settings["design"] = design
     if baseline == "auto":
         baseline = recommended.get("baseline", 0.0)
     return GEEX(
@@ -307,7 +314,7 @@ def summary_text(
 
     predicted = int(probs.argmax())
     p = exp.params
-    shown = ["queries", "sigma", "baseline", "mask_size", "shared_mask", "fitness", "seed"]
+    shown = ["queries", "sigma", "baseline", "mask_size", "shared_mask", "design", "fitness", "seed"]
     if p.get("distribution") == "bernoulli":
         shown[shown.index("sigma")] = "estimator"  # σ is unused by present/absent masks
     settings = ", ".join(f"{key}={p[key]}" for key in shown if p.get(key) is not None)
@@ -336,7 +343,7 @@ def summary_text(
     else:
         lines.append(f"sum of values: {float(exp.totals):.4f} (GE is not integrated: no completeness check)")
     if exp.stderr is not None:
-        lines.append(noise_line(exp.values, exp.stderr))
+        lines.append(noise_line(exp.values, exp.stderr, upper_bounds=p.get("design") == "orthogonal"))
     values = exp.values
     if values.ndim >= 2:
         lines.append("top regions (rows, columns: sum of values):")
@@ -349,8 +356,9 @@ def summary_text(
     return "\n".join(lines) + "\n"
 
 
-def noise_line(values: torch.Tensor, stderr: torch.Tensor) -> str:
-    """How far the values stand above their sampling noise, in one line of the summary.
+def noise_line(values: torch.Tensor, stderr: torch.Tensor, upper_bounds: bool = False) -> str:
+    """How far the values stand above their sampling noise, in one line of the summary
+    (``upper_bounds``: the errors overstate the noise, as with orthogonal designs).
 
     Example:
         >>> noise_line(torch.tensor([3.0, 0.5]), torch.tensor([1.0, 1.0]))  # "... 50% of the values ..."
@@ -359,9 +367,10 @@ def noise_line(values: torch.Tensor, stderr: torch.Tensor) -> str:
     if not bool(known.any()):
         return "sampling noise: not estimable (about as few query pairs as mask cells: use more queries)"
     z = values[known].abs() / stderr[known]
+    bounds = " (upper bounds of the errors: orthogonal design)" if upper_bounds else ""
     return (
         f"sampling noise: {float((z > 2).float().mean()):.0%} of the values are more than 2 standard errors "
-        f"from 0 (the largest: {float(z.max()):.1f}); the errors shrink as 1/sqrt(queries)"
+        f"from 0 (the largest: {float(z.max()):.1f}){bounds}; the errors shrink as 1/sqrt(queries)"
     )
 
 
@@ -434,6 +443,7 @@ def run_explain(
     out: str | Path = "evoxplain-out",
     progress: bool = False,
     estimator: str = "auto",
+    design: str = "auto",
 ) -> ExplainResult:
     """Everything ``evoxplain explain`` does: load, predict, explain, write the files.
 
@@ -465,7 +475,18 @@ def run_explain(
     if queries is None:
         queries = 1000 if resolved.name == DEFAULT_MODEL else 2000
     explainer = make_explainer(
-        blackbox, tuple(x.shape), method, queries, sigma, mask_size, baseline, fitness, seed, progress, estimator
+        blackbox,
+        tuple(x.shape),
+        method,
+        queries,
+        sigma,
+        mask_size,
+        baseline,
+        fitness,
+        seed,
+        progress,
+        estimator,
+        design,
     )
     started = time.perf_counter()
     exp = explainer.explain(x, target, batched=False)
@@ -501,6 +522,12 @@ def explain(
     estimator: Annotated[
         str, typer.Option(help="Bernoulli masks: mean or regression; auto: the method's (regression for large images).")
     ] = "auto",
+    design: Annotated[
+        str,
+        typer.Option(
+            help="random or orthogonal directions (same distribution per query, less noise); auto: the method's."
+        ),
+    ] = "auto",
     queries: Annotated[
         int | None, typer.Option(help="Perturbed inputs (even). Default: 1000 for efficientnet-lite0, else 2000.")
     ] = None,
@@ -528,7 +555,7 @@ def explain(
         result = run_explain(
             input, model, method, queries, sigma, parse_pair(mask_size, "--mask-size"), target, seed,
             parse_baseline(baseline), fitness, batch_size, parse_pair(size, "--size"), channels, out, progress=True,
-            estimator=estimator,
+            estimator=estimator, design=design,
         )  # fmt: skip
     except EvoxplainError as err:
         _fail(err)

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import InvalidInputError
+from .orthogonal import OrthogonalSigns
 
 
 class NoiseSampler:
@@ -62,9 +63,18 @@ class NoiseSampler:
         """``n`` directions, a ``(n, *shape)`` tensor on the sampler's device."""
         return self.sample_with_cells(n, generator)[1]
 
-    def sample_with_cells(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(z, T z)``: ``n`` low-dimensional draws ``(n, *low_shape)`` and their directions."""
+    def sample_with_cells(
+        self, n: int, generator: torch.Generator, signs: OrthogonalSigns | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(z, T z)``: ``n`` low-dimensional draws ``(n, *low_shape)`` and their directions.
+
+        With ``signs`` (an orthogonal design over ``dimensions``), ``z = |g| ⊙ s``: still
+        ``N(0, I)`` draw by draw, with the signs orthogonal across draws.
+        """
+        s = signs.draw(n).view(n, *self.low_shape) if signs is not None else None
         z = torch.randn((n, *self.low_shape), generator=generator, device=self.device)
+        if s is not None:
+            z = z.abs() * s
         return z, self.transform(z)
 
     @cached_property
