@@ -69,11 +69,17 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--design", choices=["random", "orthogonal", "both"], default="random")
+    parser.add_argument("--methods", nargs="*", default=None, help="only these methods (default: all)")
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
     designs = ["random", "orthogonal"] if args.design == "both" else [args.design]
 
     model, inputs, methods = load(args.dataset, args.data, args.images)
+    if args.methods is not None:
+        unknown = set(args.methods) - set(methods)
+        if unknown:
+            raise SystemExit(f"unknown methods {sorted(unknown)}; choose from {list(methods)}")
+        methods = {name: options for name, options in methods.items() if name in args.methods}
     blackbox = BlackBox(model.eval(), output="logits", batch_size=args.batch_size)
     rows = []
     previous: dict[str, torch.Tensor] = {}  # the random design's spread and mean values, for the orthogonal row
@@ -125,7 +131,8 @@ def main() -> None:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"stderr_calibration_{args.dataset}{'' if args.design == 'random' else '_' + args.design + 's'}"
+    suffix = {"random": "", "orthogonal": "_orthogonal", "both": "_designs"}[args.design]
+    stem = out / f"stderr_calibration_{args.dataset}{suffix}"
     stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = [f"# Standard errors against the spread over seeds ({args.dataset})", ""]
     lines += [f"- **{key}**: {value}" for key, value in meta.items()]
