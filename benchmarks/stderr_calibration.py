@@ -23,6 +23,7 @@ import datetime
 import itertools
 import json
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -118,7 +119,7 @@ def main() -> None:
         previous = {"spread": spread, "mean": mean}
         print(rows[-1], flush=True)
 
-    command = "python " + " ".join(sys.argv)
+    command = "python " + shlex.join(sys.argv)
     meta = {
         "command": command,
         "machine": f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}",
