@@ -112,7 +112,10 @@ def test_the_large_image_default_says_its_values_need_not_add_up():
     summary = summary_text("m", exp, blackbox.probabilities(image[None])[0], None, image.shape, 66, "auto")
     assert "auto = bGE (" in summary and "estimator=regression" in summary and "mask_size=(14, 14)" in summary
     assert "not integrated" in summary and "completeness" not in summary
-    assert "design=orthogonal" in summary
+    assert "design=orthogonal" in summary and "upper bounds" not in summary  # the regression's errors stay fit
+    exp = make_explainer(blackbox, tuple(image.shape), "bgeex", queries=512, design="orthogonal").explain(image, 0)
+    summary = summary_text("m", exp, blackbox.probabilities(image[None])[0], None, image.shape, 514, "bgeex")
+    assert "upper bounds of the errors" in summary  # the mean estimator's are computed as for independent masks
 
 
 def test_the_noise_line_says_when_the_errors_are_upper_bounds():

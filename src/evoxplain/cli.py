@@ -343,7 +343,8 @@ def summary_text(
     else:
         lines.append(f"sum of values: {float(exp.totals):.4f} (GE is not integrated: no completeness check)")
     if exp.stderr is not None:
-        lines.append(noise_line(exp.values, exp.stderr, upper_bounds=p.get("design") == "orthogonal"))
+        bounds = p.get("design") == "orthogonal" and p.get("estimator") != "regression"  # the regression's stay fit
+        lines.append(noise_line(exp.values, exp.stderr, upper_bounds=bounds))
     values = exp.values
     if values.ndim >= 2:
         lines.append("top regions (rows, columns: sum of values):")
@@ -358,7 +359,7 @@ def summary_text(
 
 def noise_line(values: torch.Tensor, stderr: torch.Tensor, upper_bounds: bool = False) -> str:
     """How far the values stand above their sampling noise, in one line of the summary
-    (``upper_bounds``: the errors overstate the noise, as with orthogonal designs).
+    (``upper_bounds``: the errors overstate the noise, as the mean estimators' with orthogonal designs).
 
     Example:
         >>> noise_line(torch.tensor([3.0, 0.5]), torch.tensor([1.0, 1.0]))  # "... 50% of the values ..."

@@ -33,8 +33,9 @@ class Explanation:
         tokens: for text, the tokens the values belong to (a list of lists for a batch).
         stderr: the standard error of each value, where the method estimates it (GEEX: its
             values are averages over random pairs, and ``stderr`` is how far another seed
-            would move them at this budget; with ``design="orthogonal"`` it is computed as for
-            independent draws, an upper bound); the shape of ``values``, or None.
+            would move them at this budget; with ``design="orthogonal"`` the mean estimators'
+            errors are computed as for independent draws, upper bounds); the shape of ``values``,
+            or None.
     """
 
     values: Any
