@@ -199,8 +199,8 @@ class GEEX(Explainer):
         fit = CellRegression(sampler.dimensions, device) if self.estimator == "regression" else None
         sums = PairMean(x.numel(), device) if fit is None else None
         pairs = self.queries // 2
-        signs = OrthogonalSigns(sampler.dimensions, generator) if self.design == "orthogonal" else None
-        for z, d, alpha in self._blocks(sampler, pairs, generator, signs):
+        design = OrthogonalSigns(sampler.dimensions, generator) if self.design == "orthogonal" else None
+        for z, d, alpha in self._blocks(sampler, pairs, generator, design):
             alpha = alpha.view(-1, *([1] * x.ndim))
             if bernoulli_masks:
                 masks = bernoulli(d)
@@ -305,14 +305,14 @@ class GEEX(Explainer):
             )
         return self._samplers[key]
 
-    def _blocks(self, sampler: NoiseSampler, pairs: int, generator: torch.Generator, signs: OrthogonalSigns | None):
+    def _blocks(self, sampler: NoiseSampler, pairs: int, generator: torch.Generator, design: OrthogonalSigns | None):
         """Yield ``(cells, directions, alphas)`` steps of whole noise blocks within the batch size."""
         per_step = max(BLOCK, self.blackbox.batch_size // 2 // BLOCK * BLOCK)
         for first in range(0, pairs, per_step):
             cells, directions, alphas = [], [], []
             for start in range(first, min(first + per_step, pairs), BLOCK):
                 count = min(BLOCK, pairs - start)
-                z, d = sampler.sample_with_cells(count, generator, signs)
+                z, d = sampler.sample_with_cells(count, generator, design)
                 cells.append(z)
                 directions.append(d)
                 uniform = torch.rand(count, generator=generator, device=sampler.device)
