@@ -53,6 +53,7 @@ from evoxplain import BlackBox
 from evoxplain.exemplars import CMAESSearch, ExemplarResult, ExemplarSearch, GradientSearch, RandomSearch
 from evoxplain.exemplars.engine import LatentSearch
 from evoxplain.zoo import generators
+from evoxplain.zoo.fer import fer_classifier_file
 
 METHODS = ["ES-momentum", "ES", "CMA-ES", "random", "GD-momentum", "GD-Adam"]
 GLASS_BOX = {"GD-momentum", "GD-Adam"}
@@ -107,8 +108,9 @@ def weights_digest(module: nn.Module) -> str:
     return digest.hexdigest()[:12]
 
 
-def classifier_file(dataset: str, half: int | None = None) -> str:
-    """The shipped weights file of the black box of ``dataset`` (``half``: the disjoint-data one).
+def classifier_file(dataset: str, half: int | None = None, fitted: bool = False) -> str:
+    """The shipped weights file of the black box of ``dataset`` (``half``: the disjoint-data one;
+    ``fitted``: the lightly regularised FER classifier).
 
     Example:
         >>> classifier_file("fer", half=0)
@@ -116,10 +118,10 @@ def classifier_file(dataset: str, half: int | None = None) -> str:
     """
     if dataset == "fashion-mnist":
         return "lenet-fashion-mnist.pt"
-    return "fer-classifier.pt" if half is None else f"fer-classifier-half{half}.pt"
+    return fer_classifier_file(half, fitted)
 
 
-def load_models(dataset: str, generator_name: str) -> Models:
+def load_models(dataset: str, generator_name: str, fitted: bool = False) -> Models:
     """The black-box classifier and the generator, frozen and in eval mode, with their provenance.
 
     From ``evoxplain.zoo.generators`` (the classifier paired with the generator: for
@@ -134,12 +136,14 @@ def load_models(dataset: str, generator_name: str) -> Models:
     if spec.dataset != dataset:
         sys.exit(f"--generator {generator_name} makes {spec.dataset} images: pass --dataset {spec.dataset}")
     half = spec.classifier_half
-    classifier, class_names = generators.load_exemplar_classifier(dataset, half=half)
+    if fitted and half is not None:
+        sys.exit(f"--fitted-classifier: {generator_name} pairs with a half-data classifier (none is fitted)")
+    classifier, class_names = generators.load_exemplar_classifier(dataset, half=half, fitted=fitted)
     generator, generator_file = generators.load_generator(generator_name), spec.weights
     source = "evoxplain.zoo.generators"
     info = {
         "source": source,
-        "classifier": classifier_file(dataset, half),
+        "classifier": classifier_file(dataset, half, fitted),
         "classifier_sha256": weights_digest(classifier),
         "generator": generator_name,
         "generator_file": generator_file,
@@ -622,6 +626,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast, every method")
     p.add_argument("--dataset", choices=sorted(DEFAULT_GENERATOR), default="fer")
     p.add_argument("--generator", default=None, help="a name for load_generator (default: <dataset>-vae)")
+    p.add_argument(
+        "--fitted-classifier",
+        action="store_true",
+        help="fer: the black box is fer-classifier-fitted.pt (light regularisation, surer of every class)",
+    )
     p.add_argument("--targets", default=None, help="class names or indices, comma-separated (default: all)")
     p.add_argument("--logit-scale", type=float, default=1.0, help="multiply the logits (1: the model as trained)")
     p.add_argument("--confidence", type=float, default=0.95)
@@ -734,7 +743,7 @@ def main(argv: list[str] | None = None, models: Models | None = None) -> dict[st
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    models = models or load_models(args.dataset, args.generator)
+    models = models or load_models(args.dataset, args.generator, args.fitted_classifier)
     models.classifier.to(device)
     models.generator.to(device)
     try:

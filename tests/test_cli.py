@@ -269,6 +269,10 @@ def test_image_exemplars_command_writes_grid_and_summary(tmp_path):
                "--per-class", "1", "--max-queries", "90", "--out", str(tmp_path))  # fmt: skip
     assert fer.exit_code == 0, fer.output
     assert "half 0" in (tmp_path / "fer_vae-disjoint_es_exemplars.md").read_text()
+    fitted = _run("exemplars", "fer", "--fitted-classifier", "--target", "sad", "--runs", "1",
+                  "--per-class", "1", "--max-queries", "90", "--out", str(tmp_path))  # fmt: skip
+    assert fitted.exit_code == 0, fitted.output
+    assert "fitted classifier" in (tmp_path / "fer_vae_es_fitted_exemplars.md").read_text()
 
 
 def test_text_exemplars_command_writes_sentences(tmp_path):
@@ -290,6 +294,8 @@ def test_text_exemplars_command_writes_sentences(tmp_path):
         (["mnist"], "exemplars are available for adult, fer, fashion-mnist, imdb"),
         (["imdb", "--generator", "dcgan"], "imdb exemplars use the sentence VAE"),
         (["adult", "--generator", "dcgan"], "adult exemplars use the tabular VAE"),
+        (["fashion-mnist", "--fitted-classifier"], "--fitted-classifier applies to fer only"),
+        (["fer", "--generator", "vae-disjoint", "--fitted-classifier"], "has no fitted version"),
     ],
 )
 def test_image_exemplars_command_errors(tmp_path, args, message):

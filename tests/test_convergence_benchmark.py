@@ -152,6 +152,11 @@ def test_shipped_fer_models_load_by_name(bench):
     assert (info["classifier"], info["generator_file"]) == ("fer-classifier.pt", "fer-vae.pt")  # names, not paths
     assert info["classifier_sha256"] == bench.weights_digest(models.classifier) and len(info["generator_sha256"]) == 12
     assert bench.classifier_file("fer", half=0) == "fer-classifier-half0.pt"
+    fitted = bench.load_models("fer", "fer-dcgan", fitted=True)
+    assert fitted.info["classifier"] == "fer-classifier-fitted.pt"
+    assert fitted.info["classifier_sha256"] != info["classifier_sha256"]
+    with pytest.raises(SystemExit, match="half-data classifier"):
+        bench.load_models("fer", "fer-vae-disjoint", fitted=True)
 
 
 def test_classifier_check_says_how_far_the_rule_is_from_real_images(bench, data_root):

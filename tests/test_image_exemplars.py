@@ -72,6 +72,10 @@ def test_black_boxes_and_unknown_names():
         load_exemplar_classifier("mnist")
     with pytest.raises(InvalidInputError):
         load_exemplar_classifier("fashion-mnist", half=0)
+    with pytest.raises(InvalidInputError, match="one shipped LeNet"):
+        load_exemplar_classifier("fashion-mnist", fitted=True)
+    fitted, _ = load_exemplar_classifier("fer", fitted=True)
+    assert fitted(x).shape == (2, 7) and not torch.equal(fitted(x), fer(x))
 
 
 def test_vae_for_both_sizes_shares_layer_names():

@@ -248,6 +248,7 @@ def run_image_exemplars(
     seed: int = 0,
     out: str | Path = "evoxplain-out",
     method: str = "es",
+    fitted: bool = False,
 ) -> str:
     """What ``evoxplain exemplars fer|fashion-mnist`` does; returns the Markdown it wrote.
 
@@ -255,7 +256,8 @@ def run_image_exemplars(
     ``vae-disjoint`` — paired with the classifier trained on the other half — and
     ``vae-no-surprise`` / ``dcgan-no-surprise``), searches ``runs`` exemplars per class (``target``: one class or a
     comma-separated list, by name or index; default every class), and writes
-    ``<dataset>_<generator>_<method>_exemplars.png`` and ``.md`` under ``out``.
+    ``<dataset>_<generator>_<method>_exemplars.png`` and ``.md`` under ``out``. ``fitted``: the
+    FER black box is the lightly regularised classifier (files ``..._fitted_exemplars.*``).
 
     Example:
         >>> print(run_image_exemplars("fer", "vae-no-surprise", target="happy,surprise", runs=4))
@@ -266,9 +268,12 @@ def run_image_exemplars(
         raise InvalidInputError(f"image exemplars are available for 'fer' and 'fashion-mnist', not {dataset!r}")
     name = _generator_name(dataset, generator)
     info = generator_info(name)
-    classifier, classes = load_exemplar_classifier(dataset, half=info.classifier_half)
+    if fitted and info.classifier_half is not None:
+        raise InvalidInputError(f"{generator} pairs with a half-data classifier, which has no fitted version")
+    classifier, classes = load_exemplar_classifier(dataset, half=info.classifier_half, fitted=fitted)
     gen = load_generator(name)
-    black_box = "classifier" + ("" if info.classifier_half is None else f" (half {info.classifier_half})")
+    black_box = "fitted classifier" if fitted else "classifier"
+    black_box += "" if info.classifier_half is None else f" (half {info.classifier_half})"
     found = image_exemplars(
         classifier, gen, _targets(target, classes), runs=runs, per_class=min(per_class, runs),
         seed=seed, momentum=momentum, max_queries=max_queries, method=method,
@@ -279,6 +284,6 @@ def run_image_exemplars(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InvalidInputError(f"cannot create the output folder {folder}: {err}") from None
-    stem = f"{dataset}_{generator}_{method}_exemplars"
+    stem = f"{dataset}_{generator}_{method}{'_fitted' if fitted else ''}_exemplars"
     found.save(folder / f"{stem}.png", folder / f"{stem}.md")
     return found.markdown()

@@ -153,25 +153,28 @@ def load_generator(name: str) -> nn.Module:
     return VAEDecoder(load_fer_vae(path, image_size=size))
 
 
-_CLASSIFIERS: dict[str, Callable[[int | None], nn.Module]] = {
-    "fer": lambda half: load_fer_classifier(half=half),
-    "fashion-mnist": lambda half: _lenet_fashion(half),
+_CLASSIFIERS: dict[str, Callable[[int | None, bool], nn.Module]] = {
+    "fer": lambda half, fitted: load_fer_classifier(half=half, fitted=fitted),
+    "fashion-mnist": lambda half, fitted: _lenet_fashion(half, fitted),
 }
 
 
-def _lenet_fashion(half: int | None) -> nn.Module:
-    if half is not None:
-        raise InvalidInputError("the Fashion-MNIST black box is trained on the whole training split: half must be None")
+def _lenet_fashion(half: int | None, fitted: bool) -> nn.Module:
+    if half is not None or fitted:
+        raise InvalidInputError("the Fashion-MNIST black box is the one shipped LeNet: leave half and fitted out")
     from .lenet import load_lenet
 
     return load_lenet("fashion-mnist")
 
 
-def load_exemplar_classifier(dataset: str, half: int | None = None) -> tuple[nn.Module, list[str]]:
+def load_exemplar_classifier(
+    dataset: str, half: int | None = None, fitted: bool = False
+) -> tuple[nn.Module, list[str]]:
     """The black box whose exemplars are searched, and its class names.
 
     ``"fer"``: the FER classifier (:func:`~evoxplain.zoo.fer.load_fer_classifier`; ``half=0``:
-    the one trained on half 0 of the training split). ``"fashion-mnist"``: the shipped
+    the one trained on half 0 of the training split; ``fitted=True``: the one trained with light
+    regularisation, surer of every class). ``"fashion-mnist"``: the shipped
     ``lenet-fashion-mnist``. Both take images in [0, 1] and return logits.
 
     Example:
@@ -183,7 +186,7 @@ def load_exemplar_classifier(dataset: str, half: int | None = None) -> tuple[nn.
         raise InvalidInputError(
             f"unknown dataset {dataset!r}; image exemplars are available for: {', '.join(sorted(_CLASSIFIERS))}"
         )
-    return _CLASSIFIERS[dataset](half), dataset_classes(dataset)
+    return _CLASSIFIERS[dataset](half, fitted), dataset_classes(dataset)
 
 
 @torch.no_grad()
