@@ -629,7 +629,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--fitted-classifier",
         action="store_true",
-        help="fer: the black box is fer-classifier-fitted.pt (light regularisation, surer of every class)",
+        help="fer: the black box is fer-classifier-fitted.pt (light regularisation, sure of more classes)",
     )
     p.add_argument("--targets", default=None, help="class names or indices, comma-separated (default: all)")
     p.add_argument("--logit-scale", type=float, default=1.0, help="multiply the logits (1: the model as trained)")

@@ -605,7 +605,7 @@ def exemplars(
         typer.Option(
             "--fitted-classifier",
             help="fer: explain the classifier trained with light regularisation (56.4% test accuracy, "
-            "surer of every class) instead of the default one (51.3%).",
+            "sure of real faces of 5 classes) instead of the default one (51.3%, 2 classes).",
         ),
     ] = False,
     epochs: Annotated[int, typer.Option(help="Adult: epochs of the generator's training.")] = 30,

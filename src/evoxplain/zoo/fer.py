@@ -3,7 +3,9 @@
 * :class:`FERClassifier` — the black box: [0, 1] faces ``(N, 1, 48, 48)`` → 7 logits. Three
   VGG blocks (conv-BN-ReLU ×2, max-pool) with 32/64/128 channels, average-pooled to 3×3, dropout,
   fc 128, dropout, fc 7. Normalises its input inside (mean/std buffers). Wrap it as
-  ``BlackBox(model, output="logits")``. Trained with flips, small random shifts and weight decay.
+  ``BlackBox(model, output="logits")``. Trained with flips, small random shifts and weight decay;
+  a second one (``fitted=True``) without dropout and with light regularisation, which fits its
+  data: more accurate and sure of real faces of more classes.
 * :class:`FERVAE` — the generator: encoder of strided convs (32/64/64) to a ``latent_dim``
   Gaussian, decoder fc → transposed convs → sigmoid. ``image_size=48`` (FER2013, 6×6
   bottleneck) or ``28`` (Fashion-MNIST, 7×7 bottleneck). Trained with a cyclical KL-annealing
@@ -29,6 +31,8 @@ shipped files are in ``src/evoxplain/zoo/weights/``, written ``W/`` here)::
 
     python -m evoxplain.zoo.fer --model classifier --out W/fer-classifier.pt
     python -m evoxplain.zoo.fer --model classifier --half 0 --out W/fer-classifier-half0.pt
+    python -m evoxplain.zoo.fer --model classifier --epochs 30 --weight-decay 5e-4 --max-shift 1 --dropout 0 \
+        --out W/fer-classifier-fitted.pt
     python -m evoxplain.zoo.fer --model vae --out W/fer-vae.pt
     python -m evoxplain.zoo.fer --model vae --half 1 --out W/fer-vae-half1.pt
     python -m evoxplain.zoo.fer --model vae --exclude-class surprise --out W/fer-vae-no-surprise.pt

@@ -16,7 +16,8 @@ name                      dataset         trained on
 ========================  ==============  ======================================================
 
 Black boxes: :func:`load_exemplar_classifier` gives the FER classifier (``"fer"``; with
-``half=0`` the one trained on half 0 only) and the shipped LeNet for ``"fashion-mnist"``.
+``half=0`` the one trained on half 0 only, with ``fitted=True`` the lightly regularised one) and
+the shipped LeNet for ``"fashion-mnist"``.
 
 Example:
     >>> from evoxplain.zoo.generators import load_generator, load_exemplar_classifier
@@ -174,7 +175,7 @@ def load_exemplar_classifier(
 
     ``"fer"``: the FER classifier (:func:`~evoxplain.zoo.fer.load_fer_classifier`; ``half=0``:
     the one trained on half 0 of the training split; ``fitted=True``: the one trained with light
-    regularisation, surer of every class). ``"fashion-mnist"``: the shipped
+    regularisation, sure of real faces of more classes). ``"fashion-mnist"``: the shipped
     ``lenet-fashion-mnist``. Both take images in [0, 1] and return logits.
 
     Example:
