@@ -365,13 +365,25 @@ def paired_differences(rows: list[dict]) -> list[str]:
                 or len(other["deletion_per_instance"]) != len(ours["deletion_per_instance"])
             ):
                 continue
-            d = torch.tensor(ours["deletion_per_instance"]) - torch.tensor(other["deletion_per_instance"])
-            se = float(d.std() / len(d) ** 0.5) if len(d) > 1 else float("nan")
-            lines.append(
-                f"- {budget} queries: {ours['method']} − {other['method']} = {float(d.mean()):+.4f} ± {se:.4f} "
-                f"({len(d)} images; better on {int((d > 0).sum())}, worse on {int((d < 0).sum())})"
-            )
+            lines.append(f"- {budget} queries: {paired_difference(ours, other)}")
     return lines
+
+
+def paired_difference(ours: dict, other: dict) -> str:
+    """``A − B = mean ± s.e. (n images; better on …, worse on …)`` from two rows' per-image AOPC deletion.
+
+    Example:
+        >>> paired_difference({"method": "A", "deletion_per_instance": [0.9, 0.8]},
+        ...                   {"method": "B", "deletion_per_instance": [0.85, 0.8]})
+        'A − B = +0.0250 ± 0.0250 (2 images; better on 1, worse on 0)'
+    """
+    d = torch.tensor(ours["deletion_per_instance"], dtype=torch.float64)
+    d = d - torch.tensor(other["deletion_per_instance"], dtype=torch.float64)
+    se = float(d.std() / len(d) ** 0.5) if len(d) > 1 else float("nan")
+    return (
+        f"{ours['method']} − {other['method']} = {float(d.mean()):+.4f} ± {se:.4f} "
+        f"({len(d)} images; better on {int((d > 0).sum())}, worse on {int((d < 0).sum())})"
+    )
 
 
 def plot(path: Path, rows: list[dict], dataset: str) -> None:

@@ -79,3 +79,23 @@ def test_resume_never_mixes_a_small_grid_run_with_a_full_one(bench):
     assert bench.earlier_rows(full, dict(setup))[0]["method"] == "GE"
     with pytest.raises(SystemExit, match="candidate grid"):
         bench.earlier_rows(full, {**setup, "candidate grid": "small"})
+
+
+def test_paired_comparison_of_two_rows(tmp_path):
+    spec = importlib.util.spec_from_file_location("paired", SCRIPT.parent / "paired.py")
+    paired = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(paired)
+    rows = [
+        {"method": "A", "budget": 1000, "deletion_per_instance": [0.9, 0.8, 0.7]},
+        {"method": "B", "budget": 1000, "deletion_per_instance": [0.8, 0.8, 0.6]},
+        {"method": "A", "budget": 5000, "deletion_per_instance": [0.9, 0.9, 0.9]},
+        {"method": "B", "budget": None, "deletion": 0.5},  # no per-image scores: not compared
+    ]
+    # differences 0.1, 0, 0.1: mean 0.0667, standard deviation 0.0577, s.e. 0.0333
+    assert paired.compare(rows, "A", "B") == [
+        "1000 queries: A − B = +0.0667 ± 0.0333 (3 images; better on 2, worse on 0)"
+    ]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"meta": {}, "rows": rows}))
+    with pytest.raises(SystemExit, match="no budget has per-image scores for both 'A' and 'C'"):
+        paired.main([str(path), "A", "C"])
