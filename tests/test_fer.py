@@ -175,7 +175,7 @@ def test_shipped_classifiers_accuracy_and_confidence(fer_test):
     assert result.converged and result.target_probability >= 0.95 and result.queries <= 1000
 
 
-def test_fitted_classifier_is_surer_of_every_class(fer_test):
+def test_fitted_classifier_is_more_accurate_and_sure_of_more_classes(fer_test):
     """The lightly regularised FER classifier: more accurate than the default one, confident on real
     faces of five classes (the default one: two), and the search makes a face it calls 'sad' with
     probability ≥ 0.95 although no real face gets that from it."""
