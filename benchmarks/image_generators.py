@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> dict:
         if dataset == "fer" and half is None:  # how well it fits its own training faces
             report["classifiers"][f"{name} (training split)"] = accuracy(model, *train_fer)
         print(f"classifier {name}: test accuracy {acc:.4f}", flush=True)
+    fitted_fer, _ = load_exemplar_classifier("fer", fitted=True)
     for name in available_generators():
         info = generator_info(name)
         classifier, _ = load_exemplar_classifier(info.dataset, half=info.classifier_half)
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
             row["test_recon_bce"], row["test_kl"] = vae_test_loss(generator.vae, tests[info.dataset][0])
         black_boxes = {"": classifier}
         if info.dataset == "fer" and info.classifier_half is None:  # the fitted classifier too
-            black_boxes["_fitted"] = load_exemplar_classifier("fer", fitted=True)[0]
+            black_boxes["_fitted"] = fitted_fer
         for suffix, black_box in black_boxes.items():
             for label, init_range in (("normal", None), ("uniform5", 5.0)):
                 fraction, counts = sample_confidence(

@@ -268,8 +268,6 @@ def run_image_exemplars(
         raise InvalidInputError(f"image exemplars are available for 'fer' and 'fashion-mnist', not {dataset!r}")
     name = _generator_name(dataset, generator)
     info = generator_info(name)
-    if fitted and info.classifier_half is not None:
-        raise InvalidInputError(f"{generator} pairs with a half-data classifier, which has no fitted version")
     classifier, classes = load_exemplar_classifier(dataset, half=info.classifier_half, fitted=fitted)
     gen = load_generator(name)
     black_box = "fitted classifier" if fitted else "classifier"

@@ -618,7 +618,10 @@ def fer_classifier_file(half: int | None = None, fitted: bool = False) -> str:
     if half not in (None, 0, 1):
         raise InvalidInputError(f"half must be 0, 1 or None, not {half!r}")
     if fitted and half is not None:
-        raise InvalidInputError("the fitted FER classifier is trained on the whole training split: leave half out")
+        raise InvalidInputError(
+            "a half-data FER classifier has no fitted version (the fitted one is trained on the whole "
+            "training split): leave half out, or use a generator paired with the whole-data classifier"
+        )
     if fitted:
         return "fer-classifier-fitted.pt"
     return "fer-classifier.pt" if half is None else f"fer-classifier-half{half}.pt"
