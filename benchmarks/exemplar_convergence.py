@@ -136,8 +136,6 @@ def load_models(dataset: str, generator_name: str, fitted: bool = False) -> Mode
     if spec.dataset != dataset:
         sys.exit(f"--generator {generator_name} makes {spec.dataset} images: pass --dataset {spec.dataset}")
     half = spec.classifier_half
-    if fitted and half is not None:
-        sys.exit(f"--fitted-classifier: {generator_name} pairs with a half-data classifier (none is fitted)")
     classifier, class_names = generators.load_exemplar_classifier(dataset, half=half, fitted=fitted)
     generator, generator_file = generators.load_generator(generator_name), spec.weights
     source = "evoxplain.zoo.generators"
@@ -629,7 +627,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--fitted-classifier",
         action="store_true",
-        help="fer: the black box is fer-classifier-fitted.pt (light regularisation, sure of more classes)",
+        help="fer: the black box is the fitted version of the paired classifier (fer-classifier-fitted.pt, "
+        "with fer-vae-disjoint fer-classifier-half0-fitted.pt: light regularisation, sure of more classes)",
     )
     p.add_argument("--targets", default=None, help="class names or indices, comma-separated (default: all)")
     p.add_argument("--logit-scale", type=float, default=1.0, help="multiply the logits (1: the model as trained)")

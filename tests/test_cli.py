@@ -295,7 +295,6 @@ def test_text_exemplars_command_writes_sentences(tmp_path):
         (["imdb", "--generator", "dcgan"], "imdb exemplars use the sentence VAE"),
         (["adult", "--generator", "dcgan"], "adult exemplars use the tabular VAE"),
         (["fashion-mnist", "--fitted-classifier"], "--fitted-classifier applies to fer only"),
-        (["fer", "--generator", "vae-disjoint", "--fitted-classifier"], "has no fitted version"),
     ],
 )
 def test_image_exemplars_command_errors(tmp_path, args, message):

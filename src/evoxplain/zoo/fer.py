@@ -33,6 +33,8 @@ shipped files are in ``src/evoxplain/zoo/weights/``, written ``W/`` here)::
     python -m evoxplain.zoo.fer --model classifier --half 0 --out W/fer-classifier-half0.pt
     python -m evoxplain.zoo.fer --model classifier --epochs 30 --weight-decay 5e-4 --max-shift 1 --dropout 0 \
         --out W/fer-classifier-fitted.pt
+    python -m evoxplain.zoo.fer --model classifier --half 0 --epochs 30 --weight-decay 5e-4 --max-shift 1 \
+        --dropout 0 --out W/fer-classifier-half0-fitted.pt
     python -m evoxplain.zoo.fer --model vae --out W/fer-vae.pt
     python -m evoxplain.zoo.fer --model vae --half 1 --out W/fer-vae-half1.pt
     python -m evoxplain.zoo.fer --model vae --exclude-class surprise --out W/fer-vae-no-surprise.pt
@@ -612,19 +614,12 @@ def fer_classifier_file(half: int | None = None, fitted: bool = False) -> str:
     """The shipped weights file of a FER classifier.
 
     Example:
-        >>> fer_classifier_file(half=0), fer_classifier_file(fitted=True)
-        ('fer-classifier-half0.pt', 'fer-classifier-fitted.pt')
+        >>> fer_classifier_file(half=0), fer_classifier_file(fitted=True), fer_classifier_file(0, fitted=True)
+        ('fer-classifier-half0.pt', 'fer-classifier-fitted.pt', 'fer-classifier-half0-fitted.pt')
     """
     if half not in (None, 0, 1):
         raise InvalidInputError(f"half must be 0, 1 or None, not {half!r}")
-    if fitted and half is not None:
-        raise InvalidInputError(
-            "a half-data FER classifier has no fitted version (the fitted one is trained on the whole "
-            "training split): leave half out, or use a generator paired with the whole-data classifier"
-        )
-    if fitted:
-        return "fer-classifier-fitted.pt"
-    return "fer-classifier.pt" if half is None else f"fer-classifier-half{half}.pt"
+    return "fer-classifier" + (f"-half{half}" if half is not None else "") + ("-fitted" if fitted else "") + ".pt"
 
 
 def load_fer_classifier(path: str | Path | None = None, half: int | None = None, fitted: bool = False) -> FERClassifier:
@@ -633,7 +628,8 @@ def load_fer_classifier(path: str | Path | None = None, half: int | None = None,
     ``half=0`` gives the classifier trained on half 0 of the training split only (the
     disjoint-data scenario, paired with the VAE trained on half 1). ``fitted=True`` gives the
     one trained without dropout and with light regularisation (:data:`FITTED_CLASSIFIER_OPTIONS`):
-    more accurate on the test split and confident on more faces of every class.
+    more accurate on the test split and confident on more faces of every class. Both together:
+    the fitted classifier of half 0.
 
     Example:
         >>> bb = BlackBox(load_fer_classifier(), output="logits")
@@ -641,8 +637,8 @@ def load_fer_classifier(path: str | Path | None = None, half: int | None = None,
     """
     name = fer_classifier_file(half, fitted)
     path = Path(path) if path is not None else WEIGHTS_DIR / name
-    options = f" --half {half}" if half is not None else f" {FITTED_CLASSIFIER_OPTIONS}" if fitted else ""
-    hint = "--model classifier" + options
+    hint = "--model classifier" + (f" --half {half}" if half is not None else "")
+    hint += f" {FITTED_CLASSIFIER_OPTIONS}" if fitted else ""
     return _load(FERClassifier(), path, hint)
 
 
