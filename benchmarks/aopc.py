@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
                     "held_out": held_out,
                 }
             )
-            rows[-1].update(machine=meta["machine"], date=meta["date"])
+            rows[-1].update(machine=meta["machine"], date=meta["date"], forward_seconds_per_query=per_query)
             print(rows[-1], flush=True)
             save(stem, meta, rows)  # after every method: a long run loses nothing
 
@@ -291,8 +291,10 @@ def earlier_rows(earlier: dict, meta: dict) -> list[dict]:
             f"--resume: the earlier {meta['dataset']} results were measured with other {', '.join(differ)}; "
             "run without --resume to start over"
         )
-    machine, date = earlier["meta"]["machine"], earlier["meta"]["date"]
-    return [{"machine": machine, "date": date, **row} for row in earlier["rows"]]
+    measured = {"machine": earlier["meta"]["machine"], "date": earlier["meta"]["date"]}
+    if "forward seconds per query" in earlier["meta"]:  # rows written before each row kept its own
+        measured["forward_seconds_per_query"] = float(earlier["meta"]["forward seconds per query"].split()[0])
+    return [{**measured, **row} for row in earlier["rows"]]
 
 
 def save(stem: Path, meta: dict, rows: list[dict]) -> None:
@@ -304,6 +306,13 @@ def save(stem: Path, meta: dict, rows: list[dict]) -> None:
 def write_markdown(path: Path, meta: dict, rows: list[dict]) -> None:
     lines = [f"# AOPC on {meta['dataset']}", ""]
     lines += [f"- **{k}**: `{v}`" if k == "command" else f"- **{k}**: {v}" for k, v in meta.items()]
+    forwards = {}  # a resumed run: each run measured the model's own speed, and its rows' 'x forward' used it
+    for r in rows:
+        if "forward_seconds_per_query" in r:
+            forwards.setdefault(f"{r['forward_seconds_per_query']:.3g}", []).append(f"{r['method']} @ {r['budget']}")
+    if len(forwards) > 1:
+        runs = "; ".join(f"{value} for {', '.join(measured)}" for value, measured in forwards.items())
+        lines.append(f"- **forward seconds per query, run by run**: {runs}")
     header = ["method", "budget", "queries / explanation", "AOPC deletion (± s.e.)", "AOPC insertion"]
     header += ["s / explanation", "x forward", "settings (chosen on held-out)"]
     several = len({(r.get("machine"), r.get("date")) for r in rows}) > 1  # a resumed run: say where each was measured

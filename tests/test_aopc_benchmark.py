@@ -24,9 +24,10 @@ def rows_of(folder: Path) -> list[dict]:
     return json.loads((folder / "aopc_mnist.json").read_text())["rows"]
 
 
-def test_resume_keeps_earlier_rows_and_runs_only_the_missing_ones(bench, data_root, tmp_path):
+def test_resume_keeps_earlier_rows_and_runs_only_the_missing_ones(bench, data_root, tmp_path, monkeypatch):
     common = ["--dataset", "mnist", "--data", str(data_root), "--images", "2", "--held-out", "2"]
     common += ["--batch-size", "64", "--out", str(tmp_path)]
+    monkeypatch.setattr(bench, "forward_seconds_per_query", lambda *args: 0.001)  # each run measures its own
     bench.main(common + ["--budgets", "20", "--methods", "bGEEX"])
     (first,) = rows_of(tmp_path)
     assert (first["method"], first["budget"], first["queries"]) == ("bGEEX", 20, 22)
@@ -38,6 +39,7 @@ def test_resume_keeps_earlier_rows_and_runs_only_the_missing_ones(bench, data_ro
     md = (tmp_path / "aopc_mnist.md").read_text()
     assert f"- bGEEX @ 20: {scores[0]:.3f} (" in md and md.count("distribution=bernoulli") == 10 + 1
 
+    monkeypatch.setattr(bench, "forward_seconds_per_query", lambda *args: 0.002)
     bench.main(common + ["--budgets", "20", "40", "--methods", "bGEEX", "RISE", "--resume"])
     rows = rows_of(tmp_path)
     assert [(r["method"], r["budget"]) for r in rows] == [("bGEEX", 20), ("bGEEX", 40), ("RISE", 20), ("RISE", 40)]
@@ -46,6 +48,13 @@ def test_resume_keeps_earlier_rows_and_runs_only_the_missing_ones(bench, data_ro
     assert rows[1]["queries"] == 42
     meta = json.loads((tmp_path / "aopc_mnist.json").read_text())["meta"]
     assert meta["command"].count("python benchmarks/aopc.py") == 2 and "&&" in meta["command"]
+    assert [r["forward_seconds_per_query"] for r in rows] == [0.001, 0.002, 0.002, 0.002]
+    for r in rows:  # 'x forward' against the forward speed its own run measured
+        assert r["x_forward"] == pytest.approx(r["seconds"] / (r["queries"] * r["forward_seconds_per_query"]))
+    md = (tmp_path / "aopc_mnist.md").read_text()
+    assert "run by run**: 0.001 for bGEEX @ 20; 0.002 for bGEEX @ 40, RISE @ 20, RISE @ 40\n" in md
+    older = {"meta": {**meta, "forward seconds per query": "0.0322 (the model alone)"}, "rows": [{"method": "X"}]}
+    assert bench.earlier_rows(older, meta)[0]["forward_seconds_per_query"] == 0.0322  # rows saved before the key
 
     with pytest.raises(SystemExit, match="held-out images"):  # another setup is never mixed in
         other = [*common[:7], "3", *common[8:]]  # three held-out images instead of two
