@@ -311,7 +311,7 @@ def write_markdown(path: Path, meta: dict, rows: list[dict]) -> None:
         if "forward_seconds_per_query" in r:
             forwards.setdefault(f"{r['forward_seconds_per_query']:.3g}", []).append(f"{r['method']} @ {r['budget']}")
     if len(forwards) > 1:
-        runs = "; ".join(f"{value} for {', '.join(measured)}" for value, measured in forwards.items())
+        runs = "; ".join(f"{value} for {', '.join(rows_of_run)}" for value, rows_of_run in forwards.items())
         lines.append(f"- **forward seconds per query, run by run**: {runs}")
     header = ["method", "budget", "queries / explanation", "AOPC deletion (± s.e.)", "AOPC insertion"]
     header += ["s / explanation", "x forward", "settings (chosen on held-out)"]

@@ -207,7 +207,7 @@ def test_fitted_half_classifier_is_as_accurate_and_sure_of_more_classes(fer_test
     with torch.no_grad():
         default, fitted = (load_fer_classifier(half=0, fitted=f)(x).softmax(dim=1) for f in (False, True))
     sure = [[c for c in range(len(classes)) if bool((p[y == c, c] >= 0.95).any())] for p in (default, fitted)]
-    assert accuracy(load_fer_classifier(half=0, fitted=True), x, y) >= HALF_ACCURACY
+    assert float((fitted.argmax(dim=1) == y).float().mean()) >= HALF_ACCURACY
     assert len(sure[0]) == 2 and len(sure[1]) >= 5
     assert float((fitted.max(dim=1).values >= 0.95).float().mean()) > 2 * float(
         (default.max(dim=1).values >= 0.95).float().mean()
