@@ -31,6 +31,7 @@ from .errors import (
     QueryBudgetExceeded,
     require,
 )
+from .fitness import log_probabilities
 
 Output = Literal["auto", "probs", "logits"]
 Inputs = torch.Tensor | np.ndarray | Sequence[str]
@@ -159,9 +160,8 @@ class BlackBox:
         return out if self._output == "probs" else out.softmax(dim=1)
 
     def log_probabilities(self, inputs: Inputs) -> torch.Tensor:
-        """Log class probabilities ``(N, classes)`` (log-softmax of logits)."""
-        out = self(inputs)
-        return out.clamp_min(1e-30).log() if self._output == "probs" else out.log_softmax(dim=1)
+        """Log class probabilities ``(N, classes)``, exact also for a class the model is sure of."""
+        return log_probabilities(self(inputs), self._output)
 
     def predict(self, inputs: Inputs) -> torch.Tensor:
         """The predicted class of each input, a ``(N,)`` long tensor."""

@@ -21,8 +21,28 @@ FITNESSES = ("prob", "logit", "logprob", "entropy")
 Fitness = Callable[[torch.Tensor, int, str], torch.Tensor]
 
 
-def _log_probs(raw: torch.Tensor, output: str) -> torch.Tensor:
-    return raw.clamp_min(1e-30).log() if output == "probs" else raw.log_softmax(dim=1)
+def log_probabilities(raw: torch.Tensor, output: str) -> torch.Tensor:
+    """Log-probabilities of raw outputs (``output``: ``"probs"`` or ``"logits"``), exact also for a sure class.
+
+    In float32, ``log_softmax`` gives exactly 0 to a class whose logit leads the others by more
+    than about 16 (and ``log`` of a probability that rounds to 1 gives 0), losing everything a
+    perturbation changes. Each row's leading class is therefore computed from the others:
+    log p_top = −log1p(exp(logsumexp_j (l_j − l_top))) = −log1p(Σ_j p_j / p_top), j ≠ top.
+
+    Example:
+        >>> log_probabilities(torch.tensor([[30.0, 0.0]]), "logits")  # log_softmax: [[0., -30.]]
+        tensor([[-9.3576e-14, -3.0000e+01]])
+    """
+    top = raw.argmax(dim=1, keepdim=True)
+    if output == "probs":
+        logs = raw.clamp_min(1e-30).log()
+        rest = raw.scatter(1, top, 0.0).sum(dim=1, keepdim=True)
+        top_log = -torch.log1p(rest / raw.gather(1, top).clamp_min(1e-30))
+    else:
+        logs = raw.log_softmax(dim=1)
+        rest = (raw - raw.gather(1, top)).scatter(1, top, float("-inf")).logsumexp(dim=1, keepdim=True)
+        top_log = -torch.log1p(rest.exp())  # rest ≤ log(classes − 1): no overflow
+    return logs.scatter(1, top, top_log)
 
 
 def _prob(raw: torch.Tensor, target: int, output: str) -> torch.Tensor:
@@ -30,15 +50,15 @@ def _prob(raw: torch.Tensor, target: int, output: str) -> torch.Tensor:
 
 
 def _logit(raw: torch.Tensor, target: int, output: str) -> torch.Tensor:
-    return raw[:, target] if output == "logits" else _log_probs(raw, output)[:, target]
+    return raw[:, target] if output == "logits" else log_probabilities(raw, output)[:, target]
 
 
 def _logprob(raw: torch.Tensor, target: int, output: str) -> torch.Tensor:
-    return _log_probs(raw, output)[:, target]
+    return log_probabilities(raw, output)[:, target]
 
 
 def _entropy(raw: torch.Tensor, target: int, output: str) -> torch.Tensor:
-    return -_log_probs(raw, output).mean(dim=1)
+    return -log_probabilities(raw, output).mean(dim=1)
 
 
 def fitness_fn(name: str) -> Fitness:
