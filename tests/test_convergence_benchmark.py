@@ -94,6 +94,14 @@ def test_report_rows_criteria_and_counts(bench, tmp_path):
     assert vs_cma["paired"]["runs"] == sum(a and b for a, b in both)
     assert vs_cma["mean_queries"][0] == saved["methods"]["ES-momentum"]["queries"]["mean"]
     assert "GD-Adam vs ES-momentum (wall)" in saved["headline"] and "logits ×" not in md
+    # rounds: batches one after another; ES sends 50 then 20 per generation, GD one input per step
+    es, gd = saved["methods"]["ES-momentum"], saved["methods"]["GD-Adam"]
+    assert es["records"]["rounds"] == [1 + (q - 50) // 20 for q in es["records"]["queries"]]
+    assert gd["records"]["rounds"] == gd["records"]["queries"]
+    wall = saved["headline"]["GD-Adam vs ES-momentum (wall)"]
+    assert wall["rounds_per_converged"][1] == sum(es["records"]["rounds"]) / es["converged"]
+    assert wall["rounds_ratio"] == pytest.approx(wall["rounds_per_converged"][0] / wall["rounds_per_converged"][1])
+    assert f"model rounds per converged exemplar: {wall['rounds_ratio']:.1f}×" in md
 
 
 def test_logit_scale_is_announced_and_changes_confidence(bench, tmp_path):
