@@ -181,3 +181,20 @@ def test_classifier_check_says_how_far_the_rule_is_from_real_images(bench, data_
     lines = bench.per_class_lines(rows, classes, check)
     assert lines[-2].startswith("| *real test images: highest p(class)* |")
     assert f"| {sad['max_probability']:.3f} |" in lines[-2]
+
+
+def test_momentum_dimension_study_pairs_the_same_runs(tmp_path):
+    spec = importlib.util.spec_from_file_location("momentum_dimension", SCRIPT.parent / "momentum_dimension.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    report = study.main("--runs 14 --scales 2 --latent-dims 16,32 --out".split() + [str(tmp_path)])
+    assert [(r["latent_dim"], r["scale"]) for r in report["rows"]] == [(16, 2.0), (32, 2.0)]
+    for row in report["rows"]:
+        assert row["paired_runs"] <= min(row["converged"]) and row["converged"][0] >= 10
+        ours, plain = row["paired_mean_queries"]
+        assert row["percent_fewer_paired"] == pytest.approx(100 * (1 - ours / plain))
+        assert row["percent_fewer_paired_se"] > 0
+    again = study.compare(16, 2.0, 14, 5050, 0.3)
+    assert again == report["rows"][0]  # seeded: the same searches again
+    md = (tmp_path / "momentum_dimension.md").read_text()
+    assert "| 2 | 32 | " in md and report["command"] in md
