@@ -42,7 +42,7 @@ _MODEL_SUFFIXES = {".pt", ".pth", ".ts", ".pt2", ".onnx"}
 
 app = typer.Typer(
     name="evoxplain",
-    help="Explain black-box models from queries alone (GEEX attributions).",
+    help="Explain black-box models from queries alone: attributions (GEEX) and class exemplars (ES with momentum).",
     add_completion=False,
     no_args_is_help=True,
 )
