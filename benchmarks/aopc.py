@@ -309,7 +309,9 @@ def write_markdown(path: Path, meta: dict, rows: list[dict]) -> None:
     forwards = {}  # a resumed run: each run measured the model's own speed, and its rows' 'x forward' used it
     for r in rows:
         if "forward_seconds_per_query" in r:
-            forwards.setdefault(f"{r['forward_seconds_per_query']:.3g}", []).append(f"{r['method']} @ {r['budget']}")
+            forwards.setdefault(f"{r['forward_seconds_per_query']:.3g}", []).append(
+                r["method"] + (f" @ {r['budget']}" if r["budget"] else "")
+            )
     if len(forwards) > 1:
         runs = "; ".join(f"{value} for {', '.join(rows_of_run)}" for value, rows_of_run in forwards.items())
         lines.append(f"- **forward seconds per query, run by run**: {runs}")

@@ -20,13 +20,21 @@ from aopc import paired_difference  # noqa: E402
 
 
 def compare(rows: list[dict], first: str, second: str) -> list[str]:
-    """One line per budget at which both ``first`` and ``second`` have per-image scores."""
-    by = {(r["method"], r["budget"]): r for r in rows if "deletion_per_instance" in r}
-    budgets = sorted({b for m, b in by if m == first} & {b for m, b in by if m == second}, key=lambda b: b or 0)
+    """One line per budget at which both ``first`` and ``second`` have per-image scores.
+
+    A row without a budget (the white-box methods) is compared at every budget of the other."""
+    scored = [r for r in rows if "deletion_per_instance" in r]
+    a = {r["budget"]: r for r in scored if r["method"] == first}
+    b = {r["budget"]: r for r in scored if r["method"] == second}
+    if list(a) == [None]:
+        a = dict.fromkeys(b, a[None]) if any(b) else a
+    if list(b) == [None]:
+        b = dict.fromkeys(a, b[None]) if any(a) else b
+    budgets = sorted(set(a) & set(b), key=lambda budget: budget or 0)
     if not budgets:
-        known = sorted({m for m, _ in by})
+        known = sorted({r["method"] for r in scored})
         raise SystemExit(f"no budget has per-image scores for both {first!r} and {second!r}; rows: {known}")
-    return [f"{budget} queries: {paired_difference(by[first, budget], by[second, budget])}" for budget in budgets]
+    return [f"{budget or 'any'} queries: {paired_difference(a[budget], b[budget])}" for budget in budgets]
 
 
 def main(argv: list[str] | None = None) -> None:

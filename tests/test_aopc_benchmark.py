@@ -104,6 +104,14 @@ def test_paired_comparison_of_two_rows(tmp_path):
     assert paired.compare(rows, "A", "B") == [
         "1000 queries: A − B = +0.0667 ± 0.0333 (3 images; better on 2, worse on 0)"
     ]
+    white_box = {"method": "IG", "budget": None, "deletion_per_instance": [0.9, 0.7, 0.8]}
+    assert paired.compare([*rows, white_box], "A", "IG") == [  # a row without budget meets every budget
+        "1000 queries: A − IG = +0.0000 ± 0.0577 (3 images; better on 1, worse on 1)",
+        "5000 queries: A − IG = +0.1000 ± 0.0577 (3 images; better on 2, worse on 0)",
+    ]
+    assert paired.compare([*rows, white_box], "IG", "B") == [
+        "1000 queries: IG − B = +0.0667 ± 0.0882 (3 images; better on 2, worse on 1)"
+    ]
     path = tmp_path / "r.json"
     path.write_text(json.dumps({"meta": {}, "rows": rows}))
     with pytest.raises(SystemExit, match="no budget has per-image scores for both 'A' and 'C'"):
