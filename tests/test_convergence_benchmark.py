@@ -102,6 +102,17 @@ def test_report_rows_criteria_and_counts(bench, tmp_path):
     assert wall["rounds_per_converged"][1] == sum(es["records"]["rounds"]) / es["converged"]
     assert wall["rounds_ratio"] == pytest.approx(wall["rounds_per_converged"][0] / wall["rounds_per_converged"][1])
     assert f"model rounds per converged exemplar: {wall['rounds_ratio']:.1f}×" in md
+    # one at a time (the paper's timing): the first 3 runs of ES-momentum and of GD, each alone
+    for row in (es, gd):
+        one = row["one_at_a_time"]
+        assert one["runs"] == 3 and len(one["sequential_seconds"]) == 3 and one["same_queries"] == 3
+        assert one["sequential_converged"] == row["records"]["converged"][:3]
+    alone = wall["one_at_a_time"]
+    assert alone["converged"] == [sum(gd["records"]["converged"][:3]), sum(es["records"]["converged"][:3])]
+    seconds = [sum(r["one_at_a_time"]["sequential_seconds"]) / c for r, c in zip((gd, es), alone["converged"])]
+    assert alone["ratio"] == pytest.approx(seconds[0] / seconds[1])
+    assert "each search alone (the paper's timing)" in md
+    assert "one_at_a_time" not in saved["methods"]["CMA-ES"]
 
 
 def test_logit_scale_is_announced_and_changes_confidence(bench, tmp_path):
