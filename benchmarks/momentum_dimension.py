@@ -53,21 +53,23 @@ def compare(latent_dim: int, scale: float, runs: int, budget: int, momentum: flo
         results[alpha] = search.run_many(targets)
     ours, plain = results[momentum], results[0.0]
     both = [(a.queries, b.queries) for a, b in zip(ours, plain, strict=True) if a.converged and b.converged]
-    paired = np.asarray(both, dtype=float)
-    return {
+    row = {
         "latent_dim": latent_dim,
         "scale": scale,
         "converged": [sum(r.converged for r in ours), sum(r.converged for r in plain)],
         "mean_queries": [mean_converged(ours), mean_converged(plain)],
         "paired_runs": len(both),
-        "paired_mean_queries": paired.mean(axis=0).tolist() if len(both) else None,
-        "percent_fewer_paired": float(100 * (1 - paired[:, 0].mean() / paired[:, 1].mean())) if len(both) else None,
-        "percent_fewer_paired_se": float(
-            100 * (paired[:, 1] - paired[:, 0]).std(ddof=1) / len(both) ** 0.5 / paired[:, 1].mean()
-        )
-        if len(both) > 1
-        else None,  # fmt: skip
+        "paired_mean_queries": None,
+        "percent_fewer_paired": None,
+        "percent_fewer_paired_se": None,
     }
+    if len(both) > 1:
+        with_momentum, without = np.asarray(both, dtype=float).T
+        row["paired_mean_queries"] = [float(with_momentum.mean()), float(without.mean())]
+        row["percent_fewer_paired"] = float(100 * (1 - with_momentum.mean() / without.mean()))
+        saved = without - with_momentum
+        row["percent_fewer_paired_se"] = float(100 * saved.std(ddof=1) / len(both) ** 0.5 / without.mean())
+    return row
 
 
 def markdown(report: dict) -> str:
