@@ -16,7 +16,7 @@ machine (detected), the date, the models (file names and weight hashes), and per
 success rate under both rules (the paper's: every elite member ≥ confidence; the looser: the best
 member), queries to converge of the converged runs (mean, median, quartiles; from
 ``ExemplarResult.queries`` / ``queries_to_best``), wall seconds per run and per converged
-exemplar, model rounds (batches sent one after another), the final target probability,
+exemplar, model rounds (generations evaluated one after another), the final target probability,
 per-class success and every run's record; for ES-momentum the ``run_many`` vs one-at-a-time
 exemplars per second on the first chunk, measured side by side, and for ES-momentum and GD the
 first ``--sequential-runs`` searches timed one at a time (the paper's timing); and the headline
@@ -422,7 +422,7 @@ def headline(rows: dict[str, Any]) -> dict[str, Any]:
     ``ES-momentum vs X``: mean queries to converge of each method's converged runs (each at its own
     success rate), the percent fewer, and the same over the runs both converged in (paired). ``X
     vs ES-momentum (wall)``: X's wall seconds per run and per converged exemplar over ES-momentum's,
-    and its model rounds (batches sent one after another) per converged exemplar over ES-momentum's:
+    and its model rounds (generations evaluated one after another) per converged exemplar over ES-momentum's:
     the wall-time ratio where a batch costs what one input costs (a GPU, a model behind a server).
     """
     out: dict[str, Any] = {}
@@ -528,8 +528,8 @@ def markdown(report: dict[str, Any]) -> str:
         "- *paper*: every elite member ≥ confidence (GD: its single member), queries when the search "
         "stopped; *best*: the best member ≥ confidence, queries when that first held. Queries are "
         "`ExemplarResult.queries` / `queries_to_best` of the converged runs. Seconds: wall time of all "
-        "runs / runs, and / converged runs. Rounds: batches the search sent one after another "
-        "(generations + 1; GD: steps + 1) in its converged runs.",
+        "runs / runs, and / converged runs. Rounds: generations the search evaluated one after another "
+        "(generations + 1; GD: steps + 1), each one model call where the batch size allows, in its converged runs.",
         "",
         "| method | runs | converged (paper) | queries mean / median [q25, q75] | rounds mean | converged (best) | "
         "queries to best mean / median [q25, q75] | s per run | s per converged | final p (mean) |",
@@ -583,8 +583,8 @@ def headline_lines(comparisons: dict[str, Any]) -> list[str]:
             if "rounds_ratio" in c:
                 lines.append(
                     f"- **{other} / ES-momentum model rounds per converged exemplar: {c['rounds_ratio']:.1f}×** "
-                    f"({c['rounds_per_converged'][0]:.1f} vs {c['rounds_per_converged'][1]:.1f} batches sent one "
-                    "after another): the wall-time ratio where a batch of a generation costs what one input costs "
+                    f"({c['rounds_per_converged'][0]:.1f} vs {c['rounds_per_converged'][1]:.1f} generations evaluated "
+                    "one after another): the wall-time ratio where a generation costs what one input costs "
                     "(the paper's GPU, a model behind a server); not measured here."
                 )
             continue
