@@ -370,6 +370,8 @@ def summarise(
 ) -> dict[str, Any]:
     """One method's row: success under both rules, queries to converge, seconds, final probability."""
     n = len(results)
+    records = run_records(results, runs)
+    rounds = records["rounds"]
     paper = [r.queries for r in results if r.converged]
     best = [r.queries_to_best for r in results if r.converged_best]
     converged = len(paper)
@@ -386,15 +388,15 @@ def summarise(
         "queries": quantiles(paper),
         "queries_to_best": quantiles(best),
         "queries_total": sum(r.queries for r in results),
-        "rounds": quantiles([r.generations + 1 for r in results if r.converged]),
-        "rounds_per_converged": sum(r.generations + 1 for r in results) / converged if converged else None,
+        "rounds": quantiles([k for k, r in zip(rounds, results) if r.converged]),
+        "rounds_per_converged": sum(rounds) / converged if converged else None,
         "wall_s": wall,
         "wall_s_per_run": wall / n,
         "wall_s_per_converged": wall / converged if converged else None,
         "target_probability": quantiles([r.target_probability for r in results]),
         "stop_reasons": dict(sorted(Counter(r.stop_reason for r in results).items())),
         "per_class": per_class,
-        "records": run_records(results, runs),
+        "records": records,
     }
 
 
@@ -448,7 +450,7 @@ def headline(rows: dict[str, Any]) -> dict[str, Any]:
         if other in rows:
             theirs = rows[other]
             per_converged = (theirs["wall_s_per_converged"], ours["wall_s_per_converged"])
-            out[f"{other} vs ES-momentum (wall)"] = {
+            wall = out[f"{other} vs ES-momentum (wall)"] = {
                 "runs": (theirs["runs"], ours["runs"]),
                 "success_rate": (theirs["success_rate"], ours["success_rate"]),
                 "s_per_run": (theirs["wall_s_per_run"], ours["wall_s_per_run"]),
@@ -459,10 +461,9 @@ def headline(rows: dict[str, Any]) -> dict[str, Any]:
             if "one_at_a_time" in theirs and "one_at_a_time" in ours:
                 one = one_at_a_time_ratio(theirs["one_at_a_time"], ours["one_at_a_time"])
                 if one is not None:
-                    out[f"{other} vs ES-momentum (wall)"]["one_at_a_time"] = one
+                    wall["one_at_a_time"] = one
             rounds = (theirs.get("rounds_per_converged"), ours.get("rounds_per_converged"))
             if None not in rounds:  # results written before rounds were recorded have none
-                wall = out[f"{other} vs ES-momentum (wall)"]
                 wall.update(rounds_per_converged=rounds, rounds_ratio=rounds[0] / rounds[1])
     return out
 
