@@ -73,3 +73,7 @@ def test_white_box_gradient_of_a_sure_class_log_probability_is_the_true_one():
     torch.nn.functional.linear(xd, model.weight.double(), model.bias.double()).log_softmax(0)[0].backward()
     got = Saliency(model, absolute=False, fitness="logprob").explain(x, target=0).values.double()
     torch.testing.assert_close(got, xd.grad, rtol=1e-4, atol=0.0)
+    xf = x.clone().requires_grad_(True)
+    model(xf[None]).log_softmax(1)[0, 0].backward()  # the case is one float32 log_softmax gets wrong
+    plain = xf.grad.double()
+    assert float(plain @ xd.grad / (plain.norm() * xd.grad.norm())) == pytest.approx(0.60, abs=0.01)
