@@ -3,9 +3,11 @@
 A search method (:class:`LatentSearch` subclass) makes one :class:`SearchState` per target. A state
 *asks* for the latents it wants evaluated next and is *told* the model's probabilities for them; it
 keeps its own random stream, elite, query count, history and stopping rule. The loop in
-:meth:`LatentSearch._drive` gathers the asks of every unfinished state, runs the generator once and
-the model once on all of them, and hands each state its rows: ``run_many`` is lockstep batching of
-independent searches, and ``run`` is ``run_many`` of one.
+:meth:`LatentSearch._drive` gathers the asks of every unfinished state (``ask_all``), runs the
+generator once and the model once on all of them, and hands each state its rows (``tell_all``):
+``run_many`` is lockstep batching of independent searches, and ``run`` is ``run_many`` of one. A
+state class may do ``ask_all`` / ``tell_all`` as tensor operations over all its searches (ES does),
+as long as every search gets the numbers it would get alone.
 
 Seeds: a call's seed ``s`` (drawn from the OS when None, and recorded) gives search ``i`` the stream
 ``SeedSequence(s, spawn_key=(i,))``; ``run(t)`` is stream 0, so ``run_many([t])`` equals ``run(t)``
@@ -161,16 +163,20 @@ class SearchState:
 
     def ask(self) -> Latents | None:
         """The next latents, or None (and the state done) if a limit stops the search first."""
+        return self.propose() if self.goes_on() else None
+
+    def goes_on(self) -> bool:
+        """Whether the search sends another batch; if a limit stops it first, it is finished."""
         if self.done:
-            return None
+            return False
         method = self.method
         if self.history and len(self.history) - 1 >= method.max_generations:
             self.finish("max_generations")
-            return None
+            return False
         if method.max_queries is not None and self.queries + self.next_size() > method.max_queries:
             self.finish("max_queries")
-            return None
-        return self.propose()
+            return False
+        return True
 
     def tell(self, latents: Latents, inputs: Any, probs: torch.Tensor) -> None:
         """Take the model's probabilities for the latents asked; select; check the rule."""
@@ -179,6 +185,23 @@ class SearchState:
         probs = probs.detach().float().cpu()
         self.select(latents.detach().cpu(), inputs, probs, self.objective.loss(probs))
         self.record()
+
+    # -- the same for every search of a call at once (subclasses may batch the work) --
+
+    @classmethod
+    def ask_all(cls, states: Sequence[SearchState]) -> list[tuple[SearchState, Latents]]:
+        """Each unfinished search that goes on, with the latents it asks for next."""
+        asks = [(state, state.ask()) for state in states if not state.done]
+        return [(state, z) for state, z in asks if z is not None]
+
+    @classmethod
+    def tell_all(cls, asks: Sequence[tuple[SearchState, Latents]], inputs: Any, probs: torch.Tensor) -> None:
+        """Hand each search its rows of one evaluated batch (``asks`` in the order of the rows)."""
+        start = 0
+        for state, z in asks:
+            stop = start + len(z)
+            state.tell(z, inputs[start:stop], probs[start:stop])
+            start = stop
 
     # -- helpers --
 
@@ -418,19 +441,15 @@ class LatentSearch:
 
     def _drive(self, states: Sequence[SearchState]) -> None:
         """The lockstep loop: every generation, one generator call and one model call."""
+        kind = type(states[0])  # one method, one kind of state
         while True:
-            asks = [(state, state.ask()) for state in states if not state.done]
-            asks = [(state, z) for state, z in asks if z is not None]
+            asks = kind.ask_all(states)
             if not asks:
                 return
             latents = torch.cat([z for _, z in asks])
             self._check_budget(len(latents), states)
             inputs, probs = self._evaluate(latents)
-            start = 0
-            for state, z in asks:
-                stop = start + len(z)
-                state.tell(z, inputs[start:stop], probs[start:stop])
-                start = stop
+            kind.tell_all(asks, inputs, probs)
 
     def _check_budget(self, needed: int, states: Sequence[SearchState]) -> None:
         """Stop before a generation the model's own budget cannot pay for, keeping what was found."""

@@ -107,8 +107,7 @@ class GradientSearch(LatentSearch):
         """Lockstep like the black-box searches, but with one backward through the whole batch."""
         bb: BlackBox = self.blackbox
         while True:
-            asks = [(state, state.ask()) for state in states if not state.done]
-            asks = [(state, z) for state, z in asks if z is not None]
+            asks = _GradientState.ask_all(states)
             if not asks:
                 return
             latents = torch.cat([z for _, z in asks])

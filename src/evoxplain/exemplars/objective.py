@@ -6,14 +6,16 @@ rule that a member must satisfy: ``max_loss`` given → ``L ≤ max_loss`` (for 
 otherwise a class index needs ``p_c ≥ confidence`` and a probability vector needs ``max_loss``.
 
 Example:
-    >>> obj = Objective.parse(2, confidence=0.9)
+    >>> obj = Objective.parse(2, confidence=0.9, max_loss=None)
     >>> obj.bind(3)
     >>> p = torch.tensor([[0.05, 0.05, 0.9]])
-    >>> obj.loss(p), obj.satisfied(obj.loss(p), p)      # (tensor([0.0150]), tensor([True]))
+    >>> obj.loss(p), obj.satisfied(obj.loss(p), p)
+    (tensor([0.0150]), tensor([True]))
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,3 +123,31 @@ class Objective:
         if self.max_loss is not None:
             return loss <= self.max_loss
         return self.target_prob(probs) >= self.confidence
+
+
+def stopping_rule(
+    objectives: Sequence[Objective], loss: torch.Tensor, probs: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Several searches' members at once: whether each satisfies the rule, and its target probability.
+
+    ``loss`` is ``(S, k)`` and ``probs`` ``(S, k, C)`` for S searches of k members, one objective
+    each, all with the same rule (one search method's ``max_loss`` and ``confidence``); both results
+    are ``(S, k)``.
+
+    Example:
+        >>> obj = Objective.parse(1, confidence=0.9, max_loss=None)
+        >>> obj.bind(2)
+        >>> ok, p = stopping_rule([obj], torch.tensor([[0.02, 0.5]]), torch.tensor([[[0.05, 0.95], [0.5, 0.5]]]))
+        >>> ok.tolist(), p.tolist()
+        ([[True, False]], [[0.949999988079071, 0.5]])
+    """
+    rule = objectives[0]
+    if any(o.max_loss != rule.max_loss or o.confidence != rule.confidence for o in objectives):
+        raise InvalidInputError("the searches checked together must share one stopping rule")
+    if len(objectives) == 1:
+        target_probs = probs[:, :, rule.target_class]
+    else:
+        classes = torch.tensor([o.target_class for o in objectives], device=probs.device)
+        target_probs = probs.gather(2, classes.view(-1, 1, 1).expand(-1, probs.shape[1], 1)).squeeze(2)
+    ok = loss <= rule.max_loss if rule.max_loss is not None else target_probs >= rule.confidence
+    return ok, target_probs

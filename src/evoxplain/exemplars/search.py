@@ -23,7 +23,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -32,11 +32,13 @@ from .engine import (
     Latents,
     LatentSearch,
     SearchState,
+    _copy_item,
     positive_float,
     positive_int,
     unit_interval,
 )
-from .objective import Objective
+from .objective import Objective, stopping_rule
+from .result import Generation
 
 
 class ExemplarSearch(LatentSearch):
@@ -143,3 +145,72 @@ class _MomentumState(SearchState):
 
     def select(self, latents: Latents, inputs: Any, probs: torch.Tensor, loss: torch.Tensor) -> None:
         self.merge(latents, inputs, probs, loss, extra=self._pending)
+
+    # Lockstep searches (two or more) ask for batches of one size, the initial populations, then
+    # k·m children each: their fitness, selection and stopping rule, and past the first
+    # generation their mutation, run as tensor operations over all of them at once, with the
+    # numbers each would get alone (each draws from its own stream; a test holds the two ways equal).
+
+    @classmethod
+    def ask_all(cls, states: Sequence[SearchState]) -> list[tuple[SearchState, Latents]]:
+        going = [state for state in states if state.goes_on()]
+        if len(going) < 2 or any(state.elite is None for state in going):
+            return [(state, state.propose()) for state in going]
+        return list(zip(going, _mutate(going)))
+
+    @classmethod
+    def tell_all(cls, asks: Sequence[tuple[SearchState, Latents]], inputs: Any, probs: torch.Tensor) -> None:
+        states = [state for state, _ in asks]
+        n, first = len(asks[0][1]), states[0].elite is None
+        if len(asks) < 2 or any((s.elite is None) != first or len(z) != n for s, z in asks):
+            return super().tell_all(asks, inputs, probs)
+        probs = probs.detach().float().cpu()
+        for state in states:
+            state.queries += n
+            state.objective.bind(probs.shape[1])
+        probs = probs.reshape(len(states), n, -1)
+        y = torch.stack([state.objective.y for state in states])
+        loss = (probs - y[:, None]).pow(2).sum(dim=2)  # the fitness, as Objective.loss
+        candidates = [loss, torch.stack([z for _, z in asks]), probs, torch.stack([s._pending for s in states])]
+        old = 0
+        if not first:  # the elite first: ties keep it
+            old = len(states[0].elite)
+            names = ("elite_loss", "elite", "elite_probs", "elite_extra")
+            elites = [torch.stack([getattr(s, name) for s in states]) for name in names]
+            candidates = [torch.cat([e, c], dim=1) for e, c in zip(elites, candidates)]
+        order = torch.argsort(candidates[0], dim=1, stable=True)[:, : states[0].method.elite]
+        searches = torch.arange(len(states))[:, None]
+        loss, latents, probs, extra = (c[searches, order] for c in candidates)
+        for i, (state, best) in enumerate(zip(states, (order[:, 0] - old).tolist())):
+            state.elite, state.elite_loss, state.elite_probs = latents[i], loss[i], probs[i]
+            state.elite_extra = extra[i]
+            if best >= 0:  # a new best: keep the very input the model saw
+                state.best_input = _copy_item(inputs, i * n + best)
+        _record_all(states, loss, probs)
+
+
+def _record_all(states: Sequence[SearchState], loss: torch.Tensor, probs: torch.Tensor) -> None:
+    """:meth:`SearchState.record` for several searches whose new elites are ``loss`` (S, k), ``probs`` (S, k, C)."""
+    ok, target_probs = stopping_rule([state.objective for state in states], loss, probs)
+    rows = torch.stack([loss[:, 0], loss[:, -1], target_probs[:, 0]], dim=1).tolist()
+    for state, (best, worst, best_prob), first, every in zip(states, rows, ok[:, 0].tolist(), ok.all(1).tolist()):
+        state.history.append(Generation(state.queries, best, worst, best_prob))
+        if state.queries_to_best is None and first:
+            state.queries_to_best = state.queries
+        if every:
+            state.converged = True
+            state.finish("converged")
+
+
+def _mutate(states: Sequence[_MomentumState]) -> list[Latents]:
+    """Each search's children, as :meth:`_MomentumState.propose` makes them, for several searches at once."""
+    m = states[0].method
+    elite = torch.stack([state.elite for state in states])  # (S, k, l)
+    mu = torch.stack([state.elite_extra for state in states]).unsqueeze(2)  # (S, k, 1, l)
+    size, k, dim = elite.shape
+    noise = torch.stack([torch.randn(k, m.children, dim, generator=state.rng) for state in states]) * m.step
+    has_momentum = mu.ne(0).any(dim=3, keepdim=True)
+    v = torch.where(has_momentum, m.momentum * mu + (1 - m.momentum) * noise, noise)
+    for state, moves in zip(states, v.reshape(size, k * m.children, dim)):
+        state._pending = moves
+    return list((elite.unsqueeze(2) + v).reshape(size, k * m.children, dim))
