@@ -207,18 +207,25 @@ def test_run_many_streams_match_run():
 def test_lockstep_tensor_path_equals_the_per_search_protocol(monkeypatch):
     """ES runs a lockstep generation as tensor operations over all its searches; the per-search
     ask/tell that the other methods use must give the same searches, bit for bit."""
+    from evoxplain.exemplars import search as es_module
     from evoxplain.exemplars.engine import SearchState
     from evoxplain.exemplars.search import _MomentumState
 
+    batched_generations = []
+    mutate = es_module._mutate
+    monkeypatch.setattr(es_module, "_mutate", lambda states: batched_generations.append(len(states)) or mutate(states))
     calls = [  # a confidence rule with searches stopped by the query limit, a loss rule with mixed targets
         (dict(seed=6, max_queries=330), [1, 2, 0, 1, 2, 2, 1]),
         (dict(seed=7, max_loss=0.005, max_generations=9, momentum=0.6), [[0.5, 0.5, 0.0], 2, [0.2, 0.2, 0.6], 0]),
     ]
     batched = [es(**options).run_many(targets) for options, targets in calls]
+    assert max(batched_generations, default=0) >= 5  # the tensor path ran, on several searches at once
+    tensor_generations = len(batched_generations)
     with monkeypatch.context() as patch:
         patch.setattr(_MomentumState, "ask_all", classmethod(SearchState.ask_all.__func__))
         patch.setattr(_MomentumState, "tell_all", classmethod(SearchState.tell_all.__func__))
         one_by_one = [es(**options).run_many(targets) for options, targets in calls]
+    assert len(batched_generations) == tensor_generations  # the per-search protocol never batched
     reasons = {r.stop_reason for results in batched for r in results}
     assert {"converged", "max_queries", "max_generations"} <= reasons  # every way of stopping is covered
     for a, b in zip(sum(batched, []), sum(one_by_one, [])):
