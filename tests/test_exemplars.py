@@ -213,7 +213,8 @@ def test_lockstep_tensor_path_equals_the_per_search_protocol(monkeypatch):
 
     batched_generations = []
     mutate = es_module._mutate
-    monkeypatch.setattr(es_module, "_mutate", lambda states: batched_generations.append(len(states)) or mutate(states))
+    record = lambda states: len(states) > 1 and batched_generations.append(len(states))  # noqa: E731
+    monkeypatch.setattr(es_module, "_mutate", lambda states: record(states) or mutate(states))
     calls = [  # a confidence rule with searches stopped by the query limit, a loss rule with mixed targets
         (dict(seed=6, max_queries=330), [1, 2, 0, 1, 2, 2, 1]),
         (dict(seed=7, max_loss=0.005, max_generations=9, momentum=0.6), [[0.5, 0.5, 0.0], 2, [0.2, 0.2, 0.6], 0]),

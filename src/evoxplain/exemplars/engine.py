@@ -37,7 +37,7 @@ from ..errors import (
     ModelOutputError,
     QueryBudgetExceeded,
 )
-from .objective import Objective
+from .objective import Objective, stopping_rule
 from .result import ExemplarResult, Generation
 
 Latents = torch.Tensor
@@ -222,23 +222,17 @@ class SearchState:
             probs = torch.cat([self.elite_probs, probs])
             if extra is not None:
                 extra = torch.cat([self.elite_extra, extra])
-        order = torch.argsort(loss, stable=True)[: self.method.elite]
-        self.elite, self.elite_loss, self.elite_probs = latents[order], loss[order], probs[order]
-        self.elite_extra = None if extra is None else extra[order]
-        best = int(order[0])
+        rows = [loss, latents, probs] + ([] if extra is None else [extra])
+        order, loss, latents, probs, *extra = keep_fittest(self.method.elite, *(t[None] for t in rows))
+        self.elite, self.elite_loss, self.elite_probs = latents[0], loss[0], probs[0]
+        self.elite_extra = extra[0][0] if extra else None
+        best = int(order[0, 0])
         if best >= old:  # a new best: keep the very input the model saw
             self.best_input = _copy_item(inputs, best - old)
 
     def record(self) -> None:
         """Append this generation to the history and apply the stopping rule."""
-        best_prob = float(self.objective.target_prob(self.elite_probs[:1])[0])
-        self.history.append(Generation(self.queries, float(self.elite_loss[0]), float(self.elite_loss[-1]), best_prob))
-        ok = self.objective.satisfied(self.elite_loss, self.elite_probs)
-        if self.queries_to_best is None and bool(ok[0]):
-            self.queries_to_best = self.queries
-        if bool(ok.all()):
-            self.converged = True
-            self.finish("converged")
+        record_all([self], self.elite_loss[None], self.elite_probs[None])
 
     def finish(self, reason: str) -> None:
         self.done = True
@@ -278,6 +272,38 @@ class SearchState:
         """``n`` latents from the prior ``U(−u, u)^l`` on this search's stream."""
         m = self.method
         return (torch.rand(n, m.latent_dim, generator=self.rng) * 2 - 1) * m.init_range
+
+
+def keep_fittest(k: int, loss: torch.Tensor, *rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The ``k`` fittest members of each of S searches: ``(order, loss, *rows)`` cut to them, fittest first.
+
+    ``loss`` is ``(S, N)``, each of ``rows`` ``(S, N, ...)``; ties keep the members' order (so an
+    elite placed before the candidates keeps its place).
+
+    Example:
+        >>> order, loss, z = keep_fittest(1, torch.tensor([[0.3, 0.1]]), torch.tensor([[[1.0], [2.0]]]))
+        >>> order.tolist(), z.tolist()
+        ([[1]], [[[2.0]]])
+    """
+    order = torch.argsort(loss, dim=1, stable=True)[:, :k]
+    searches = torch.arange(len(order))[:, None]
+    return (order, *(t[searches, order] for t in (loss, *rows)))
+
+
+def record_all(states: Sequence[SearchState], loss: torch.Tensor, probs: torch.Tensor) -> None:
+    """Append each search's generation to its history and apply its stopping rule.
+
+    ``loss`` ``(S, k)`` and ``probs`` ``(S, k, C)`` are the S searches' new elites.
+    """
+    ok, target_probs = stopping_rule([state.objective for state in states], loss, probs)
+    rows = torch.stack([loss[:, 0], loss[:, -1], target_probs[:, 0]], dim=1).tolist()
+    for state, (best, worst, best_prob), first, every in zip(states, rows, ok[:, 0].tolist(), ok.all(1).tolist()):
+        state.history.append(Generation(state.queries, best, worst, best_prob))
+        if state.queries_to_best is None and first:
+            state.queries_to_best = state.queries
+        if every:
+            state.converged = True
+            state.finish("converged")
 
 
 # -- a search method -------------------------------------------------------------------------

@@ -114,15 +114,9 @@ class Objective:
         """``Σ_j (p_j − y_j)²`` per row of ``probs`` (keeps gradients)."""
         return (probs - self.y.to(probs.device, probs.dtype)).pow(2).sum(dim=1)
 
-    def target_prob(self, probs: torch.Tensor) -> torch.Tensor:
-        """The target-class probability per row."""
-        return probs[:, self.target_class]
-
     def satisfied(self, loss: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
         """Whether each member satisfies the stopping rule (a bool tensor)."""
-        if self.max_loss is not None:
-            return loss <= self.max_loss
-        return self.target_prob(probs) >= self.confidence
+        return stopping_rule([self], loss[None], probs[None])[0][0]
 
 
 def stopping_rule(

@@ -33,12 +33,13 @@ from .engine import (
     LatentSearch,
     SearchState,
     _copy_item,
+    keep_fittest,
     positive_float,
     positive_int,
+    record_all,
     unit_interval,
 )
-from .objective import Objective, stopping_rule
-from .result import Generation
+from .objective import Objective
 
 
 class ExemplarSearch(LatentSearch):
@@ -135,13 +136,7 @@ class _MomentumState(SearchState):
             z = self.prior(m.population)
             self._pending = torch.zeros_like(z)
             return z
-        k, dim = self.elite.shape
-        noise = torch.randn(k, m.children, dim, generator=self.rng) * m.step
-        mu = self.elite_extra.unsqueeze(1)
-        has_momentum = self.elite_extra.ne(0).any(dim=1).view(k, 1, 1)
-        v = torch.where(has_momentum, m.momentum * mu + (1 - m.momentum) * noise, noise)
-        self._pending = v.reshape(k * m.children, dim)  # child i·m + j is child j of elite i
-        return (self.elite.unsqueeze(1) + v).reshape(k * m.children, dim)
+        return _mutate([self])[0]
 
     def select(self, latents: Latents, inputs: Any, probs: torch.Tensor, loss: torch.Tensor) -> None:
         self.merge(latents, inputs, probs, loss, extra=self._pending)
@@ -178,32 +173,21 @@ class _MomentumState(SearchState):
             names = ("elite_loss", "elite", "elite_probs", "elite_extra")
             elites = [torch.stack([getattr(s, name) for s in states]) for name in names]
             candidates = [torch.cat([e, c], dim=1) for e, c in zip(elites, candidates)]
-        order = torch.argsort(candidates[0], dim=1, stable=True)[:, : states[0].method.elite]
-        searches = torch.arange(len(states))[:, None]
-        loss, latents, probs, extra = (c[searches, order] for c in candidates)
+        order, loss, latents, probs, extra = keep_fittest(states[0].method.elite, *candidates)
         for i, (state, best) in enumerate(zip(states, (order[:, 0] - old).tolist())):
             state.elite, state.elite_loss, state.elite_probs = latents[i], loss[i], probs[i]
             state.elite_extra = extra[i]
             if best >= 0:  # a new best: keep the very input the model saw
                 state.best_input = _copy_item(inputs, i * n + best)
-        _record_all(states, loss, probs)
-
-
-def _record_all(states: Sequence[SearchState], loss: torch.Tensor, probs: torch.Tensor) -> None:
-    """:meth:`SearchState.record` for several searches whose new elites are ``loss`` (S, k), ``probs`` (S, k, C)."""
-    ok, target_probs = stopping_rule([state.objective for state in states], loss, probs)
-    rows = torch.stack([loss[:, 0], loss[:, -1], target_probs[:, 0]], dim=1).tolist()
-    for state, (best, worst, best_prob), first, every in zip(states, rows, ok[:, 0].tolist(), ok.all(1).tolist()):
-        state.history.append(Generation(state.queries, best, worst, best_prob))
-        if state.queries_to_best is None and first:
-            state.queries_to_best = state.queries
-        if every:
-            state.converged = True
-            state.finish("converged")
+        record_all(states, loss, probs)
 
 
 def _mutate(states: Sequence[_MomentumState]) -> list[Latents]:
-    """Each search's children, as :meth:`_MomentumState.propose` makes them, for several searches at once."""
+    """Each search's children ``z + v``, ``v = α·μ + (1 − α)·N(0, s²)`` (``N(0, s²)`` where ``μ = 0``).
+
+    Each search draws its noise from its own stream and keeps its children's ``v`` as their momentum
+    (child i·m + j is child j of elite member i).
+    """
     m = states[0].method
     elite = torch.stack([state.elite for state in states])  # (S, k, l)
     mu = torch.stack([state.elite_extra for state in states]).unsqueeze(2)  # (S, k, 1, l)
