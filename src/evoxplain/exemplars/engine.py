@@ -223,12 +223,7 @@ class SearchState:
             if extra is not None:
                 extra = torch.cat([self.elite_extra, extra])
         rows = [loss, latents, probs] + ([] if extra is None else [extra])
-        order, loss, latents, probs, *extra = keep_fittest(self.method.elite, *(t[None] for t in rows))
-        self.elite, self.elite_loss, self.elite_probs = latents[0], loss[0], probs[0]
-        self.elite_extra = extra[0][0] if extra else None
-        best = int(order[0, 0])
-        if best >= old:  # a new best: keep the very input the model saw
-            self.best_input = _copy_item(inputs, best - old)
+        keep_elites([self], old, inputs, *(t[None] for t in rows))
 
     def record(self) -> None:
         """Append this generation to the history and apply the stopping rule."""
@@ -288,6 +283,32 @@ def keep_fittest(k: int, loss: torch.Tensor, *rows: torch.Tensor) -> tuple[torch
     order = torch.argsort(loss, dim=1, stable=True)[:, :k]
     searches = torch.arange(len(order))[:, None]
     return (order, *(t[searches, order] for t in (loss, *rows)))
+
+
+def keep_elites(
+    states: Sequence[SearchState],
+    old: int,
+    inputs: Any,
+    loss: torch.Tensor,
+    latents: torch.Tensor,
+    probs: torch.Tensor,
+    extra: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each search's new elite: the fittest of its ``old`` elite members followed by its candidates.
+
+    ``loss`` is ``(S, old + n)``, ``latents``, ``probs`` and ``extra`` (a per-member payload)
+    ``(S, old + n, ...)``; search ``i``'s candidates are rows ``i·n …`` of ``inputs``, from which a
+    new best member's input is copied. Returns the new elites' losses ``(S, k)`` and probabilities.
+    """
+    n = loss.shape[1] - old
+    rows = (latents, probs) + (() if extra is None else (extra,))
+    order, loss, latents, probs, *extra = keep_fittest(states[0].method.elite, loss, *rows)
+    for i, (state, best) in enumerate(zip(states, (order[:, 0] - old).tolist())):
+        state.elite, state.elite_loss, state.elite_probs = latents[i], loss[i], probs[i]
+        state.elite_extra = extra[0][i] if extra else None
+        if best >= 0:  # a new best: keep the very input the model saw
+            state.best_input = _copy_item(inputs, i * n + best)
+    return loss, probs
 
 
 def record_all(states: Sequence[SearchState], loss: torch.Tensor, probs: torch.Tensor) -> None:

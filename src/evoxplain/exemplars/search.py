@@ -32,8 +32,7 @@ from .engine import (
     Latents,
     LatentSearch,
     SearchState,
-    _copy_item,
-    keep_fittest,
+    keep_elites,
     positive_float,
     positive_int,
     record_all,
@@ -173,13 +172,7 @@ class _MomentumState(SearchState):
             names = ("elite_loss", "elite", "elite_probs", "elite_extra")
             elites = [torch.stack([getattr(s, name) for s in states]) for name in names]
             candidates = [torch.cat([e, c], dim=1) for e, c in zip(elites, candidates)]
-        order, loss, latents, probs, extra = keep_fittest(states[0].method.elite, *candidates)
-        for i, (state, best) in enumerate(zip(states, (order[:, 0] - old).tolist())):
-            state.elite, state.elite_loss, state.elite_probs = latents[i], loss[i], probs[i]
-            state.elite_extra = extra[i]
-            if best >= 0:  # a new best: keep the very input the model saw
-                state.best_input = _copy_item(inputs, i * n + best)
-        record_all(states, loss, probs)
+        record_all(states, *keep_elites(states, old, inputs, *candidates))
 
 
 def _mutate(states: Sequence[_MomentumState]) -> list[Latents]:
