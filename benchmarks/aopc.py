@@ -122,21 +122,25 @@ def unbudgeted(dataset: str) -> dict[str, tuple[type, list[dict]]]:
     }
 
 
-def load(dataset: str, data: str, images: int, held_out: int, device: str):
+def load(dataset: str, data: str, images: int, held_out: int, device: str, first: int = 0):
+    """The model, the scored images (``images`` from index ``first``), the held-out images, the
+    replacement and the stride."""
     if dataset == "imagenet":
         from evoxplain.data import load_imagenet_samples
         from evoxplain.zoo.efficientnet import efficientnet_lite0
 
         samples = load_imagenet_samples(data)
         x = samples.images
-        if images + held_out > len(x):
-            raise SystemExit(f"only {len(x)} ImageNet samples: --images + --held-out must not exceed it")
-        return efficientnet_lite0().to(device), x[:images], x[len(x) - held_out :], "blur", 100
+        if first + images + held_out > len(x):
+            raise SystemExit(f"only {len(x)} ImageNet samples: --first + --images + --held-out must not exceed it")
+        return efficientnet_lite0().to(device), x[first : first + images], x[len(x) - held_out :], "blur", 100
     from evoxplain.data import load_fashion_mnist, load_mnist
     from evoxplain.zoo.lenet import load_lenet
 
+    if first + images > 5000:
+        raise SystemExit("the scored test images end at 5000 (the held-out ones follow): lower --first or --images")
     x, _ = (load_mnist if dataset == "mnist" else load_fashion_mnist)("test", root=data)
-    return load_lenet(dataset).to(device), x[:images], x[5000 : 5000 + held_out], 0.0, 10
+    return load_lenet(dataset).to(device), x[first : first + images], x[5000 : 5000 + held_out], 0.0, 10
 
 
 def evaluate(blackbox, method, settings, x, targets, replacement, stride, insertion=True):
@@ -182,6 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", choices=["mnist", "fashion-mnist", "imagenet"], required=True)
     parser.add_argument("--data", default=None, help="folder with mnist/, imagenet_samples/ (default $EVOXPLAIN_DATA)")
     parser.add_argument("--images", type=int, default=100)
+    parser.add_argument("--first", type=int, default=0, help="index of the first scored image (default 0)")
     parser.add_argument("--held-out", type=int, default=50)
     parser.add_argument("--budgets", type=int, nargs="+", default=[1000, 5000])
     parser.add_argument("--methods", nargs="*", default=None, help="only these methods")
@@ -193,9 +198,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     parser.add_argument("--resume", action="store_true", help="keep the rows of an earlier run of the same setup")
+    parser.add_argument(
+        "--settings-from",
+        type=Path,
+        default=None,
+        help="an earlier run's aopc_<dataset>.json with the same held-out images: score the settings it chose "
+        "there instead of searching again (e.g. to score more images)",
+    )
     args = parser.parse_args(argv)
 
-    model, scored, held, replacement, stride = load(args.dataset, args.data, args.images, args.held_out, args.device)
+    model, scored, held, replacement, stride = load(
+        args.dataset, args.data, args.images, args.held_out, args.device, args.first
+    )
     blackbox = BlackBox(model.eval(), output="logits", batch_size=args.batch_size, precision=args.precision)
     scored, held = scored.to(args.device), held.to(args.device)
     targets = blackbox.predict(scored).tolist()
@@ -215,7 +229,9 @@ def main(argv: list[str] | None = None) -> None:
         "machine": f"{device}, torch {torch.__version__}",
         "date": datetime.date.today().isoformat(),
         "dataset": args.dataset,
-        "scored images": f"{len(scored)} (the first of the test split / sample images); targets = predicted classes",
+        "scored images": f"{len(scored)} "
+        + ("(the first" if args.first == 0 else f"(from index {args.first}")
+        + " of the test split / sample images); targets = predicted classes",
         "held-out images": f"{len(held)} (settings chosen on these by AOPC deletion: the whole grid at the smallest "
         f"budget, its best {FINALISTS} again at each larger budget)",
         "replacement": replacement,
@@ -227,6 +243,10 @@ def main(argv: list[str] | None = None) -> None:
         "'x forward' = seconds per explanation / (queries x this))",
     }
 
+    chosen_before = {}
+    if args.settings_from is not None:
+        chosen_before = settings_chosen_before(json.loads(args.settings_from.read_text()), meta)
+        meta["settings"] = f"chosen on the held-out images by the run of {args.settings_from} (not searched again)"
     stem = out / f"aopc_{args.dataset}"
     results = stem.with_suffix(".json")
     earlier = json.loads(results.read_text()) if args.resume and results.exists() else None
@@ -245,7 +265,13 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             candidates = [dict(settings, queries=budget) if budget else settings for settings in grid]
             chosen, held_out = candidates[0], []
-            if len(candidates) > 1:  # settings by AOPC deletion on held-out images
+            if chosen_before:  # --settings-from: the earlier run's choice and its held-out scores
+                if (name, budget) not in chosen_before:
+                    raise SystemExit(f"--settings-from {args.settings_from}: it has no row for {name} @ {budget}")
+                before = chosen_before[name, budget]
+                chosen = dict(before["settings"], queries=budget) if budget else before["settings"]
+                held_out, grid = before.get("held_out", []), before.get("finalists", grid)
+            elif len(candidates) > 1:  # settings by AOPC deletion on held-out images
                 held_scores = [
                     evaluate(blackbox, cls, c, held, held_targets, replacement, stride, insertion=False)["deletion"]
                     for c in candidates
@@ -295,6 +321,19 @@ def earlier_rows(earlier: dict, meta: dict) -> list[dict]:
     if "forward seconds per query" in earlier["meta"]:  # rows written before each row kept its own
         measured["forward_seconds_per_query"] = float(earlier["meta"]["forward seconds per query"].split()[0])
     return [{**measured, **row} for row in earlier["rows"]]
+
+
+def settings_chosen_before(earlier: dict, meta: dict) -> dict[tuple[str, int | None], dict]:
+    """``(method, budget) -> row`` of an earlier run (``--settings-from``), whose held-out images and
+    scoring must be this run's."""
+    recorded = {**BEFORE_RECORDED, **earlier["meta"]}
+    same = ("dataset", "held-out images", "replacement", "stride", "precision", "candidate grid")
+    differ = [key for key in same if recorded.get(key) != meta.get(key)]
+    if differ:
+        raise SystemExit(
+            f"--settings-from: that run differs in {', '.join(differ)}; its settings were not chosen for this setup"
+        )
+    return {(row["method"], row["budget"]): row for row in earlier["rows"]}
 
 
 def save(stem: Path, meta: dict, rows: list[dict]) -> None:

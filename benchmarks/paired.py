@@ -5,7 +5,11 @@ Usage::
     python benchmarks/paired.py benchmarks/results/orthogonal/aopc_mnist.json "bGEEX, orthogonal" bGEEX
 
 prints, for every budget both methods were measured at, the mean of the per-image differences
-of AOPC deletion ± its standard error and how many images each wins (``aopc.paired_difference``).
+of AOPC deletion ± its standard error and how many images each wins (``aopc.paired_difference``),
+and each method's mean per-image AOPC deletion. ``--also`` adds the rows of runs on other images
+of the same data (``aopc.py --first``), image by image after the first file's::
+
+    python benchmarks/paired.py a/aopc_imagenet.json --also b/aopc_imagenet.json "bGEEX + regression, orthogonal" LIME
 """
 
 from __future__ import annotations
@@ -15,8 +19,39 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from aopc import paired_difference  # noqa: E402
+
+
+def joined(runs: list[dict]) -> list[dict]:
+    """The rows of several runs on disjoint images as one run's: per (method, budget), the
+    per-image scores concatenated run after run (rows missing from any run are dropped)."""
+    images = [run["meta"]["scored images"] for run in runs]
+    if len(set(images)) < len(images):
+        raise SystemExit(f"two of these runs scored the same images ({images}): --also takes runs on other images")
+    keyed = [{(r["method"], r["budget"]): r for r in run["rows"] if "deletion_per_instance" in r} for run in runs]
+    rows = []
+    for key, first in keyed[0].items():
+        if all(key in run for run in keyed[1:]):
+            scores = [v for run in keyed for v in run[key]["deletion_per_instance"]]
+            rows.append({**first, "deletion_per_instance": scores})
+    return rows
+
+
+def mean_line(rows: list[dict], method: str) -> list[str]:
+    """Each budget's mean per-image AOPC deletion ± standard error of ``method``."""
+    lines = []
+    for r in rows:
+        if r["method"] == method and "deletion_per_instance" in r:
+            d = torch.tensor(r["deletion_per_instance"], dtype=torch.float64)
+            se = float(d.std() / len(d) ** 0.5) if len(d) > 1 else float("nan")
+            budget = f"{r['budget']} queries" if r["budget"] else "any budget"
+            lines.append(
+                f"{method} @ {budget}: mean per-image AOPC deletion {float(d.mean()):.4f} ± {se:.4f} ({len(d)} images)"
+            )
+    return lines
 
 
 def compare(rows: list[dict], first: str, second: str) -> list[str]:
@@ -42,10 +77,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("results", type=Path, help="an aopc_<dataset>.json written by benchmarks/aopc.py")
     parser.add_argument("first")
     parser.add_argument("second")
+    parser.add_argument(
+        "--also", type=Path, action="append", default=[], help="the results of the same methods on other images"
+    )
     args = parser.parse_args(argv)
-    rows = json.loads(args.results.read_text())
-    rows = rows["rows"] if isinstance(rows, dict) else rows
+    runs = [json.loads(path.read_text()) for path in [args.results, *args.also]]
+    rows = joined(runs) if args.also else runs[0]["rows"]
     print("\n".join(compare(rows, args.first, args.second)))
+    print("\n".join(mean_line(rows, args.first) + mean_line(rows, args.second)))
 
 
 if __name__ == "__main__":

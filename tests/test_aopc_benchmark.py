@@ -116,3 +116,59 @@ def test_paired_comparison_of_two_rows(tmp_path):
     path.write_text(json.dumps({"meta": {}, "rows": rows}))
     with pytest.raises(SystemExit, match="no budget has per-image scores for both 'A' and 'C'"):
         paired.main([str(path), "A", "C"])
+
+
+def test_more_images_scored_with_the_settings_an_earlier_run_chose(bench, data_root, tmp_path, monkeypatch):
+    common = ["--dataset", "mnist", "--data", str(data_root), "--images", "2", "--held-out", "2"]
+    common += ["--batch-size", "64", "--budgets", "20", "--methods", "RISE"]
+    monkeypatch.setattr(bench, "forward_seconds_per_query", lambda *args: 0.001)
+    bench.main(common + ["--out", str(tmp_path / "a")])
+    (chosen,) = rows_of(tmp_path / "a")
+    calls = []
+    evaluate = bench.evaluate
+    monkeypatch.setattr(bench, "evaluate", lambda *args, **kw: calls.append(len(args[3])) or evaluate(*args, **kw))
+    earlier = ["--settings-from", str(tmp_path / "a" / "aopc_mnist.json")]
+    bench.main(common + ["--first", "2", "--out", str(tmp_path / "b"), *earlier])
+    (row,) = rows_of(tmp_path / "b")
+    assert calls == [2]  # the two scored images only: no candidate was tried on the held-out images
+    assert row["settings"] == chosen["settings"] and row["held_out"] == chosen["held_out"]
+    assert row["deletion_per_instance"] != chosen["deletion_per_instance"]
+    meta = json.loads((tmp_path / "b" / "aopc_mnist.json").read_text())["meta"]
+    assert meta["scored images"].startswith("2 (from index 2 of") and "aopc_mnist.json" in meta["settings"]
+    four = bench.load("mnist", str(data_root), 4, 2, "cpu")[1]
+    assert bench.load("mnist", str(data_root), 2, 2, "cpu", first=2)[1].equal(four[2:])
+    with pytest.raises(SystemExit, match="held-out images"):  # chosen on other held-out images
+        bench.main([*common[:7], "3", *common[8:], "--first", "2", "--out", str(tmp_path / "c"), *earlier])
+    with pytest.raises(SystemExit, match="no row for RISE @ 40"):
+        bench.main([*common[:-3], "40", "--methods", "RISE", "--out", str(tmp_path / "c"), *earlier])
+    with pytest.raises(SystemExit, match="end at 5000"):
+        bench.load("mnist", str(data_root), 2, 2, "cpu", first=4999)
+
+
+def test_paired_comparison_over_runs_on_other_images(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("paired", SCRIPT.parent / "paired.py")
+    paired = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(paired)
+    first = {"meta": {"scored images": "2 (the first …)"}, "rows": [
+        {"method": "A", "budget": 5000, "deletion_per_instance": [0.9, 0.8]},
+        {"method": "B", "budget": 5000, "deletion_per_instance": [0.8, 0.8]},
+        {"method": "C", "budget": 5000, "deletion_per_instance": [0.1, 0.1]},  # not in the second run: dropped
+    ]}  # fmt: skip
+    second = {"meta": {"scored images": "1 (from index 2 …)"}, "rows": [
+        {"method": "B", "budget": 5000, "deletion_per_instance": [0.7]},
+        {"method": "A", "budget": 5000, "deletion_per_instance": [0.9]},
+    ]}  # fmt: skip
+    rows = paired.joined([first, second])
+    assert [(r["method"], r["deletion_per_instance"]) for r in rows] == [("A", [0.9, 0.8, 0.9]), ("B", [0.8, 0.8, 0.7])]
+    # differences 0.1, 0, 0.2: mean 0.1, standard deviation 0.1
+    assert paired.compare(rows, "A", "B") == [
+        "5000 queries: A − B = +0.1000 ± 0.0577 (3 images; better on 2, worse on 0)"
+    ]
+    assert paired.mean_line(rows, "B") == ["B @ 5000 queries: mean per-image AOPC deletion 0.7667 ± 0.0333 (3 images)"]
+    with pytest.raises(SystemExit, match="the same images"):
+        paired.joined([first, first])
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(first))
+    b.write_text(json.dumps(second))
+    paired.main([str(a), "A", "B", "--also", str(b)])
+    assert capsys.readouterr().out.splitlines()[0].endswith("+0.1000 ± 0.0577 (3 images; better on 2, worse on 0)")
