@@ -158,6 +158,7 @@ def evaluate(blackbox, method, settings, x, targets, replacement, stride, insert
         "deletion": deletion.score,
         "deletion_se": standard_error,
         "deletion_per_instance": [round(float(v), 5) for v in per_instance],  # for paired comparisons
+        "deletion_curve": [float(v) for v in deletion.mean_curve],  # joins runs on other images exactly
         "queries": exp.queries / len(x),
         "seconds": seconds,
     }

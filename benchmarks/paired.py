@@ -27,7 +27,8 @@ from aopc import paired_difference  # noqa: E402
 
 def joined(runs: list[dict]) -> list[dict]:
     """The rows of several runs on disjoint images as one run's: per (method, budget), the
-    per-image scores concatenated run after run (rows missing from any run are dropped)."""
+    per-image scores concatenated run after run (rows missing from any run are dropped), and the
+    AOPC deletion of the curve averaged over all images where every run kept its averaged curve."""
     images = [run["meta"]["scored images"] for run in runs]
     if len(set(images)) < len(images):
         raise SystemExit(f"two of these runs scored the same images ({images}): --also takes runs on other images")
@@ -35,22 +36,33 @@ def joined(runs: list[dict]) -> list[dict]:
     rows = []
     for key, first in keyed[0].items():
         if all(key in run for run in keyed[1:]):
-            scores = [v for run in keyed for v in run[key]["deletion_per_instance"]]
-            rows.append({**first, "deletion_per_instance": scores})
+            parts = [run[key] for run in keyed]
+            scores = [v for part in parts for v in part["deletion_per_instance"]]
+            row = {k: v for k, v in first.items() if k not in ("deletion", "deletion_curve", "deletion_se")}
+            if all("deletion_curve" in part for part in parts):  # weighted by each run's number of images
+                sizes = torch.tensor([len(part["deletion_per_instance"]) for part in parts], dtype=torch.float64)
+                curves = torch.tensor([part["deletion_curve"] for part in parts], dtype=torch.float64)
+                curve = (sizes[:, None] * curves).sum(0) / sizes.sum()
+                row.update(deletion=float(1.0 - curve.mean() / curve[0]), deletion_curve=curve.tolist())
+            rows.append({**row, "deletion_per_instance": scores})
     return rows
 
 
 def mean_line(rows: list[dict], method: str) -> list[str]:
-    """Each budget's mean per-image AOPC deletion ± standard error of ``method``."""
+    """Each budget's mean per-image AOPC deletion ± standard error of ``method`` (and its row's AOPC
+    deletion of the averaged curve, where known)."""
     lines = []
     for r in rows:
         if r["method"] == method and "deletion_per_instance" in r:
             d = torch.tensor(r["deletion_per_instance"], dtype=torch.float64)
             se = float(d.std() / len(d) ** 0.5) if len(d) > 1 else float("nan")
             budget = f"{r['budget']} queries" if r["budget"] else "any budget"
-            lines.append(
+            line = (
                 f"{method} @ {budget}: mean per-image AOPC deletion {float(d.mean()):.4f} ± {se:.4f} ({len(d)} images)"
             )
+            if "deletion" in r:
+                line += f"; AOPC deletion of the averaged curve {r['deletion']:.4f}"
+            lines.append(line)
     return lines
 
 

@@ -172,3 +172,32 @@ def test_paired_comparison_over_runs_on_other_images(tmp_path, capsys):
     b.write_text(json.dumps(second))
     paired.main([str(a), "A", "B", "--also", str(b)])
     assert capsys.readouterr().out.splitlines()[0].endswith("+0.1000 ± 0.0577 (3 images; better on 2, worse on 0)")
+
+
+def test_runs_on_other_images_join_to_the_score_of_one_run_over_all(tmp_path):
+    import torch
+
+    from evoxplain.metrics import aopc_deletion
+
+    spec = importlib.util.spec_from_file_location("paired", SCRIPT.parent / "paired.py")
+    paired = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(paired)
+    generator = torch.Generator().manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3)).eval()
+    with torch.no_grad():
+        model[1].weight.copy_(torch.randn(3, 64, generator=generator))
+    x = torch.rand(5, 1, 8, 8, generator=generator)
+    attributions = torch.randn(5, 1, 8, 8, generator=generator)
+
+    def run(part: slice, label: str) -> dict:
+        result = aopc_deletion(model, x[part], attributions[part], stride=4, target=0)
+        row = {"method": "A", "budget": 10, "deletion": result.score, "deletion_curve": result.mean_curve.tolist()}
+        row["deletion_per_instance"] = result.per_instance.tolist()
+        return {"meta": {"scored images": label}, "rows": [row]}
+
+    everything = run(slice(0, 5), "all")["rows"][0]
+    (row,) = paired.joined([run(slice(0, 2), "first two"), run(slice(2, 5), "last three")])
+    assert row["deletion"] == pytest.approx(everything["deletion"], abs=1e-6)
+    assert row["deletion"] != pytest.approx(sum(row["deletion_per_instance"]) / 5, abs=1e-6)  # not the per-image mean
+    assert row["deletion_per_instance"] == pytest.approx(everything["deletion_per_instance"], abs=1e-6)
+    assert paired.mean_line([row], "A")[0].endswith(f"; AOPC deletion of the averaged curve {row['deletion']:.4f}")
