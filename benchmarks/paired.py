@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+from evoxplain.metrics import normalised_aopc
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from aopc import paired_difference  # noqa: E402
 
@@ -43,7 +45,7 @@ def joined(runs: list[dict]) -> list[dict]:
                 sizes = torch.tensor([len(part["deletion_per_instance"]) for part in parts], dtype=torch.float64)
                 curves = torch.tensor([part["deletion_curve"] for part in parts], dtype=torch.float64)
                 curve = (sizes[:, None] * curves).sum(0) / sizes.sum()
-                row.update(deletion=float(1.0 - curve.mean() / curve[0]), deletion_curve=curve.tolist())
+                row.update(deletion=float(normalised_aopc(curve, "deletion")), deletion_curve=curve.tolist())
             rows.append({**row, "deletion_per_instance": scores})
     return rows
 

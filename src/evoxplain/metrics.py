@@ -37,6 +37,7 @@ __all__ = [
     "AOPCResult",
     "aopc_deletion",
     "aopc_insertion",
+    "normalised_aopc",
     "completeness_error",
     "gradient_fidelity",
     "ignored_feature_share",
@@ -154,6 +155,19 @@ def aopc_insertion(
 # -- AOPC internals -----------------------------------------------------------------------------
 
 
+def normalised_aopc(curves: torch.Tensor, kind: str) -> torch.Tensor:
+    """The normalised AOPC of each curve along the last dimension (DESIGN §3): deletion
+    ``1 − mean(curve) / curve[0]``, insertion ``mean(curve) / curve[-1]``.
+
+    Example:
+        >>> normalised_aopc(torch.tensor([1.0, 0.5, 0.0]), "deletion")
+        tensor(0.5000)
+    """
+    if kind == "deletion":
+        return 1.0 - curves.mean(dim=-1) / curves[..., 0]
+    return curves.mean(dim=-1) / curves[..., -1]
+
+
 def _aopc(
     kind: Literal["deletion", "insertion"],
     model: Any,
@@ -211,18 +225,11 @@ def _aopc(
         curves[ni, sj] = picked.cpu()
 
     c64 = curves.double()
-    mean_curve = c64.mean(dim=0)
-    if kind == "deletion":
-        score = 1.0 - mean_curve.mean() / mean_curve[0]
-        per_instance = 1.0 - c64.mean(dim=1) / c64[:, 0]
-    else:
-        score = mean_curve.mean() / mean_curve[-1]
-        per_instance = c64.mean(dim=1) / c64[:, -1]
     return AOPCResult(
         kind=kind,
-        score=float(score),
+        score=float(normalised_aopc(c64.mean(dim=0), kind)),
         curves=curves,
-        per_instance=per_instance.float(),
+        per_instance=normalised_aopc(c64, kind).float(),
         steps=counts,
         fractions=counts.double() / pixels,
         targets=targets.cpu(),
