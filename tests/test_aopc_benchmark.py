@@ -20,6 +20,14 @@ def bench():
     return module
 
 
+@pytest.fixture(scope="module")
+def paired():
+    spec = importlib.util.spec_from_file_location("paired", SCRIPT.parent / "paired.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def rows_of(folder: Path) -> list[dict]:
     return json.loads((folder / "aopc_mnist.json").read_text())["rows"]
 
@@ -90,10 +98,7 @@ def test_resume_never_mixes_a_small_grid_run_with_a_full_one(bench):
         bench.earlier_rows(full, {**setup, "candidate grid": "small"})
 
 
-def test_paired_comparison_of_two_rows(tmp_path):
-    spec = importlib.util.spec_from_file_location("paired", SCRIPT.parent / "paired.py")
-    paired = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(paired)
+def test_paired_comparison_of_two_rows(paired, tmp_path):
     rows = [
         {"method": "A", "budget": 1000, "deletion_per_instance": [0.9, 0.8, 0.7]},
         {"method": "B", "budget": 1000, "deletion_per_instance": [0.8, 0.8, 0.6]},
@@ -145,10 +150,7 @@ def test_more_images_scored_with_the_settings_an_earlier_run_chose(bench, data_r
         bench.load("mnist", str(data_root), 2, 2, "cpu", first=4999)
 
 
-def test_paired_comparison_over_runs_on_other_images(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("paired", SCRIPT.parent / "paired.py")
-    paired = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(paired)
+def test_paired_comparison_over_runs_on_other_images(paired, tmp_path, capsys):
     first = {"meta": {"scored images": "2 (the first …)"}, "rows": [
         {"method": "A", "budget": 5000, "deletion_per_instance": [0.9, 0.8]},
         {"method": "B", "budget": 5000, "deletion_per_instance": [0.8, 0.8]},
@@ -174,14 +176,11 @@ def test_paired_comparison_over_runs_on_other_images(tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[0].endswith("+0.1000 ± 0.0577 (3 images; better on 2, worse on 0)")
 
 
-def test_runs_on_other_images_join_to_the_score_of_one_run_over_all(tmp_path):
+def test_runs_on_other_images_join_to_the_score_of_one_run_over_all(paired):
     import torch
 
     from evoxplain.metrics import aopc_deletion
 
-    spec = importlib.util.spec_from_file_location("paired", SCRIPT.parent / "paired.py")
-    paired = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(paired)
     generator = torch.Generator().manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3)).eval()
     with torch.no_grad():

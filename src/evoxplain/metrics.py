@@ -152,9 +152,6 @@ def aopc_insertion(
     return _aopc("insertion", model, inputs, attributions, replacement, stride, target, batch_size)
 
 
-# -- AOPC internals -----------------------------------------------------------------------------
-
-
 def normalised_aopc(curves: torch.Tensor, kind: str) -> torch.Tensor:
     """The normalised AOPC of each curve along the last dimension (DESIGN §3): deletion
     ``1 − mean(curve) / curve[0]``, insertion ``mean(curve) / curve[-1]``.
@@ -166,6 +163,9 @@ def normalised_aopc(curves: torch.Tensor, kind: str) -> torch.Tensor:
     if kind == "deletion":
         return 1.0 - curves.mean(dim=-1) / curves[..., 0]
     return curves.mean(dim=-1) / curves[..., -1]
+
+
+# -- AOPC internals -----------------------------------------------------------------------------
 
 
 def _aopc(
