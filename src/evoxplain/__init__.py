@@ -6,7 +6,8 @@ masks) and global exemplars by evolution strategies, over one query engine, :cla
 Example:
     >>> from evoxplain import GEEX
     >>> exp = GEEX(model, queries=2000, mask_size=(14, 14), seed=0).explain(image)
-    >>> exp.values.shape == image.shape
+    >>> exp.values.shape == image.shape, exp.queries
+    (True, 2002)
 """
 
 from .attribution import (

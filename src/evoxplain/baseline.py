@@ -6,6 +6,11 @@ AOPC metrics use as replacement), or a tensor of the input's shape.
 
 Example:
     >>> make_baseline("blur", image).shape == image.shape
+    True
+    >>> make_baseline("mean", torch.tensor([[[0.0, 1.0]], [[2.0, 4.0]]]))   # per channel
+    tensor([[[0.5000, 0.5000]],
+    <BLANKLINE>
+            [[3.0000, 3.0000]]])
 """
 
 from __future__ import annotations

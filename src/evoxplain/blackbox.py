@@ -7,7 +7,7 @@ enforces a hard query budget and checks every answer.
 
 Example:
     >>> import torch
-    >>> bb = BlackBox(torch.nn.Linear(4, 3), output="logits", batch_size=128, budget=10_000)
+    >>> bb = BlackBox(torch.nn.Linear(4, 3).eval(), output="logits", batch_size=128, budget=10_000)
     >>> probs = bb.probabilities(torch.rand(8, 4))   # (8, 3), rows sum to 1
     >>> bb.queries
     8
@@ -62,10 +62,13 @@ class BlackBox:
         device: where queries are built; defaults to the model's device (CPU for non-torch).
 
     Example:
+        >>> from sklearn.datasets import load_iris
         >>> from sklearn.ensemble import RandomForestClassifier
-        >>> forest = RandomForestClassifier().fit(X, y)
+        >>> X, y = load_iris(return_X_y=True)
+        >>> forest = RandomForestClassifier(random_state=0).fit(X, y)
         >>> bb = BlackBox(forest, budget=5000)           # output "probs" from predict_proba
-        >>> bb.predict(X[:4]), bb.queries
+        >>> bb.predict(X[[0, 50, 100]]), bb.queries
+        (tensor([0, 1, 2]), 3)
     """
 
     def __init__(
@@ -234,7 +237,9 @@ def as_blackbox(model: Any, **options: Any) -> BlackBox:
     """Return ``model`` if it is a :class:`BlackBox`, else wrap it with ``options``.
 
     Example:
-        >>> bb = as_blackbox(my_module, batch_size=512)
+        >>> bb = as_blackbox(torch.nn.Linear(4, 3).eval(), batch_size=512)
+        >>> as_blackbox(bb) is bb
+        True
     """
     if isinstance(model, BlackBox):
         for key, value in options.items():

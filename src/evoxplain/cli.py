@@ -148,6 +148,9 @@ def load_input(path: str | Path | None, spec: Any = None) -> tuple[torch.Tensor,
       values in [0, 1].
 
     Example:
+        >>> from PIL import Image
+        >>> from evoxplain.zoo import InputSpec
+        >>> Image.new("L", (32, 32)).save("digit.png")
         >>> x, stem = load_input("digit.png", InputSpec(1, (28, 28)))
         >>> x.shape, stem
         (torch.Size([1, 28, 28]), 'digit')
@@ -308,7 +311,13 @@ def summary_text(
     """The text summary of one explanation: prediction, settings, cost, completeness, regions.
 
     Example:
-        >>> print(summary_text("lenet-mnist", exp, probs, MNIST_CLASSES, (1, 28, 28), 2003, "gers"))
+        >>> from evoxplain.data import MNIST_CLASSES
+        >>> bb = BlackBox(model)
+        >>> exp = GEEX(bb, queries=2000, mask_size=(14, 14), seed=0).explain(digit)
+        >>> probs = bb.probabilities(digit[None])[0]
+        >>> print(summary_text("lenet-mnist", exp, probs, MNIST_CLASSES, (1, 28, 28), 2003, "geex"))
+        model: lenet-mnist
+        ...
     """
     from .viz import top_regions
 
@@ -362,7 +371,8 @@ def noise_line(values: torch.Tensor, stderr: torch.Tensor, upper_bounds: bool = 
     (``upper_bounds``: the errors overstate the noise, as the mean estimators' with orthogonal designs).
 
     Example:
-        >>> noise_line(torch.tensor([3.0, 0.5]), torch.tensor([1.0, 1.0]))  # "... 50% of the values ..."
+        >>> noise_line(torch.tensor([3.0, 0.5]), torch.tensor([1.0, 1.0]))
+        'sampling noise: 50% of the values are more than 2 standard errors from 0 (the largest: 3.0); ...'
     """
     known = stderr.isfinite() & (stderr > 0)
     if not bool(known.any()):
@@ -382,7 +392,9 @@ def write_outputs(
     (and ``<stem>_stderr.npy``, the values' standard errors, where the method estimates them).
 
     Example:
-        >>> write_outputs("results", "cat", image, exp, "tabby", summary)
+        >>> exp = GEEX(model, queries=500, seed=0).explain(image)
+        >>> [p.name for p in write_outputs("results", "cat", image, exp, "tabby", "a summary")]
+        ['cat_heatmap.png', 'cat_values.npy', 'cat_summary.txt', 'cat_stderr.npy']
     """
     from .viz import bars, overlay
 
@@ -455,8 +467,11 @@ def run_explain(
     cores), 2000 otherwise; ``batch_size`` to 32 for inputs over 10,000 values, else 256.
 
     Example:
+        >>> from PIL import Image
+        >>> Image.new("L", (28, 28)).save("digit.png")
         >>> result = run_explain("digit.png", model="lenet-mnist", method="geex", out="results")
-        >>> result.predicted, result.explanation.queries, result.paths
+        >>> result.explanation.queries, [p.name for p in result.paths]
+        (2002, ['digit_heatmap.png', 'digit_values.npy', 'digit_summary.txt', 'digit_stderr.npy'])
     """
     resolved = resolve_model(model, size, channels)
     x, stem = load_input(source, resolved.spec)
@@ -707,6 +722,9 @@ def run_exemplars(dataset: str, options: ExemplarOptions | None = None) -> str:
 
     Example:
         >>> print(run_exemplars("fashion-mnist", ExemplarOptions(target="Trouser", runs=2, per_class=2)))
+        Exemplars (ES-momentum, fashion-mnist-vae (same data) → fashion-mnist classifier)
+        ...
+        | Trouser | 2 / 2 | ...
     """
     if dataset not in EXEMPLAR_RUNNERS:
         raise InvalidInputError(f"exemplars are available for {', '.join(EXEMPLAR_RUNNERS)}, not {dataset!r}")
@@ -734,7 +752,10 @@ def run_tabular_exemplars(
     4-d latent space for each class, exemplars decoded to the original columns.
 
     Example:
-        >>> print(run_tabular_exemplars(target=">50K", runs=5, data="data"))
+        >>> print(run_tabular_exemplars(target=">50K", runs=2, per_class=1, epochs=2))
+        | feature | >50K #1 |
+        |---|---|
+        | age | ...
     """
     if dataset != "adult":
         raise InvalidInputError(f"exemplars are available for 'adult' (tabular) so far, not {dataset!r}")

@@ -3,11 +3,12 @@
 Each message says what was wrong and how to fix it.
 
 Example:
-    >>> from evoxplain import EvoxplainError
+    >>> from evoxplain import GEEX, EvoxplainError
     >>> try:
     ...     GEEX(model, sigma=-1.0)
     ... except EvoxplainError as err:
     ...     print(err)
+    sigma must be a positive number (the search radius), not -1.0
 """
 
 from __future__ import annotations

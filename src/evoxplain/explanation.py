@@ -1,10 +1,14 @@
 """The result of every attribution method: values, what was explained, and what it cost.
 
 Example:
+    >>> from evoxplain import GEEX
     >>> exp = GEEX(model, queries=2000, seed=0).explain(image)
-    >>> exp.values.shape == image.shape, exp.target, exp.queries, exp.seconds
-    >>> exp.completeness_gap          # |sum(values) - (f(x) - f(baseline))|, integrated methods
-    >>> exp.save("cat.evx"); Explanation.load("cat.evx")
+    >>> exp.values.shape == image.shape, exp.queries
+    (True, 2002)
+    >>> gap = exp.completeness_gap    # |sum(values) - (f(x) - f(baseline))|, ~0 for integrated methods
+    >>> exp.save("cat.evx")
+    >>> torch.equal(Explanation.load("cat.evx").values, exp.values)
+    True
 """
 
 from __future__ import annotations

@@ -5,7 +5,11 @@ constant when the model returns probabilities), ``logprob`` the target log-proba
 ``entropy`` the cross-entropy of the output against the uniform distribution.
 
 Example:
-    >>> scores = fitness_fn("logprob")(blackbox(batch), target=3, output=blackbox.output)
+    >>> from evoxplain import BlackBox
+    >>> blackbox = BlackBox(torch.nn.Linear(4, 10).eval(), output="logits")
+    >>> scores = fitness_fn("logprob")(blackbox(torch.rand(8, 4)), target=3, output=blackbox.output)
+    >>> scores.shape
+    torch.Size([8])
 """
 
 from __future__ import annotations

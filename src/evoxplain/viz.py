@@ -3,7 +3,9 @@
 Figures use matplotlib's non-interactive "Agg" backend: nothing opens a window.
 
 Example:
+    >>> from evoxplain import GEEX
     >>> from evoxplain.viz import overlay
+    >>> exp = GEEX(model, queries=500, seed=0).explain(image)
     >>> fig = overlay(image, exp.values, path="cat_heatmap.png", title="tabby")
 """
 
@@ -90,7 +92,8 @@ def overlay(
         The matplotlib ``Figure``.
 
     Example:
-        >>> fig = overlay(image, exp.values, path="out.png", title="tabby (p=0.27)")
+        >>> values = torch.zeros(3, 224, 224); values[:, 96:128, 64:96] = 1.0
+        >>> fig = overlay(image, values, path="out.png", title="tabby (p=0.27)")
     """
     from matplotlib.figure import (
         Figure,  # a Figure without pyplot: no GUI backend, no global state
@@ -126,8 +129,9 @@ def top_regions(
     sums of attributions, as ``((row0, row1, col0, col1), sum)`` with end-exclusive bounds.
 
     Example:
-        >>> top_regions(exp.values, k=1)
-        [((96, 128, 64, 96), 0.0812)]
+        >>> values = torch.zeros(3, 224, 224); values[:, 96:128, 64:96] = 0.5
+        >>> top_regions(values, k=1)
+        [((96, 128, 64, 96), 1536.0)]
     """
     heat = heatmap(_array(values).reshape(-1, *np.shape(values)[-2:]).sum(axis=0))
     height, width = heat.shape
@@ -146,7 +150,7 @@ def bars(values: Any, path: str | Path | None = None, title: str | None = None, 
     """A bar chart of 1-D attributions (one bar per feature, red +, blue -); saved when ``path`` given.
 
     Example:
-        >>> fig = bars(exp.values, path="row.png")
+        >>> fig = bars(torch.tensor([0.3, -0.1, 0.05]), path="row.png")
     """
     from matplotlib.figure import Figure
 
@@ -231,9 +235,11 @@ def image_grid(
         pad: white pixels between cells.
 
     Example:
+        >>> probs = [0.97, 0.99, 0.96, 0.95, 0.98, 0.97, 0.99, 0.96]
         >>> grid = image_grid(torch.rand(8, 1, 48, 48), "grid.png", cols=4,
-        ...                   labels=[f"happy p={p:.2f}" for p in probs], row_labels=["happy", "surprise"])
-        >>> grid.size
+        ...                   labels=[f"p={p:.2f}" for p in probs], row_labels=["happy", "surprise"])
+        >>> grid.size                     # with the labels' margins
+        (642, 328)
     """
     from PIL import Image, ImageDraw, ImageFont
 

@@ -10,8 +10,10 @@ A subclass sets ``name``, implements ``cost(x)`` (queries for one input, known i
 ``_explain_one(x, target, seed)`` returning ``{"values", "target", "score"[, "baseline_score", "stderr"]}``.
 
 Example:
-    >>> exp = Occlusion(model, window=16, stride=8).explain(images)     # (N, 3, 224, 224)
-    >>> exp.values.shape, exp.target, exp.queries
+    >>> from evoxplain.attribution import Occlusion
+    >>> exp = Occlusion(model, window=16, stride=8).explain(images)     # (2, 3, 224, 224)
+    >>> exp.values.shape, exp.queries                                   # 1 + 27 × 27 each
+    (torch.Size([2, 3, 224, 224]), 1460)
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@
 Example:
     >>> recommended_settings((1, 28, 28))
     {'distribution': 'bernoulli', 'mask_size': (14, 14)}
+    >>> from evoxplain import GEEX
     >>> explainer = GEEX(model, queries=2000, seed=0, **recommended_settings(image.shape))
 """
 

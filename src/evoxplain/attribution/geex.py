@@ -30,7 +30,8 @@ Example:
     >>> from evoxplain import GEEX
     >>> explainer = GEEX(model, queries=2000, sigma=0.2, mask_size=(14, 14), seed=0)
     >>> exp = explainer.explain(image)            # (3, 224, 224) -> values (3, 224, 224)
-    >>> exp.target, exp.queries, exp.completeness_gap, exp.stderr.shape
+    >>> exp.queries, exp.stderr.shape             # 2000 perturbations, the prediction and f(baseline)
+    (2002, torch.Size([3, 224, 224]))
 """
 
 from __future__ import annotations

@@ -56,7 +56,8 @@ class RISE(Explainer):
             recorded in ``params["seed"]``. No global random state is read or changed.
 
     Example:
-        >>> RISE(model, queries=2000, cell=4, seed=0).explain(digits)       # (N, 1, 28, 28)
+        >>> RISE(model, queries=2000, cell=4, seed=0).explain(digits)       # (2, 1, 28, 28)
+        Explanation(RISE, values=(2, 1, 28, 28), target=[...], queries=4002, seconds=...)
     """
 
     name = "RISE"

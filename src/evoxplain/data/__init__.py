@@ -6,8 +6,10 @@ Fashion-MNIST also Debian's ``/usr/share/datasets/fashion-mnist/``. Nothing is d
 
 Example:
     >>> from evoxplain.data import load_mnist, load_imagenet_samples
-    >>> x, y = load_mnist("test", root="data")          # data/mnist/t10k-images-idx3-ubyte.gz
-    >>> samples = load_imagenet_samples("data", size=224)
+    >>> x, y = load_mnist("test")         # $EVOXPLAIN_DATA/mnist/t10k-images-idx3-ubyte.gz
+    >>> samples = load_imagenet_samples(size=224)
+    >>> x.shape, samples.images.shape
+    (torch.Size([10000, 1, 28, 28]), torch.Size([125, 3, 224, 224]))
 """
 
 from ._paths import ENV_VAR, DatasetFormatError, DatasetNotFoundError

@@ -11,8 +11,8 @@ Missing values (written ``?`` in workclass, occupation and native-country) becom
 ``missing="drop"`` drops those rows instead (45,222 left) and ``missing="keep"`` leaves NaN.
 
 Example:
-    >>> df = load_adult("train", root="data")        # data/adult/adult.data.gz
-    >>> df.shape, df["income"].mean().round(3)
+    >>> df = load_adult("train")        # $EVOXPLAIN_DATA/adult/adult.data.gz
+    >>> df.shape, float(df["income"].mean().round(3))
     ((32561, 15), 0.241)
     >>> ADULT_CLASSES[df["income"][7]]
     '>50K'
@@ -69,7 +69,7 @@ def load_adult(
         DatasetFormatError: a file is not the Adult CSV (columns, values or labels).
 
     Example:
-        >>> test = load_adult("test", root="data")
+        >>> test = load_adult("test")
         >>> list(test.columns[:3]), len(test)
         (['age', 'workclass', 'fnlwgt'], 16281)
     """

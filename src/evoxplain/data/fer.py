@@ -9,7 +9,7 @@ Expected layout (under ``root``, or ``$EVOXPLAIN_DATA``)::
 Train has 1000 faces per class except disgust (436); test 200 per class except disgust (111).
 
 Example:
-    >>> x, y, names = load_fer2013("test", root="data")     # data/fer2013/fer2013_subset.npz
+    >>> x, y, names = load_fer2013("test")     # $EVOXPLAIN_DATA/fer2013/fer2013_subset.npz
     >>> x.shape, x.dtype, names[int(y[0])]
     (torch.Size([1311, 1, 48, 48]), torch.float32, 'angry')
 """

@@ -6,7 +6,7 @@ looked for (``root=``, then ``$EVOXPLAIN_DATA``; for Fashion-MNIST also Debian's
 ``/usr/share/datasets/fashion-mnist/`` from ``apt-get install dataset-fashion-mnist``).
 
 Example:
-    >>> images, labels = load_mnist("test", root="/path/to/data")   # data/mnist/t10k-*.gz
+    >>> images, labels = load_mnist("test")   # $EVOXPLAIN_DATA/mnist/t10k-*.gz, or pass root=
     >>> images.shape, images.dtype, labels[:5]
     (torch.Size([10000, 1, 28, 28]), torch.float32, tensor([7, 2, 1, 0, 4]))
 """
@@ -44,7 +44,8 @@ def read_idx(path: str | Path) -> np.ndarray:
     """Read one IDX file (gzip-compressed if its name ends in ``.gz``) into a numpy array.
 
     Example:
-        >>> read_idx("mnist/t10k-labels-idx1-ubyte.gz").shape
+        >>> folder = find_dataset("mnist", ["t10k-labels-idx1-ubyte.gz"], root=None)
+        >>> read_idx(folder / "t10k-labels-idx1-ubyte.gz").shape
         (10000,)
     """
     path = Path(path)

@@ -72,7 +72,7 @@ def preprocess_image(image, size: int = 224) -> torch.Tensor:
 
     Example:
         >>> from PIL import Image
-        >>> preprocess_image(Image.open("cat.jpg"), size=224).shape
+        >>> preprocess_image(Image.new("RGB", (500, 375)), size=224).shape
         torch.Size([3, 224, 224])
     """
     from PIL import Image

@@ -18,7 +18,7 @@ Text helpers shared by the text models:
 * :func:`detokenize` — tokens back to a readable string (no space before punctuation).
 
 Example:
-    >>> df = load_imdb("test", root="data")          # data/imdb/imdb_test_5k.csv.gz
+    >>> df = load_imdb("test")          # $EVOXPLAIN_DATA/imdb/imdb_test_5k.csv.gz
     >>> df.shape, int(df["label"].sum())
     ((5000, 4), 2500)
     >>> tokenize("It's GREAT, isn't it?")

@@ -7,8 +7,9 @@ query counting and :class:`ExemplarResult`.
 
 Example:
     >>> from evoxplain.exemplars import ExemplarSearch
-    >>> res = ExemplarSearch(classifier, generator, latent_dim=32, seed=0).run(3)
-    >>> res.converged, res.queries, res.exemplar
+    >>> res = ExemplarSearch(model, generator, latent_dim=32, seed=0).run(3)   # generator: latents -> images
+    >>> res.converged, res.exemplar.shape, bool(res.probabilities[3] >= 0.95)
+    (True, torch.Size([1, 28, 28]), True)
 """
 
 from .baselines import CMAESSearch, RandomSearch

@@ -5,7 +5,9 @@ rule as :class:`~evoxplain.exemplars.ExemplarSearch`: when the least fit of them
 
 Example:
     >>> RandomSearch(model, generator, latent_dim=8, seed=0).run(3).queries
-    >>> CMAESSearch(model, generator, latent_dim=8, seed=0).run_many([0, 1, 2])
+    100
+    >>> [res.converged for res in CMAESSearch(model, generator, latent_dim=8, seed=0).run_many([0, 1, 2])]
+    [True, True, True]
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class RandomSearch(LatentSearch):
 
     Example:
         >>> res = RandomSearch(model, generator, latent_dim=4, max_queries=5000, seed=0).run(1)
+        >>> res.method, res.queries <= 5000
+        ('random', True)
     """
 
     method = "random"
@@ -92,6 +96,8 @@ class CMAESSearch(LatentSearch):
 
     Example:
         >>> res = CMAESSearch(model, generator, latent_dim=16, population=20, seed=0).run(4)
+        >>> res.method, res.converged, res.queries % 20       # whole populations
+        ('CMA-ES', True, 0)
     """
 
     method = "CMA-ES"

@@ -424,8 +424,10 @@ class LatentSearch:
         """Search for an exemplar of ``target`` (a class index or a probability vector).
 
         Example:
-            >>> res = search.run(3)
-            >>> res.exemplar, res.probabilities[3], res.queries
+            >>> from evoxplain.exemplars import ExemplarSearch
+            >>> res = ExemplarSearch(model, generator, latent_dim=8, seed=0).run(3)
+            >>> res.exemplar.shape, bool(res.probabilities[3] >= 0.95), res.queries
+            (torch.Size([1, 28, 28]), True, 70)
         """
         return self.run_many([target])[0]
 
@@ -438,8 +440,12 @@ class LatentSearch:
         finished search sends no more.
 
         Example:
+            >>> from evoxplain.exemplars import ExemplarSearch
+            >>> search = ExemplarSearch(model, generator, latent_dim=8, seed=0)
             >>> results = search.run_many(range(10))     # one exemplar per class
-            >>> later = search.run_many([3, 4], streams=[13, 14])   # == search.run_many(...)[13:15]
+            >>> later = search.run_many([3, 4], streams=[3, 4])       # the same searches again
+            >>> [torch.equal(a.latent, b.latent) for a, b in zip(later, results[3:5])]
+            [True, True]
         """
         if isinstance(targets, (torch.Tensor, np.ndarray)) and targets.ndim == 0:
             raise InvalidInputError("run_many takes a sequence of targets; use run() for one")

@@ -8,8 +8,9 @@ batch and counts ``population`` queries (the backward is not counted). The elite
 ``elite`` best members of the current batch and the stopping rules are those of the ES.
 
 Example:
-    >>> gd = GradientSearch(classifier, decoder, latent_dim=8, method="adam", lr=0.05, seed=0)
-    >>> gd.run(3).queries
+    >>> gd = GradientSearch(model, generator, latent_dim=8, method="adam", lr=0.05, init_range=0.5, seed=0)
+    >>> gd.run(3).converged        # from a start where the model is not yet saturated
+    True
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ class GradientSearch(LatentSearch):
         others: as :class:`~evoxplain.exemplars.ExemplarSearch`.
 
     Example:
-        >>> res = GradientSearch(net, generator, latent_dim=4, lr=0.1, seed=0).run(1)
+        >>> res = GradientSearch(model, generator, latent_dim=4, lr=0.1, seed=0).run(1)
         >>> res.queries == res.generations + 1          # one forward per step, population 1
+        True
     """
 
     def __init__(

@@ -14,8 +14,15 @@ Example:
     >>> from evoxplain.zoo.generators import load_exemplar_classifier, load_generator
     >>> model, classes = load_exemplar_classifier("fer")
     >>> ex = image_exemplars(model, load_generator("fer-vae"), {3: "happy", 5: "surprise"},
-    ...                      runs=6, per_class=4, seed=0)
-    >>> ex.grid("fer_exemplars.png"); print(ex.markdown())
+    ...                      runs=2, per_class=2, max_queries=1000, seed=0)
+    >>> ex.grid("fer_exemplars.png").size          # two rows of two faces, captioned
+    (346, 352)
+    >>> print(ex.markdown())
+    Exemplars (ES-momentum)
+    <BLANKLINE>
+    | class | converged / runs | queries mean (median), converged | queries mean, all | p(class) mean | seconds mean |
+    |---|---|---|---|---|---|
+    | happy | ...
 """
 
 from __future__ import annotations
@@ -50,6 +57,23 @@ class ImageExemplars:
             (in run order), then the others by fitness, at most ``per_class``.
         method: the search's name (``"ES-momentum"``, ``"ES"`` or ``"GD-momentum"``).
         title: what the searches explained (e.g. ``"fer-vae → FER classifier"``).
+
+    Example:
+        >>> ex = image_exemplars(model, generator, {3: "three", 7: "seven"}, latent_dim=8, runs=4, per_class=2)
+        >>> ex.exemplars("three").shape
+        torch.Size([2, 1, 28, 28])
+        >>> ex.summary()[0]["converged"]
+        4
+        >>> print(ex.markdown())
+        Exemplars (ES-momentum)
+        <BLANKLINE>
+        | class | converged / runs | queries mean (median), converged | ...
+        |---|---|---|---|---|---|
+        | three | 4 / 4 | 70 (70) | 70 | 1.000 | ... |
+        | seven | 4 / 4 | 85 (90) | 85 | 1.000 | ... |
+        ...
+        >>> ex.grid("exemplars.png").size
+        (216, 232)
     """
 
     results: dict[str, list[ExemplarResult]]
@@ -58,32 +82,19 @@ class ImageExemplars:
     title: str = ""
 
     def exemplars(self, name: str) -> torch.Tensor:
-        """The shown exemplars of class ``name``, stacked ``(n, C, H, W)``.
-
-        Example:
-            >>> ex.exemplars("happy").shape
-            torch.Size([4, 1, 48, 48])
-        """
+        """The shown exemplars of class ``name``, stacked ``(n, C, H, W)``."""
         if name not in self.results:
             raise InvalidInputError(f"no class {name!r}; the classes are {list(self.results)}")
         return torch.stack([torch.as_tensor(self.results[name][i].exemplar) for i in self.shown[name]])
 
     def summary(self) -> list[dict[str, Any]]:
         """Per class: runs, converged runs (the paper's rule: every elite member), queries
-        (mean and median over converged runs, mean over all), mean target probability, seconds.
-
-        Example:
-            >>> ex.summary()[0]["converged"]
-        """
+        (mean and median over converged runs, mean over all), mean target probability, seconds."""
         return summarise_by_class(self.results)
 
     def markdown(self, digits: int = 3) -> str:
         """Two Markdown tables: per class (converged runs, queries, probabilities) and per shown
-        exemplar (run, target probability, queries, converged).
-
-        Example:
-            >>> print(ex.markdown())
-        """
+        exemplar (run, target probability, queries, converged)."""
 
         def number(value: float) -> str:
             return "–" if not np.isfinite(value) else f"{value:.0f}"
@@ -109,11 +120,7 @@ class ImageExemplars:
 
     def grid(self, path: str | Path | None = None, *, scale: int = 3):
         """A PNG grid, one row per class, one column per shown exemplar; each caption gives
-        the class probability and the queries (``*``: the search did not converge).
-
-        Example:
-            >>> ex.grid("exemplars.png").size
-        """
+        the class probability and the queries (``*``: the search did not converge)."""
         from ..viz import image_grid
 
         cols = max(len(runs) for runs in self.shown.values())
@@ -184,9 +191,13 @@ def image_exemplars(
         options: more settings of the search class (e.g. ``init_range``, ``step``, ``lr``).
 
     Example:
+        >>> from evoxplain.data import FASHION_MNIST_CLASSES
+        >>> from evoxplain.zoo.generators import load_exemplar_classifier, load_generator
+        >>> lenet, _ = load_exemplar_classifier("fashion-mnist")
         >>> ex = image_exemplars(lenet, load_generator("fashion-mnist-vae"), FASHION_MNIST_CLASSES,
         ...                      runs=4, per_class=4, seed=0)
-        >>> ex.summary()
+        >>> [row["converged"] for row in ex.summary()]
+        [4, 4, 4, 4, 4, 4, 4, 4, 4, 4]
     """
     if method not in METHODS:
         raise InvalidInputError(f"method must be one of {METHODS}, not {method!r}")
@@ -260,7 +271,9 @@ def run_image_exemplars(
     FER black box is the lightly regularised classifier (files ``..._fitted_exemplars.*``).
 
     Example:
-        >>> print(run_image_exemplars("fer", "vae-no-surprise", target="happy,surprise", runs=4))
+        >>> print(run_image_exemplars("fer", "vae-no-surprise", target="happy,surprise", runs=2, max_queries=1000))
+        Exemplars (ES-momentum, fer-vae-no-surprise (unseen class (surprise)) → fer classifier)
+        ...
     """
     from ..zoo.generators import generator_info, load_exemplar_classifier, load_generator
 

@@ -1,10 +1,14 @@
 """What an exemplar search returns: the exemplar, what the model says of it, and what it cost.
 
 Example:
+    >>> from evoxplain.exemplars import ExemplarSearch
     >>> res = ExemplarSearch(model, generator, latent_dim=8, seed=0).run(3)
-    >>> res.converged, res.queries, res.probabilities[3] >= 0.95
-    >>> res.history[-1]            # Generation(queries=..., best_loss=..., worst_loss=..., best_prob=...)
-    >>> res.history_frame()        # the same as a pandas DataFrame
+    >>> res.converged, res.queries, bool(res.probabilities[3] >= 0.95)
+    (True, 70, True)
+    >>> res.history[-1]            # the last generation
+    Generation(queries=70, best_loss=..., worst_loss=..., best_prob=1.0)
+    >>> list(res.history_frame().columns)     # the history as a pandas DataFrame
+    ['queries', 'best_loss', 'worst_loss', 'best_prob']
 """
 
 from __future__ import annotations
@@ -104,7 +108,10 @@ def summarise_by_class(results: Mapping[str, Sequence[ExemplarResult]]) -> list[
     mean over all), mean target probability and mean seconds.
 
     Example:
-        >>> summarise_by_class({"happy": search.run_many([3] * 4)})[0]["converged"]
+        >>> from evoxplain.exemplars import ExemplarSearch
+        >>> search = ExemplarSearch(model, generator, latent_dim=8, seed=0)
+        >>> summarise_by_class({"three": search.run_many([3] * 4)})[0]["converged"]
+        4
     """
     rows = []
     for name, runs in results.items():
@@ -130,8 +137,12 @@ def best_runs(results: Sequence[ExemplarResult], count: int, unique: bool = True
     fitness; with ``unique``, a run whose exemplar equals one already chosen is skipped.
 
     Example:
-        >>> [run for run, _ in best_runs(results, 3)]
-        [0, 2, 3]
+        >>> from evoxplain.exemplars import ExemplarSearch
+        >>> results = ExemplarSearch(model, generator, latent_dim=8, max_queries=150, seed=0).run_many([0] * 6)
+        >>> [res.converged for res in results]
+        [True, False, False, False, True, False]
+        >>> [run for run, _ in best_runs(results, 3)]      # runs 0 and 4, then the fittest of the rest
+        [0, 4, 5]
     """
     order = sorted(
         range(len(results)),

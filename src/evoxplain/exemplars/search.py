@@ -15,10 +15,12 @@ Search the latent space of a generator ``G`` for ``z`` such that the black box `
 
 Example:
     >>> from evoxplain.exemplars import ExemplarSearch
-    >>> search = ExemplarSearch(classifier, vae.decode, latent_dim=32, seed=0)
-    >>> res = search.run(3)                       # a typical "3" for the classifier
+    >>> search = ExemplarSearch(model, generator, latent_dim=32, seed=0)   # e.g. generator=vae.decode
+    >>> res = search.run(3)                       # a typical "3" for the model
     >>> res.converged, res.queries, res.exemplar.shape
-    >>> search.run_many(range(10))                # ten searches, one batched model call each step
+    (True, 70, torch.Size([1, 28, 28]))
+    >>> len(search.run_many(range(10)))           # ten searches, one batched model call each step
+    10
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ class ExemplarSearch(LatentSearch):
         >>> search = ExemplarSearch(model, generator, latent_dim=8, momentum=0.3, seed=0)
         >>> res = search.run(2)
         >>> res.converged, res.queries == 50 + 20 * res.generations
+        (True, True)
     """
 
     method = "ES-momentum"

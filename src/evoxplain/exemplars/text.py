@@ -12,7 +12,13 @@ Example:
     >>> ex = text_exemplars(load_sentiment_classifier(), load_sentence_vae(),
     ...                     ["negative", "positive"], runs=10, per_class=5, seed=0)
     >>> print(ex.markdown())
+    | class | run | exemplar | p(class) | queries | converged |
+    |---|---|---|---|---|---|
+    | negative | 0 | “the movie was so bad, but it was so bad.” | 1.000 | 70 | yes |
+    ...
+    | positive | 6 | “the film is also a great job, but the film is also a great job.” | 1.000 | 50 | yes |
     >>> ex.save("imdb_exemplars.md")
+    PosixPath('imdb_exemplars.md')
 """
 
 from __future__ import annotations
@@ -68,12 +74,17 @@ class TextExemplars:
         )
 
     def save(self, path: str | Path) -> Path:
-        """Write the exemplars: Markdown for ``.md``, CSV for ``.csv``, else plain text (``.txt``).
+        """Write the exemplars: Markdown for ``.md``, CSV for ``.csv``, else plain text (``.txt``);
+        missing folders are made.
 
         Example:
+            >>> from evoxplain.zoo.text import load_sentiment_classifier, load_sentence_vae
+            >>> ex = text_exemplars(load_sentiment_classifier(), load_sentence_vae(), ["negative", "positive"], runs=2)
             >>> ex.save("out/imdb_exemplars.md")
+            PosixPath('out/imdb_exemplars.md')
         """
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix.lower() == ".csv":
             self.frame.to_csv(path, index=False)
         else:
@@ -120,8 +131,11 @@ def text_exemplars(
             (paper defaults otherwise: population 50, elite 10, children 2, step 0.5).
 
     Example:
+        >>> from evoxplain.zoo.text import load_sentiment_classifier, load_sentence_vae
+        >>> clf, vae = load_sentiment_classifier(), load_sentence_vae()
         >>> ex = text_exemplars(clf, vae, ["negative", "positive"], runs=10, seed=0)
-        >>> ex.summary()[["class", "converged", "queries_mean"]]
+        >>> ex.summary()[["class", "converged"]].values.tolist()
+        [['negative', 10], ['positive', 10]]
     """
     require("pandas", "exemplars", "exemplar tables")
     decode, latent_dim = getattr(vae, "decode", None), getattr(vae, "latent_dim", None)
@@ -173,6 +187,10 @@ def run_text_exemplars(
 
     Example:
         >>> print(run_text_exemplars(target="positive", runs=5))
+        | class | run | exemplar | p(class) | queries | converged |
+        |---|---|---|---|---|---|
+        | positive | 0 | “and, it is a great film, but it is a great film.” | 1.000 | 50 | yes |
+        ...
     """
     from ..data.imdb import IMDB_CLASSES
     from ..zoo.text import load_sentence_vae, load_sentiment_classifier

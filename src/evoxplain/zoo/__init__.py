@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from ..data.idx import FASHION_MNIST_CLASSES, MNIST_CLASSES
 from ..errors import InvalidInputError
 
 
@@ -38,13 +39,6 @@ class InputSpec:
     def shape(self) -> tuple[int, int, int] | None:
         """``(channels, height, width)``, or None when the size is unknown."""
         return None if self.size is None else (self.channels, *self.size)
-
-
-MNIST_CLASSES = [str(i) for i in range(10)]
-FASHION_MNIST_CLASSES = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-]  # fmt: skip
 
 
 def _efficientnet() -> tuple[nn.Module, list[str], InputSpec]:
@@ -91,8 +85,10 @@ def load_model(name: str) -> tuple[nn.Module, list[str], InputSpec]:
     Every model takes images in [0, 1] (normalised inside) and returns logits.
 
     Example:
+        >>> from evoxplain.zoo.efficientnet import sample_image
         >>> model, classes, spec = load_model("efficientnet-lite0")
-        >>> classes[int(model(image[None]).argmax())]
+        >>> classes[int(model(sample_image()[None]).argmax())]
+        'Egyptian_cat'
     """
     if name not in _MODELS:
         raise InvalidInputError(f"unknown model {name!r}; the built-in models are: {', '.join(available_models())}")

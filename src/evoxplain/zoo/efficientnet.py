@@ -34,7 +34,9 @@ class Normalized(nn.Module):
     """A network that takes images in [0, 1] and normalises them with a mean and std inside.
 
     Example:
-        >>> model = Normalized(net, IMAGENET_MEAN, IMAGENET_STD).eval()
+        >>> model = Normalized(torch.nn.Flatten(), IMAGENET_MEAN, IMAGENET_STD).eval()
+        >>> model(torch.full((1, 3, 1, 1), 0.5))          # (0.5 − mean) / std per channel
+        tensor([[0.0655, 0.1964, 0.4178]])
     """
 
     def __init__(self, net: nn.Module, mean: tuple[float, ...], std: tuple[float, ...]):
@@ -105,7 +107,8 @@ def center_crop(image, size: int | tuple[int, int], channels: int = 3) -> torch.
     ``channels`` 1 converts to grayscale, 3 to RGB.
 
     Example:
-        >>> center_crop(Image.open("cat.jpg"), 224).shape
+        >>> from PIL import Image
+        >>> center_crop(Image.new("RGB", (500, 375)), 224).shape
         torch.Size([3, 224, 224])
     """
     from PIL import Image

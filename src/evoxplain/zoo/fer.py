@@ -24,7 +24,9 @@ bit-identical on CPU.
 Example:
     >>> from evoxplain.zoo.fer import load_fer_classifier, load_fer_vae
     >>> clf, vae = load_fer_classifier(), load_fer_vae()
+    >>> from evoxplain import ExemplarSearch
     >>> ExemplarSearch(clf, vae.decode, latent_dim=vae.latent_dim, seed=0).run(3)   # "happy"
+    ExemplarResult(ES-momentum, target=3, converged=True, ...)
 
 Command line (trains, prints test accuracy or reconstruction loss, saves the state dict; the
 shipped files are in ``src/evoxplain/zoo/weights/``, written ``W/`` here)::
@@ -78,6 +80,9 @@ def init_module(module: nn.Module, seed: int) -> None:
 
     Example:
         >>> net = FERClassifier(seed=0); init_module(net, 1)
+        >>> same = FERClassifier(seed=1).state_dict()
+        >>> all(torch.equal(value, same[key]) for key, value in net.state_dict().items())
+        True
     """
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -265,7 +270,10 @@ def vae_losses(
     """Per-image means of the reconstruction BCE (summed over pixels) and the KL to N(0, I).
 
     Example:
-        >>> recon, kl = vae_losses(x, *vae(x))
+        >>> vae, x = FERVAE(seed=0), torch.rand(4, 1, 48, 48)
+        >>> recon, kl = vae_losses(x, *vae(x, torch.Generator().manual_seed(0)))
+        >>> recon.shape, bool(kl >= 0)
+        (torch.Size([]), True)
     """
     recon = F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / len(x)
     kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum() / len(x)
@@ -477,8 +485,10 @@ def train_fer_classifier(
     (:func:`training_indices` with ``split_seed``); the test split is always whole.
 
     Example:
-        >>> model, acc = train_fer_classifier(epochs=24, seed=0)
-        >>> model_half0, _ = train_fer_classifier(half=0)   # the disjoint-data scenario
+        >>> model, acc = train_fer_classifier(epochs=1, train_subset=500, test_subset=200, seed=0)   # seconds
+        >>> model_half0, _ = train_fer_classifier(epochs=1, half=0, train_subset=500, test_subset=200)  # disjoint data
+        >>> 0.0 <= acc <= 1.0          # the shipped weights: 24 epochs on every training face
+        True
     """
     _check_positive("epochs", epochs)
     _check_positive("batch_size", batch_size)
@@ -551,8 +561,10 @@ def train_vae(
     (:func:`training_indices`).
 
     Example:
-        >>> vae, recon, kl = train_vae("fashion-mnist", epochs=8, seed=0)
-        >>> no_surprise, _, _ = train_vae("fer", exclude_class="surprise")
+        >>> vae, recon, kl = train_vae("fashion-mnist", epochs=1, train_subset=500, test_subset=200, seed=0)
+        >>> no_surprise, _, _ = train_vae("fer", 1, exclude_class="surprise", train_subset=500, test_subset=200)
+        >>> vae.decode(torch.zeros(2, vae.latent_dim)).shape     # the shipped: 8 epochs on all images
+        torch.Size([2, 1, 28, 28])
     """
     epochs = DEFAULT_VAE_EPOCHS[_check_dataset(dataset)] if epochs is None else epochs
     _check_positive("epochs", epochs)
@@ -588,7 +600,9 @@ def train_fer_vae(
     """:func:`train_vae` on FER2013 (the shipped ``fer-vae.pt``).
 
     Example:
-        >>> vae, recon, kl = train_fer_vae(epochs=10, seed=0)
+        >>> vae, recon, kl = train_fer_vae(epochs=1, train_subset=500, test_subset=200, seed=0)   # the shipped: 10, all
+        >>> vae.latent_dim
+        16
     """
     return train_vae("fer", epochs, seed, root, **options)
 
@@ -632,6 +646,7 @@ def load_fer_classifier(path: str | Path | None = None, half: int | None = None,
     the fitted classifier of half 0.
 
     Example:
+        >>> from evoxplain import BlackBox
         >>> bb = BlackBox(load_fer_classifier(), output="logits")
         >>> surer = BlackBox(load_fer_classifier(fitted=True), output="logits")
     """
@@ -646,7 +661,8 @@ def load_fer_vae(path: str | Path | None = None, latent_dim: int = 16, image_siz
     """The FER VAE with the shipped weights (or those at ``path``), in eval mode.
 
     Example:
-        >>> vae = load_fer_vae(); vae.decode(torch.zeros(1, vae.latent_dim))
+        >>> vae = load_fer_vae(); vae.decode(torch.zeros(1, vae.latent_dim)).shape
+        torch.Size([1, 1, 48, 48])
         >>> fashion = load_fer_vae(WEIGHTS_DIR / "fashion-mnist-vae.pt", image_size=28)
     """
     path = Path(path) if path is not None else WEIGHTS_DIR / "fer-vae.pt"

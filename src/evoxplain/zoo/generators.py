@@ -23,7 +23,9 @@ Example:
     >>> from evoxplain.zoo.generators import load_generator, load_exemplar_classifier
     >>> generator = load_generator("fer-vae")
     >>> classifier, classes = load_exemplar_classifier("fer")
+    >>> from evoxplain import ExemplarSearch
     >>> ExemplarSearch(classifier, generator, generator.latent_dim, seed=0).run(classes.index("happy"))
+    ExemplarResult(ES-momentum, target=3, converged=True, ...)
 """
 
 from __future__ import annotations

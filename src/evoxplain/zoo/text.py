@@ -21,8 +21,10 @@ only; the same seed and thread count give bit-identical weights on CPU.
 Example:
     >>> from evoxplain.zoo.text import load_sentiment_classifier, load_sentence_vae
     >>> clf, vae = load_sentiment_classifier(), load_sentence_vae()
+    >>> from evoxplain import BlackBox
     >>> bb = BlackBox(clf.model_of_strings(), output="logits")
-    >>> bb.probabilities(vae.decode(torch.zeros(2, vae.latent_dim)))
+    >>> bb.predict(["a wonderful film", "a waste of time"] + vae.decode(torch.zeros(1, vae.latent_dim)))
+    tensor([1, 0, 1])
 
 Command line (trains, prints the scores, saves weights and vocabulary in one file)::
 
@@ -252,7 +254,8 @@ class SentimentClassifier(nn.Module):
         """This classifier as a callable ``list[str]`` → ``(N, 2)`` logits (for a BlackBox).
 
         Example:
-            >>> bb = BlackBox(clf.model_of_strings(), output="logits")
+            >>> from evoxplain import BlackBox
+            >>> bb = BlackBox(load_sentiment_classifier().model_of_strings(), output="logits")
         """
         return StringClassifier(self, batch_size)
 
@@ -316,7 +319,9 @@ def train_sentiment_classifier(
     come from generators seeded by ``seed``.
 
     Example:
-        >>> model, acc = train_sentiment_classifier(epochs=6, seed=0)
+        >>> model, acc = train_sentiment_classifier(epochs=1, train_subset=500, test_subset=200, seed=0)
+        >>> 0.0 <= acc <= 1.0             # the shipped weights: 6 epochs on every training review
+        True
     """
     _check_positive("epochs", epochs)
     _check_positive("batch_size", batch_size)
@@ -381,7 +386,10 @@ def load_sentiment_classifier(path: str | Path | None = None) -> SentimentClassi
     """The IMDB sentiment classifier with the shipped weights (or those at ``path``), eval mode.
 
     Example:
+        >>> from evoxplain import BlackBox
         >>> bb = BlackBox(load_sentiment_classifier().model_of_strings(), output="logits")
+        >>> bb.predict(["a wonderful film", "a waste of time"])       # 1: positive
+        tensor([1, 0])
     """
     path = Path(path) if path is not None else WEIGHTS_DIR / CLASSIFIER_FILE
     blob = _read(path, "classifier")
@@ -395,6 +403,7 @@ def load_sentence_vae(path: str | Path | None = None):
 
     Example:
         >>> vae = load_sentence_vae(); vae.decode(torch.zeros(2, vae.latent_dim))
+        ['the movie is a great film, but it is a great film.', 'the movie is a great film, but it is a great film.']
     """
     from .text_vae import SentenceVAE
 

@@ -13,8 +13,9 @@ Data: sentences of 5-20 tokens from test reviews 2500-4999 (:data:`~evoxplain.zo
 the classifier never sees them); every 20th sentence is kept aside for validation.
 
 Example:
-    >>> vae, nll, kl = train_sentence_vae(epochs=10, seed=0)
-    >>> vae.decode(torch.randn(3, vae.latent_dim, generator=torch.Generator().manual_seed(0)))
+    >>> vae, nll, kl = train_sentence_vae(epochs=1, train_subset=500, seed=0)   # the shipped: 10 epochs, all
+    >>> len(vae.decode(torch.randn(3, vae.latent_dim, generator=torch.Generator().manual_seed(0))))
+    3
 """
 
 from __future__ import annotations
@@ -155,6 +156,7 @@ class SentenceVAE(nn.Module):
         """Sentences (lowercase, detokenized) for latents ``(B, l)``: the exemplar generator.
 
         Example:
+            >>> from evoxplain.zoo.text import load_sentence_vae
             >>> load_sentence_vae().decode(torch.zeros(2, 32))     # the shipped VAE
             ['the movie is a great film, but it is a great film.', 'the movie is a great film, but it is a great film.']
         """
@@ -248,7 +250,9 @@ def train_sentence_vae(
     ``clip``. The vocabulary is built from the training sentences.
 
     Example:
-        >>> vae, nll, kl = train_sentence_vae(epochs=10, seed=0)
+        >>> vae, nll, kl = train_sentence_vae(epochs=1, train_subset=500, seed=0)   # the shipped: 10 epochs, all
+        >>> vae.latent_dim
+        32
     """
     _check_positive("epochs", epochs)
     _check_positive("batch_size", batch_size)

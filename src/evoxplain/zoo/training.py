@@ -6,9 +6,15 @@ Every random draw (shuffling, augmentation) comes from the ``generator`` passed 
 is reproducible and never touches torch's global random state.
 
 Example:
+    >>> from evoxplain.data import load_mnist
+    >>> from evoxplain.zoo.lenet import LeNet
+    >>> (x, y), (x_test, y_test) = load_mnist("train"), load_mnist("test")
+    >>> model = LeNet(seed=0)
     >>> optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    >>> fit_classifier(model, x, y, optimizer, epochs=8, batch_size=128, generator=torch.Generator().manual_seed(1))
-    >>> accuracy(model, x_test, y_test)
+    >>> model = fit_classifier(model, x[:5000], y[:5000], optimizer, epochs=2, batch_size=128,
+    ...                        generator=torch.Generator().manual_seed(1))
+    >>> accuracy(model, x_test, y_test) > 0.8
+    True
 """
 
 from __future__ import annotations
@@ -26,7 +32,10 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     """The fraction of ``images`` that ``model`` classifies as ``labels`` (in eval mode).
 
     Example:
+        >>> from evoxplain.data import load_mnist
+        >>> from evoxplain.zoo.lenet import load_lenet
         >>> accuracy(load_lenet("mnist"), *load_mnist("test"))
+        0.9925
     """
     was_training = model.training
     model.eval()
@@ -114,7 +123,15 @@ def fit_vae(
     each batch; ``clip`` bounds the gradient norm; ``report(epoch)`` is called after each epoch.
 
     Example:
-        >>> fit_vae(vae, x, lambda b, g: vae_losses(b, *vae(b, g)), optimizer, epochs=10, batch_size=64, generator=g)
+        >>> from evoxplain.data import load_mnist
+        >>> from evoxplain.zoo.fer import FERVAE, vae_losses
+        >>> vae, g = FERVAE(image_size=28, seed=0), torch.Generator().manual_seed(0)
+        >>> optimizer = torch.optim.Adam(vae.parameters(), lr=1e-3)
+        >>> x = load_mnist("train")[0][:512]
+        >>> losses = lambda batch, g: vae_losses(batch, *vae(batch, g))
+        >>> vae = fit_vae(vae, x, losses, optimizer, epochs=1, batch_size=64, generator=g)
+        >>> vae.training
+        False
     """
     total_steps = epochs * math.ceil(len(x) / batch_size)
     scheduler = cosine_schedule(optimizer, total_steps)
