@@ -223,10 +223,10 @@ def test_tabular_exemplars_tables(tiny, encoding, tmp_path):
     summary = ex.summary()
     assert list(summary["class"]) == ADULT_CLASSES and (summary["runs"] == 6).all()
     assert ex.method == "ES-momentum" and len(ex.results["<=50K"]) == 6
-    ex.save(tmp_path / "ex.csv", tmp_path / "ex.md")
-    again = pd.read_csv(tmp_path / "ex.csv")
+    ex.save(tmp_path / "csv" / "ex.csv", tmp_path / "md" / "ex.md")  # missing folders are made
+    again = pd.read_csv(tmp_path / "csv" / "ex.csv")
     assert list(again.columns) == list(frame.columns) and len(again) == len(frame)
-    md = (tmp_path / "ex.md").read_text()
+    md = (tmp_path / "md" / "ex.md").read_text()
     lines = md.strip().splitlines()
     assert lines[0].startswith("| feature | ") and all(f"| {col} |" in md for col in ADULT_FEATURES)
     assert len({line.count("|") for line in lines}) == 1  # a well-formed table

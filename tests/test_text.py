@@ -200,6 +200,7 @@ def test_text_exemplars_converge_with_exact_query_counts(classifier, vae, tmp_pa
     assert list(found.frame["class"]) == ["negative", "negative", "positive", "positive"]
     assert found.save(tmp_path / "ex.md").read_text().startswith("| class | run | exemplar |")
     assert len(found.save(tmp_path / "ex.txt").read_text().splitlines()) == 4
+    assert found.save(tmp_path / "new" / "folder" / "ex.csv").is_file()  # missing folders are made
     assert (found.summary()["converged"] == 3).all()
 
 
