@@ -24,7 +24,7 @@ def has_examples(name: str) -> bool:
 
 
 PACKAGE = ["evoxplain"] + [info.name for info in pkgutil.walk_packages(evoxplain.__path__, "evoxplain.")]
-MODULES = [name for name in PACKAGE if not name.endswith("__main__") and has_examples(name)]
+MODULES = [name for name in PACKAGE if has_examples(name)]
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
@@ -87,4 +87,4 @@ def test_docstring_examples(name, data_env, tmp_path, monkeypatch):
     for test in tests:
         test.globs = {**vars(module), **namespace()}
         runner.run(test, out=report.append)
-    assert runner.failures == 0, "".join(report)
+    assert runner.tries > 0 and runner.failures == 0, "".join(report)

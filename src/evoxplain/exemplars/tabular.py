@@ -14,7 +14,6 @@ The pieces of the exemplar paper's Adult experiment (§4.2–4.3, Table 1):
 
 Example:
     >>> from evoxplain.data import load_adult
-    >>> from evoxplain.zoo.tabular_vae import train_tabular_vae
     >>> from evoxplain.zoo.tabular_vae import TabularEncoding, train_tabular_vae
     >>> train = load_adult("train")
     >>> enc = TabularEncoding.fit(train, target="income")      # every category of the split
@@ -194,7 +193,7 @@ def tabular_exemplars(
         seed, momentum, max_queries, options: :class:`ExemplarSearch` settings (paper defaults
             otherwise: population 50, elite 10, children 2, step 0.5, range 5, confidence 0.95).
 
-    Example: the module's.
+    Example: see the module's docstring.
     """
     pd = require("pandas", "exemplars", "exemplar tables")
     if not isinstance(generator, TabularGenerator):
