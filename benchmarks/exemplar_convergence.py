@@ -585,8 +585,8 @@ def headline_lines(comparisons: dict[str, Any]) -> list[str]:
                 lines.append(
                     f"- **{other} / ES-momentum model rounds per converged exemplar: {c['rounds_ratio']:.1f}×** "
                     f"({c['rounds_per_converged'][0]:.1f} vs {c['rounds_per_converged'][1]:.1f} generations evaluated "
-                    "one after another): the wall-time ratio where a generation costs what one input costs "
-                    "(the paper's GPU, a model behind a server); not measured here."
+                    "one after another): the wall-time ratio if a generation of ES took as long as one step of GD "
+                    "(a model behind a server, a GPU with the model's time dominating)."
                 )
             continue
         other = name.split(" vs ")[1]

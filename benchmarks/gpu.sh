@@ -11,7 +11,8 @@
 #                                       # (settings chosen on 16 others: ≈ 11M model inputs in all)
 #   bash benchmarks/gpu.sh imagenet --grid small --methods 'IG (white-box)' LIME   # fewer candidates, methods
 #   bash benchmarks/gpu.sh exemplars    # 1000 exemplar searches per method, FER (fitted classifier) through the DCGAN;
-#                                       # the first 50 of ES-momentum and GD also one search at a time (the paper's timing)
+#                                       # the first 50 of ES-momentum and GD also one search at a time (the paper's timing);
+#                                       # the classifier's test accuracy is not re-measured (no FER data needed)
 #   bash benchmarks/gpu.sh exemplars --methods ES-momentum,ES   # only these methods
 #   bash benchmarks/gpu.sh cell-split   # the regression's cell split, grid and fitness on the 3 held-out samples
 set -euo pipefail
@@ -34,7 +35,7 @@ case "$job" in
     exemplars)
         python3 benchmarks/exemplar_convergence.py --dataset fer --generator fer-dcgan --fitted-classifier \
             --runs 1000 --budget 1050 --device cuda --methods ES-momentum,ES,CMA-ES,random,GD-momentum,GD-Adam \
-            --sequential-runs 50 --data shared-data --tag gpu-fer-dcgan-fitted --out "$out" "$@" ;;
+            --sequential-runs 50 --no-accuracy --tag gpu-fer-dcgan-fitted --out "$out" "$@" ;;
     cell-split)
         python3 benchmarks/imagenet_cell_split.py --data shared-data --device cuda --batch-size 1000 --out "$out" "$@" ;;
     *) echo "unknown job '$job': speed, imagenet, exemplars or cell-split" >&2; exit 2 ;;

@@ -217,6 +217,8 @@ def test_parsers():
     with pytest.raises(InvalidInputError, match="estimator"):
         make_explainer(blackbox, (3, 224, 224), estimator="median")
     assert make_explainer(blackbox, (3, 224, 224)).design == "orthogonal"  # the large-image default
+    assert make_explainer(blackbox, (3, 224, 224), queries=5000).mask_size == (28, 28)  # the budget's grid
+    assert make_explainer(blackbox, (3, 224, 224), queries=5000, mask_size=(7, 7)).mask_size == (7, 7)
     assert make_explainer(blackbox, (3, 224, 224), design="random").design == "random"
     assert make_explainer(blackbox, (1, 28, 28), design="orthogonal").design == "orthogonal"
     assert make_explainer(blackbox, (1, 28, 28)).design == "random"

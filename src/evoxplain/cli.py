@@ -234,8 +234,9 @@ def make_explainer(
 ) -> GEEX:
     """The GEEX preset called ``method`` for inputs of ``shape``.
 
-    ``auto``: :func:`recommended_settings` for the shape (images over 64 px: Bernoulli masks of
-    crisp cells fitted by regression, not integrated; smaller images: ``bgeex``; anything else:
+    ``auto``: :func:`recommended_settings` for the shape and ``queries`` (images over 64 px:
+    Bernoulli masks of crisp cells fitted by regression, not integrated, 28 cells along the shorter
+    side from two mirrored pairs per cell on, else 14; smaller images: ``bgeex``; anything else:
     ``geex``); ``ge``: plain gradient estimate; ``geex``: integrated; ``gers``: integrated with
     noise drawn at ``mask_size`` (default :func:`default_mask`) for every channel and upsampled;
     ``bgeex``: the paper's integrated Bernoulli masks at ``mask_size``, shared by the channels. A
@@ -260,7 +261,7 @@ def make_explainer(
         raise InvalidInputError(f"--estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}")
     if design not in DESIGNS:
         raise InvalidInputError(f"--design must be one of {', '.join(DESIGNS)}, not {design!r}")
-    recommended = recommended_settings(shape)
+    recommended = recommended_settings(shape, queries)
     if method in ("gers", "bgeex") and len(shape) < 2:
         raise InvalidInputError(
             f"method {method} needs an image input (C, H, W); this input has shape {tuple(shape)}: "
@@ -551,8 +552,8 @@ def explain(
     mask_size: Annotated[
         str | None,
         typer.Option(
-            help="Mask H,W (or one int); default: half the size for small images, else bgeex 14 cells "
-            "along the shorter side, gers size/32 (at least 7)."
+            help="Mask H,W (or one int); default: half the size for small images, else 14 cells along the "
+            "shorter side (auto: 28 once queries reach 4 per cell of that grid), gers size/32 (at least 7)."
         ),
     ] = None,
     target: Annotated[int | None, typer.Option(help="Class to explain; default: the predicted class.")] = None,
