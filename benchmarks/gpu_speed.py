@@ -12,7 +12,7 @@ the model's seconds per input). In one run, side by side:
   warm-up explanation;
 * Captum's KernelSHAP and LIME (16-px superpixels) at the same budget on fewer images.
 
-    python benchmarks/gpu_speed.py --data ../shared/data --device cuda --out benchmarks/results/gpu
+    python benchmarks/gpu_speed.py --data ../shared/data --device cuda --out benchmarks/results/imagenet_gpu
     python benchmarks/gpu_speed.py --data ../shared/data --device cpu --precisions fp32 --images 2 --queries 200 \
         --batch-sizes 50 100 --repeats 2 --out /tmp/speed    # a quick check on a CPU
 """
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from evoxplain import GEEX, LIME, BlackBox, KernelSHAP
+from evoxplain import GEEX, LIME, BlackBox, KernelSHAP, recommended_settings
 
 
 def synchronize(device: torch.device) -> None:
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[500, 1000, 2000])
     p.add_argument("--precisions", nargs="+", default=["bf16", "fp32"], choices=["bf16", "fp32"])
     p.add_argument("--repeats", type=int, default=10, help="timed forward calls per batch size and precision")
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/gpu"))
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results/imagenet_gpu"))
     args = p.parse_args(argv)
     from evoxplain.data import load_imagenet_samples
     from evoxplain.zoo.efficientnet import efficientnet_lite0
@@ -128,9 +128,7 @@ def main(argv: list[str] | None = None) -> dict:
     middle = args.batch_sizes[len(args.batch_sizes) // 2]
     low, high = args.precisions[0], args.precisions[-1]  # bf16 and fp32 by default
     surrogates = [("KernelSHAP", KernelSHAP), ("LIME", LIME)]
-    default = dict(
-        distribution="bernoulli", estimator="regression", design="orthogonal", integrated=False, baseline="blur"
-    )
+    default = recommended_settings(tuple(images.shape[1:]))  # the large-image default; its grid varied below
     runs = [("GEEX", GEEX, dict(default, mask_size=28), low, b, args.images) for b in args.batch_sizes]
     runs += [("GEEX", GEEX, dict(default, mask_size=14), low, middle, args.images)]
     runs += [("GEEX", GEEX, dict(default, mask_size=28), high, middle, args.images)]

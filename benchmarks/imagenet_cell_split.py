@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from evoxplain import GEEX, BlackBox
-from evoxplain.baseline import make_baseline
+from evoxplain import GEEX, BlackBox, recommended_settings
+from evoxplain.baseline import gaussian_blur
 from evoxplain.metrics import aopc_deletion, aopc_insertion
 
 
@@ -34,7 +34,7 @@ def split_variants(x: torch.Tensor, values: torch.Tensor, grid: int) -> dict[str
     cell = x.shape[-1] // grid
     if cell * grid != x.shape[-1] or x.shape[-2] != x.shape[-1]:
         return variants  # cells of unequal sizes: only the even split
-    change = (x - torch.stack([make_baseline("blur", xi) for xi in x])).abs().sum(dim=1, keepdim=True)
+    change = (x - gaussian_blur(x)).abs().sum(dim=1, keepdim=True)  # |x − x̊| with the blurred baseline
 
     def cell_total(t: torch.Tensor) -> torch.Tensor:
         return F.interpolate(F.avg_pool2d(t, cell) * cell**2, scale_factor=cell, mode="nearest")
@@ -73,19 +73,8 @@ def main(argv: list[str] | None = None) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     for config in args.configs.split(","):
         grid, fitness = config.split(":")
-        explainer = GEEX(
-            model,
-            queries=args.queries,
-            distribution="bernoulli",
-            estimator="regression",
-            mask_size=int(grid),
-            integrated=False,
-            fitness=fitness,
-            baseline="blur",
-            design="orthogonal",
-            batch_size=args.batch_size,
-            seed=0,
-        )
+        settings = dict(recommended_settings(tuple(x.shape[1:])), mask_size=int(grid), fitness=fitness)
+        explainer = GEEX(model, queries=args.queries, batch_size=args.batch_size, seed=0, **settings)
         values = explainer.explain(x).values.to(x.device)
         for split, ranking in split_variants(x, values, int(grid)).items():
             deletion = aopc_deletion(model, x, ranking, replacement="blur", stride=100, batch_size=args.batch_size)
