@@ -122,6 +122,23 @@ def unbudgeted(dataset: str) -> dict[str, tuple[type, list[dict]]]:
     }
 
 
+def chosen_methods(
+    dataset: str, grid_size: str, budgets: list[int], names: list[str] | None
+) -> list[tuple[str, type, list[dict], list[int | None]]]:
+    """``(name, class, candidates, budgets)`` of the methods to run: all of them, or those ``names``
+    in that order (cheap ones first, say, when a time limit may cut the run); a name that is not a
+    method is refused before anything is loaded."""
+    methods = [(name, cls, grid, sorted(budgets)) for name, (cls, grid) in grids(dataset, grid_size).items()]
+    methods += [(name, cls, grid, [None]) for name, (cls, grid) in unbudgeted(dataset).items()]
+    if names is None:
+        return methods
+    by_name = {method[0]: method for method in methods}
+    unknown = [name for name in names if name not in by_name]
+    if unknown:
+        raise SystemExit(f"--methods: no method named {', '.join(map(repr, unknown))}; the methods are {list(by_name)}")
+    return [by_name[name] for name in dict.fromkeys(names)]
+
+
 def load(dataset: str, data: str, images: int, held_out: int, device: str, first: int = 0):
     """The model, the scored images (``images`` from index ``first``), the held-out images, the
     replacement and the stride."""
@@ -190,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--first", type=int, default=0, help="index of the first scored image (default 0)")
     parser.add_argument("--held-out", type=int, default=50)
     parser.add_argument("--budgets", type=int, nargs="+", default=[1000, 5000])
-    parser.add_argument("--methods", nargs="*", default=None, help="only these methods")
+    parser.add_argument("--methods", nargs="*", default=None, help="only these methods, in this order")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--batch-size", type=int, default=1000)
@@ -207,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
         "there instead of searching again (e.g. to score more images)",
     )
     args = parser.parse_args(argv)
+    methods = chosen_methods(args.dataset, args.grid, args.budgets, args.methods)
 
     model, scored, held, replacement, stride = load(
         args.dataset, args.data, args.images, args.held_out, args.device, args.first
@@ -216,7 +234,6 @@ def main(argv: list[str] | None = None) -> None:
     targets = blackbox.predict(scored).tolist()
     per_query = forward_seconds_per_query(blackbox, scored, 5 * args.batch_size)
     held_targets = blackbox.predict(held).tolist()
-    wanted = lambda name: args.methods is None or name in args.methods  # noqa: E731
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -254,11 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = earlier_rows(earlier, meta) if earlier else []
     if rows:
         meta["command"] = f"{earlier['meta']['command']} && {meta['command']}"  # the chain reproduces the rows
-    methods = [(name, cls, grid, sorted(args.budgets)) for name, (cls, grid) in grids(args.dataset, args.grid).items()]
-    methods += [(name, cls, grid, [None]) for name, (cls, grid) in unbudgeted(args.dataset).items()]
     for name, cls, grid, budgets in methods:
-        if not wanted(name):
-            continue
         for budget in budgets:
             earlier = next((r for r in rows if r["method"] == name and r["budget"] == budget), None)
             if earlier is not None:  # --resume: measured before; carry its finalists to the larger budgets

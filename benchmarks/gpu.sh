@@ -11,7 +11,7 @@
 #   bash benchmarks/gpu.sh imagenet     # AOPC on 64 ImageNet samples, bf16, at 1000 and 5000 queries, settings
 #                                       # chosen on 16 others from the small grid: the methods that
 #                                       # results/imagenet_gpu/ lacks (≈ 8M model inputs, 20k/s on an H200)
-#   bash benchmarks/gpu.sh imagenet --methods RISE Occlusion   # only these methods
+#   bash benchmarks/gpu.sh imagenet --methods RISE Occlusion   # only these methods, in this order
 #   bash benchmarks/gpu.sh exemplars    # 1000 exemplar searches per method, FER (fitted classifier) through the DCGAN;
 #                                       # the first 50 of ES-momentum and GD also one search at a time (the paper's timing);
 #                                       # the classifier's test accuracy is not re-measured (no FER data needed)

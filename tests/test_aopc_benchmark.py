@@ -90,6 +90,20 @@ def test_small_grid_searches_a_few_candidates_around_the_large_image_defaults(be
         bench.grids("mnist", "small")
 
 
+def test_methods_run_in_the_order_named_and_a_misspelt_one_is_refused(bench):
+    chosen = bench.chosen_methods(
+        "imagenet", "small", [5000, 1000], ["Saliency (white-box)", "RISE", "Saliency (white-box)"]
+    )
+    assert [(name, budgets) for name, _, _, budgets in chosen] == [
+        ("Saliency (white-box)", [None]),
+        ("RISE", [1000, 5000]),
+    ]
+    everything = bench.chosen_methods("imagenet", "small", [1000], None)
+    assert [m[0] for m in everything] == [*bench.grids("imagenet", "small"), *bench.unbudgeted("imagenet")]
+    with pytest.raises(SystemExit, match="no method named 'Rise'.*'RISE'"):
+        bench.chosen_methods("imagenet", "small", [1000], ["RISE", "Rise"])
+
+
 def test_resume_never_mixes_a_small_grid_run_with_a_full_one(bench):
     setup = {key: "same" for key in bench.SAME_SETUP if key != "candidate grid"}
     full = {"meta": {**setup, "machine": "m", "date": "d"}, "rows": [{"method": "GE"}]}
