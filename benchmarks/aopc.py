@@ -139,6 +139,45 @@ def chosen_methods(
     return [by_name[name] for name in dict.fromkeys(names)]
 
 
+IMAGE_SIDE = {"mnist": 28, "fashion-mnist": 28, "imagenet": 224}
+
+
+def queries_per_explanation(cls: type, settings: dict, budget: int | None, side: int) -> int:
+    """The most model inputs one explanation takes (a white-box backward pass counts as none)."""
+    if budget is not None:
+        return budget + 2  # the perturbations, the input once and at most the baseline once
+    if cls is Occlusion:
+        return ((side - settings["window"]) // settings["stride"] + 1) ** 2 + 1
+    if cls is IntegratedGradients:
+        return settings["steps"] + 2
+    return settings["samples"] + 1 if cls is SmoothGrad else 2  # Saliency: the input and its gradient
+
+
+def planned_inputs(
+    methods: list[tuple[str, type, list[dict], list[int | None]]],
+    measured: set[tuple[str, int | None]],
+    dataset: str,
+    held_out: int,
+    scored: int,
+    stride: int,
+) -> list[tuple[str, int | None, int]]:
+    """``(method, budget, model inputs)`` of each row not in ``measured``: the held-out search
+    (each candidate explains the held-out images and draws their deletion curves) and the scoring
+    (explanations, deletion and insertion curves), as ``main`` runs them (``--plan``)."""
+    side = IMAGE_SIDE[dataset]
+    steps = -(-side * side // stride) + 1  # 0, stride, …, and every pixel: the curve's points
+    plan = []
+    for name, cls, grid, budgets in methods:
+        candidates = len(grid)
+        for budget in budgets:
+            if (name, budget) not in measured:
+                queries = queries_per_explanation(cls, grid[0], budget, side)
+                search = held_out * candidates * (queries + steps) if candidates > 1 else 0
+                plan.append((name, budget, search + scored * (queries + 2 * steps)))
+            candidates = min(candidates, FINALISTS)  # the larger budgets search the finalists
+    return plan
+
+
 def load(dataset: str, data: str, images: int, held_out: int, device: str, first: int = 0):
     """The model, the scored images (``images`` from index ``first``), the held-out images, the
     replacement and the stride."""
@@ -223,8 +262,14 @@ def main(argv: list[str] | None = None) -> None:
         help="an earlier run's aopc_<dataset>.json with the same held-out images: score the settings it chose "
         "there instead of searching again (e.g. to score more images)",
     )
+    parser.add_argument(
+        "--plan", action="store_true", help="only print the model inputs each row still to run will take, then stop"
+    )
     args = parser.parse_args(argv)
     methods = chosen_methods(args.dataset, args.grid, args.budgets, args.methods)
+    if args.plan:
+        print_plan(args, methods)
+        return
 
     model, scored, held, replacement, stride = load(
         args.dataset, args.data, args.images, args.held_out, args.device, args.first
@@ -311,6 +356,21 @@ def main(argv: list[str] | None = None) -> None:
             rows[-1].update(machine=meta["machine"], date=meta["date"], forward_seconds_per_query=per_query)
             print(rows[-1], flush=True)
             save(stem, meta, rows)  # after every method: a long run loses nothing
+
+
+def print_plan(args: argparse.Namespace, methods: list) -> None:
+    """``--plan``: the rows a run with these arguments would add, with their model inputs (the
+    rows of the ``--resume`` results are left out)."""
+    results = Path(args.out) / f"aopc_{args.dataset}.json"
+    rows = json.loads(results.read_text())["rows"] if args.resume and results.exists() else []
+    stride = 100 if args.dataset == "imagenet" else 10
+    held_out = 0 if args.settings_from else args.held_out
+    plan = planned_inputs(
+        methods, {(r["method"], r["budget"]) for r in rows}, args.dataset, held_out, args.images, stride
+    )
+    for name, budget, inputs in plan:
+        print(f"{name} @ {budget or '—'}: {inputs / 1e3:,.0f}k inputs")
+    print(f"in all: {sum(inputs for *_, inputs in plan) / 1e6:.2f}M model inputs for {len(plan)} rows")
 
 
 SAME_SETUP = (  # "candidate grid" is only in the meta of small-grid runs

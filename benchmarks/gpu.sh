@@ -10,7 +10,7 @@
 #   bash benchmarks/gpu.sh speed        # seconds per ImageNet explanation against the model's forward time (1–2 min)
 #   bash benchmarks/gpu.sh imagenet     # AOPC on 64 ImageNet samples, bf16, at 1000 and 5000 queries, settings
 #                                       # chosen on 16 others from the small grid: the methods that
-#                                       # results/imagenet_gpu/ lacks (≈ 8M model inputs, 20k/s on an H200)
+#                                       # results/imagenet_gpu/ lacks (7.84M model inputs by aopc.py --plan, 20k/s on an H200)
 #   bash benchmarks/gpu.sh imagenet --methods RISE Occlusion   # only these methods, in this order
 #   bash benchmarks/gpu.sh exemplars    # 1000 exemplar searches per method, FER (fitted classifier) through the DCGAN;
 #                                       # the first 50 of ES-momentum and GD also one search at a time (the paper's timing);

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from evoxplain import BlackBox as bench_blackbox
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "aopc.py"
 
 
@@ -102,6 +104,33 @@ def test_methods_run_in_the_order_named_and_a_misspelt_one_is_refused(bench):
     assert [m[0] for m in everything] == [*bench.grids("imagenet", "small"), *bench.unbudgeted("imagenet")]
     with pytest.raises(SystemExit, match="no method named 'Rise'.*'RISE'"):
         bench.chosen_methods("imagenet", "small", [1000], ["RISE", "Rise"])
+
+
+def test_plan_counts_the_inputs_a_run_sends(bench, data_root, tmp_path, monkeypatch, capsys):
+    args = ["--dataset", "mnist", "--data", str(data_root), "--images", "2", "--held-out", "2", "--budgets", "20"]
+    args += ["--batch-size", "64", "--out", str(tmp_path), "--methods", "RISE", "Occlusion"]
+    bench.main([*args, "--plan"])
+    assert not (tmp_path / "aopc_mnist.json").exists()  # nothing run
+    plan = capsys.readouterr().out.splitlines()
+    # RISE: 6 candidates on 2 held-out images, (22 + 80) inputs each; 2 scored, 22 + 2 × 80 each; Occlusion 170
+    assert plan == ["RISE @ 20: 2k inputs", "Occlusion @ —: 1k inputs", "in all: 0.00M model inputs for 2 rows"]
+    methods = bench.chosen_methods("mnist", "full", [20], ["RISE", "Occlusion"])
+    assert bench.planned_inputs(methods, set(), "mnist", 2, 2, 10) == [
+        ("RISE", 20, 2 * 6 * (22 + 80) + 2 * (22 + 160)),
+        ("Occlusion", None, 2 * (170 + 160)),
+    ]
+    assert bench.planned_inputs(methods, {("RISE", 20)}, "mnist", 2, 2, 10) == [("Occlusion", None, 660)]
+
+    blackboxes = []  # the run itself: every input its model sees, against the plan
+    monkeypatch.setattr(
+        bench, "BlackBox", lambda *a, **kw: blackboxes.append(bench_blackbox(*a, **kw)) or blackboxes[-1]
+    )
+    monkeypatch.setattr(bench, "forward_seconds_per_query", lambda *args: 0.001)
+    bench.main(args)
+    sent = blackboxes[0].queries - 4  # less the predicted classes of the 2 + 2 images
+    planned = sum(inputs for *_, inputs in bench.planned_inputs(methods, set(), "mnist", 2, 2, 10))
+    explanations = 6 * 2 + 2 + 2  # the plan allows two extra inputs per explanation (input and baseline)
+    assert planned - 2 * explanations <= sent <= planned
 
 
 def test_resume_never_mixes_a_small_grid_run_with_a_full_one(bench):
