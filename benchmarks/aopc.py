@@ -3,9 +3,9 @@
 For each method and query budget, the setting (σ, mask size, superpixels, …) is chosen by AOPC
 deletion on held-out images (test images 5000+ for MNIST/Fashion-MNIST, the last ImageNet sample
 images), never on the scored ones, then the chosen setting is scored. Methods whose cost is not a
-budget (Occlusion, the white-box IG, SmoothGrad, Saliency) are run once. DESIGN §3: pixels ranked
-by channel-mean attribution, replaced by 0 (MNIST-like, stride 10) or a blurred copy (ImageNet,
-stride 100).
+budget (Occlusion, the white-box IG, SmoothGrad, Saliency) are run once. The AOPC of the GEEX
+reference evaluation: pixels ranked by channel-mean attribution, replaced by 0 (MNIST-like,
+stride 10) or a blurred copy (ImageNet, stride 100).
 
     python benchmarks/aopc.py --dataset mnist --data ../shared/data --images 100
     python benchmarks/aopc.py --dataset imagenet --data ../shared/data --images 64 --device cuda --precision bf16
@@ -182,16 +182,16 @@ def load(dataset: str, data: str, images: int, held_out: int, device: str, first
     """The model, the scored images (``images`` from index ``first``), the held-out images, the
     replacement and the stride."""
     if dataset == "imagenet":
-        from evoxplain.data import load_imagenet_samples
-        from evoxplain.zoo.efficientnet import efficientnet_lite0
+        from evoxplain_zoo.data import load_imagenet_samples
+        from evoxplain_zoo.models.efficientnet import efficientnet_lite0
 
         samples = load_imagenet_samples(data)
         x = samples.images
         if first + images + held_out > len(x):
             raise SystemExit(f"only {len(x)} ImageNet samples: --first + --images + --held-out must not exceed it")
         return efficientnet_lite0().to(device), x[first : first + images], x[len(x) - held_out :], "blur", 100
-    from evoxplain.data import load_fashion_mnist, load_mnist
-    from evoxplain.zoo.lenet import load_lenet
+    from evoxplain_zoo.data import load_fashion_mnist, load_mnist
+    from evoxplain_zoo.models.lenet import load_lenet
 
     if first + images > 5000:
         raise SystemExit("the scored test images end at 5000 (the held-out ones follow): lower --first or --images")

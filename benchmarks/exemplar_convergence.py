@@ -1,7 +1,7 @@
 """Exemplar-search convergence (the exemplar paper's Table 2): ES with momentum vs its baselines.
 
 A classifier (the black box) and a generator ``G: z -> images in [0, 1]`` are loaded by name
-(``evoxplain.zoo.generators.load_exemplar_classifier`` / ``load_generator``). Every
+(``evoxplain_zoo.models.generators.load_exemplar_classifier`` / ``load_generator``). Every
 method searches the latent space for an input the classifier gives the target class with
 probability ≥ ``--confidence`` (0.95), on the same targets (run ``i`` → ``targets[i mod T]``, by
 default every class in turn), the same random streams (run ``i`` is stream ``i`` of ``--seed``) and
@@ -49,13 +49,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from evoxplain_zoo.models import generators
+from evoxplain_zoo.models.fer import fer_classifier_file
 from torch import nn
 
 from evoxplain import BlackBox
 from evoxplain.exemplars import CMAESSearch, ExemplarResult, ExemplarSearch, GradientSearch, RandomSearch
 from evoxplain.exemplars.engine import LatentSearch
-from evoxplain.zoo import generators
-from evoxplain.zoo.fer import fer_classifier_file
 
 METHODS = ["ES-momentum", "ES", "CMA-ES", "random", "GD-momentum", "GD-Adam"]
 GLASS_BOX = {"GD-momentum", "GD-Adam"}
@@ -126,7 +126,7 @@ def classifier_file(dataset: str, half: int | None = None, fitted: bool = False)
 def load_models(dataset: str, generator_name: str, fitted: bool = False) -> Models:
     """The black-box classifier and the generator, frozen and in eval mode, with their provenance.
 
-    From ``evoxplain.zoo.generators`` (the classifier paired with the generator: for
+    From ``evoxplain_zoo.models.generators`` (the classifier paired with the generator: for
     ``fer-vae-disjoint`` the one trained on the other half of the data).
 
     Example:
@@ -140,7 +140,7 @@ def load_models(dataset: str, generator_name: str, fitted: bool = False) -> Mode
     half = spec.classifier_half
     classifier, class_names = generators.load_exemplar_classifier(dataset, half=half, fitted=fitted)
     generator, generator_file = generators.load_generator(generator_name), spec.weights
-    source = "evoxplain.zoo.generators"
+    source = "evoxplain_zoo.models.generators"
     info = {
         "source": source,
         "classifier": classifier_file(dataset, half, fitted),
@@ -170,11 +170,11 @@ def classifier_check(
     """
     try:
         if dataset == "fer":
-            from evoxplain.data.fer import load_fer2013
+            from evoxplain_zoo.data.fer import load_fer2013
 
             images, labels, _ = load_fer2013("test", root=root)
         else:
-            from evoxplain.data import load_fashion_mnist
+            from evoxplain_zoo.data import load_fashion_mnist
 
             images, labels = load_fashion_mnist("test", root=root)
     except Exception as err:  # a missing data folder must not stop the benchmark

@@ -98,8 +98,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--repeats", type=int, default=10, help="timed forward calls per batch size and precision")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/imagenet_gpu"))
     args = p.parse_args(argv)
-    from evoxplain.data import load_imagenet_samples
-    from evoxplain.zoo.efficientnet import efficientnet_lite0
+    from evoxplain_zoo.data import load_imagenet_samples
+    from evoxplain_zoo.models.efficientnet import efficientnet_lite0
 
     device = torch.device(args.device)
     model = efficientnet_lite0().to(device)

@@ -5,7 +5,7 @@ gradient of the shipped MNIST LeNet's score for its predicted class — the prob
 default fitness) and the logit — on MNIST test images. σ is chosen per method, fitness and query
 budget on held-out images (test images 5000+), never on the scored ones (test images 0+); the
 largest budget reuses the σ chosen for the one below it.
-With resized masks the estimator targets the gradient seen through smooth masks (DESIGN §1), so
+With resized masks the estimator targets the gradient seen through smooth masks (:mod:`evoxplain.sampling`), so
 its cosine to the raw gradient plateaus; the column ``own target`` is its cosine to that
 smoothed gradient, G·∇f / G·1 with G = U Uᵀ, computed exactly by autograd.
 
@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from evoxplain_zoo.data import load_mnist
+from evoxplain_zoo.models.lenet import load_lenet
 
 from evoxplain import GEEX
-from evoxplain.data import load_mnist
 from evoxplain.sampling import make_sampler
-from evoxplain.zoo.lenet import load_lenet
 
 QUERIES = [100, 300, 1000, 3000, 10000, 30000]
 SIGMAS = [0.01, 0.03, 0.1, 0.3]
@@ -123,7 +123,7 @@ def main() -> None:
         "date": datetime.date.today().isoformat(),
         "images": f"MNIST test images 0..{args.images - 1} "
         f"(sigma chosen on test images {held_out.start}..{held_out.stop - 1})",
-        "model": "LeNet (shipped weights, evoxplain.zoo.lenet.load_lenet('mnist')), target = predicted class",
+        "model": "LeNet (shipped weights, evoxplain_zoo.models.lenet.load_lenet('mnist')), target = predicted class",
         "note": "seconds are from a shared 2-core machine with other jobs running: indicative only",
         "sigma_selection": chosen,
     }

@@ -21,16 +21,15 @@ import time
 from pathlib import Path
 
 import torch
-
-from evoxplain.zoo.fer import _data, dataset_classes, vae_test_loss
-from evoxplain.zoo.generators import (
+from evoxplain_zoo.models.fer import _data, dataset_classes, vae_test_loss
+from evoxplain_zoo.models.generators import (
     available_generators,
     generator_info,
     load_exemplar_classifier,
     load_generator,
     sample_confidence,
 )
-from evoxplain.zoo.training import accuracy
+from evoxplain_zoo.models.training import accuracy
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = p.parse_args(argv)
-    from evoxplain.data import load_imagenet_samples
-    from evoxplain.zoo.efficientnet import efficientnet_lite0
+    from evoxplain_zoo.data import load_imagenet_samples
+    from evoxplain_zoo.models.efficientnet import efficientnet_lite0
 
     x = load_imagenet_samples(args.data).images[-args.held_out :].to(args.device)
     model = BlackBox(efficientnet_lite0().to(args.device), output="logits", batch_size=args.batch_size)

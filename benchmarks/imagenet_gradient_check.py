@@ -1,7 +1,7 @@
 """Is GE right on a large model? Its estimate against what it estimates, on one ImageNet sample.
 
 For a score f that is linear at the scale σ, GE with resized noise d = T z estimates
-``T Tᵀ ∇f / gain`` (DESIGN §1, :mod:`evoxplain.sampling`). This computes that expectation with
+``T Tᵀ ∇f / gain`` (:mod:`evoxplain.sampling`). This computes that expectation with
 autograd through EfficientNet-Lite0 and reports the cosine and norm ratio of the estimate to it,
 for a few σ (a linear f gives a cosine near ``1 / sqrt(1 + dims / pairs)``).
 
@@ -18,11 +18,11 @@ import sys
 from pathlib import Path
 
 import torch
+from evoxplain_zoo.data import load_imagenet_samples
+from evoxplain_zoo.models.efficientnet import efficientnet_lite0
 
 from evoxplain import GEEX, BlackBox
-from evoxplain.data import load_imagenet_samples
 from evoxplain.sampling import make_sampler
-from evoxplain.zoo.efficientnet import efficientnet_lite0
 
 
 def main(argv: list[str] | None = None) -> None:

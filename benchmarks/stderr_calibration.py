@@ -49,13 +49,13 @@ LARGE = {  # 224×224 photographs
 
 def load(dataset: str, data: str, images: int):
     if dataset == "imagenet":
-        from evoxplain.data import load_imagenet_samples
-        from evoxplain.zoo.efficientnet import efficientnet_lite0
+        from evoxplain_zoo.data import load_imagenet_samples
+        from evoxplain_zoo.models.efficientnet import efficientnet_lite0
 
         x = load_imagenet_samples(data).images
         return efficientnet_lite0(), x[64 : 64 + images], LARGE  # unscored by the AOPC runs (0–63)
-    from evoxplain.data import load_fashion_mnist, load_mnist
-    from evoxplain.zoo.lenet import load_lenet
+    from evoxplain_zoo.data import load_fashion_mnist, load_mnist
+    from evoxplain_zoo.models.lenet import load_lenet
 
     x, _ = (load_mnist if dataset == "mnist" else load_fashion_mnist)("test", data)
     return load_lenet(dataset), x[:images], SMALL

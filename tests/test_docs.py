@@ -1,21 +1,21 @@
-"""Every example in the package's docstrings runs and prints what it says.
+"""Every example in the docstrings runs and prints what it says.
 
-The examples name the reader's own model, inputs and generator ``model``, ``image``
-(3×224×224), ``images`` (two of them), ``digit`` (1×28×28), ``digits`` (two of them) and
-``generator`` (latents to 1×28×28 images). Here they are small stand-ins, so the
-examples run in seconds: a CNN of 10 classes for any channels and size, seeded random pixels and a
-linear generator. The dataset examples read the shared data (``EVOXPLAIN_DATA``); the files they
-write go to a temporary folder.
+The library's examples name the reader's own model, inputs and generators ``model``, ``image``
+(3×224×224), ``images`` (two of them), ``digit`` (1×28×28), ``digits`` (two of them),
+``generator`` (latents to 1×28×28 images), ``text_model`` (a model of strings) and ``decoder``
+(latents to sentences). Here they are small stand-ins, so the examples run in seconds and need no
+data: a CNN of 10 classes for any channels and size, seeded random pixels, a linear generator, a
+keyword classifier and a toy decoder. The zoo's examples use its real models and read the real
+datasets (``EVOXPLAIN_DATA``). The files examples write go to a temporary folder.
 """
 
 import doctest
 import importlib
+import importlib.util
 import pkgutil
 
 import pytest
 import torch
-
-import evoxplain
 
 
 def has_examples(name: str) -> bool:
@@ -23,8 +23,16 @@ def has_examples(name: str) -> bool:
     return any(test.examples for test in doctest.DocTestFinder().find(module, name, globs={}))
 
 
-PACKAGE = ["evoxplain"] + [info.name for info in pkgutil.walk_packages(evoxplain.__path__, "evoxplain.")]
-MODULES = [name for name in PACKAGE if has_examples(name)]
+def modules_with_examples(package: str) -> list[str]:
+    if importlib.util.find_spec(package) is None:
+        return []
+    root = importlib.import_module(package)
+    names = [package] + [info.name for info in pkgutil.walk_packages(root.__path__, package + ".")]
+    return [name for name in names if has_examples(name)]
+
+
+LIBRARY = modules_with_examples("evoxplain")
+ZOO = modules_with_examples("evoxplain_zoo")
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
@@ -64,9 +72,25 @@ class ChannelMean(torch.nn.Module):
         return x.mean(dim=1, keepdim=True)
 
 
+class StandInDecoder:
+    """Latents to sentences: the sign of the first latent picks a review."""
+
+    latent_dim = 2
+
+    def decode(self, z: torch.Tensor) -> list[str]:
+        return ["a good film" if v > 0 else "a bad film" for v in z[:, 0].tolist()]
+
+
+def stand_in_text_model(texts: list[str]) -> torch.Tensor:
+    """A model of strings: logits (negative, positive) from the words "bad" and "good"."""
+    return torch.tensor([[t.count("bad") - t.count("good"), t.count("good") - t.count("bad")] for t in texts]) * 5.0
+
+
 def namespace() -> dict:
     g = torch.Generator().manual_seed(0)
     return {
+        "text_model": stand_in_text_model,
+        "decoder": StandInDecoder(),
         "torch": torch,
         "model": stand_in_model(),
         "image": torch.rand(3, 224, 224, generator=g),
@@ -77,9 +101,7 @@ def namespace() -> dict:
     }
 
 
-@pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name, data_env, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def run_examples(name: str) -> None:
     module = importlib.import_module(name)
     tests = doctest.DocTestFinder().find(module, name, globs={})
     runner = doctest.DocTestRunner(optionflags=FLAGS)
@@ -88,3 +110,17 @@ def test_docstring_examples(name, data_env, tmp_path, monkeypatch):
         test.globs = {**vars(module), **namespace()}
         runner.run(test, out=report.append)
     assert runner.tries > 0 and runner.failures == 0, "".join(report)
+
+
+@pytest.mark.parametrize("name", LIBRARY)
+def test_library_examples(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EVOXPLAIN_DATA", raising=False)  # the library's examples need no data
+    run_examples(name)
+
+
+@pytest.mark.zoo
+@pytest.mark.parametrize("name", ZOO)
+def test_zoo_examples(name, data_env, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_examples(name)

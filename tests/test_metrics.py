@@ -35,7 +35,7 @@ class TinyCNN:
 
 
 def slow_curve(model, image, attribution, replacement, stride, target, kind):
-    """One pixel write at a time, one query per step: the plain definition of DESIGN §3."""
+    """One pixel write at a time, one query per step: the plain definition of the reference evaluation."""
     _, h, w = image.shape
     score = attribution.reshape(-1, h, w).mean(0).flatten().tolist()
     order = sorted(range(h * w), key=lambda p: (-score[p], p))

@@ -32,6 +32,7 @@ from .errors import (
     require,
 )
 from .fitness import log_probabilities
+from .model_files import load_export
 
 Output = Literal["auto", "probs", "logits"]
 Inputs = torch.Tensor | np.ndarray | Sequence[str]
@@ -60,6 +61,8 @@ class BlackBox:
             ``"numpy"`` arrays. Estimators and ONNX models always get numpy arrays.
         precision: ``"fp32"``, or ``"bf16"``/``"fp16"`` to run torch models under autocast.
         device: where queries are built; defaults to the model's device (CPU for non-torch).
+        allow_pickle: open a ``torch.export`` file even if parts of it are pickles (which run
+            code when loaded); only for files you trust (:mod:`evoxplain.model_files`).
 
     Example:
         >>> from sklearn.datasets import load_iris
@@ -82,6 +85,7 @@ class BlackBox:
         input_type: Literal["torch", "numpy"] = "torch",
         precision: Literal["fp32", "bf16", "fp16"] = "fp32",
         device: str | torch.device | None = None,
+        allow_pickle: bool = False,
     ):
         if isinstance(model, BlackBox):
             raise InvalidInputError("model is already a BlackBox; pass it directly, or wrap the underlying model")
@@ -105,7 +109,7 @@ class BlackBox:
         self.queries = 0
         self._declared_output = output
         self._output: Output = output
-        self._call, self.kind, model_device = _backend(model, input_type)
+        self._call, self.kind, model_device = _backend(model, input_type, allow_pickle is True)
         if self.kind == "sklearn" and output == "auto":
             self._output = "probs"
         self.device = torch.device(device) if device is not None else model_device
@@ -271,22 +275,24 @@ def _module_device(module: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def _backend(model: Any, input_type: str) -> tuple[Callable[[Any], Any], str, torch.device]:
+def _backend(model: Any, input_type: str, allow_pickle: bool = False) -> tuple[Callable[[Any], Any], str, torch.device]:
     """Pick how to call ``model``: returns (call, kind, device)."""
     if isinstance(model, (str, Path)):
         path = Path(model)
         if not path.exists():
-            raise InvalidInputError(f"no model file at {path}; give the path to a .onnx or TorchScript file")
+            raise InvalidInputError(
+                f"no model file at {path}; give the path to an ONNX (.onnx), torch.export (.pt2) or TorchScript "
+                "(.pt, .pth, .ts) file"
+            )
         if path.suffix.lower() == ".onnx":
             ort = require("onnxruntime", "onnx", "ONNX models")
-            return _backend(ort.InferenceSession(str(path)), input_type)
-        if path.suffix.lower() == ".pt2":
             try:
-                module = torch.export.load(str(path)).module()
+                session = ort.InferenceSession(str(path))
             except Exception as err:
-                raise InvalidInputError(
-                    f"{path} is not a torch.export program torch.export.load can read: {err}"
-                ) from err
+                raise InvalidInputError(f"{path} is not an ONNX model ONNX Runtime can open: {err}") from None
+            return _backend(session, input_type)
+        if path.suffix.lower() == ".pt2":
+            module = load_export(path, allow_pickle)
             device = _module_device(module)
             return _torch_call(module, device), "torch", device
         try:

@@ -6,7 +6,7 @@ Example:
     >>> exp.values.shape == image.shape, exp.queries
     (True, 2002)
     >>> gap = exp.completeness_gap    # |sum(values) - (f(x) - f(baseline))|, ~0 for integrated methods
-    >>> exp.save("cat.evx")
+    >>> exp.save("cat.evx")               # a safetensors file: data only, never code
     >>> torch.equal(Explanation.load("cat.evx").values, exp.values)
     True
 """
@@ -18,6 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from .files import FileFormatError, load_tensors, save_tensors
+
+FILE_KIND = "evoxplain.Explanation"
+FILE_VERSION = 1
+_TENSORS = ("values", "stderr", "score", "baseline_score")
 
 
 @dataclass
@@ -112,13 +118,47 @@ class Explanation:
         return self.values.numpy()
 
     def save(self, path: str | Path) -> None:
-        """Save everything to one file (``torch.save`` of plain tensors and Python values)."""
-        torch.save(self.__dict__, Path(path))
+        """Save everything to one safetensors file (tensors, and the rest as a JSON header),
+        atomically; the folder must exist."""
+        tensors: dict[str, torch.Tensor] = {}
+        lists: dict[str, int] = {}
+        for name in _TENSORS:
+            value = getattr(self, name)
+            if isinstance(value, list):
+                lists[name] = len(value)
+                tensors.update({f"{name}.{i}": torch.as_tensor(v) for i, v in enumerate(value)})
+            elif value is not None:
+                tensors[name] = torch.as_tensor(value)
+        meta = {
+            "version": FILE_VERSION,
+            "lists": lists,
+            "target": self.target,
+            "queries": self.queries,
+            "seconds": self.seconds,
+            "method": self.method,
+            "params": _to_json(self.params),
+            "tokens": self.tokens,
+        }
+        save_tensors(path, tensors, kind=FILE_KIND, meta=meta)
 
     @classmethod
     def load(cls, path: str | Path) -> Explanation:
-        """Load an explanation written by :meth:`save`."""
-        return cls(**torch.load(Path(path), weights_only=False))
+        """Load an explanation written by :meth:`save`; any other file is a
+        :class:`~evoxplain.files.FileFormatError` (nothing in it is run)."""
+        tensors, meta = load_tensors(path, kind=FILE_KIND)
+        try:
+            if meta["version"] != FILE_VERSION:
+                raise FileFormatError(
+                    f"{path} is an Explanation file of version {meta['version']}; "
+                    f"this evoxplain reads version {FILE_VERSION}"
+                )
+            fields = {name: _gather(tensors, name, meta["lists"].get(name)) for name in _TENSORS}
+            return cls(
+                target=meta["target"], queries=int(meta["queries"]), seconds=float(meta["seconds"]),
+                method=str(meta["method"]), params=_from_json(meta["params"]), tokens=meta["tokens"], **fields,
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError) as err:
+            raise FileFormatError(f"{path} is an Explanation file with missing or malformed fields ({err!r})") from None
 
     def __repr__(self) -> str:
         shape = f"{len(self.values)} texts" if isinstance(self.values, list) else tuple(self.values.shape)
@@ -126,3 +166,34 @@ class Explanation:
             f"Explanation({self.method}, values={shape}, target={self.target}, "
             f"queries={self.queries}, seconds={self.seconds:.3f})"
         )
+
+
+def _gather(tensors: dict[str, torch.Tensor], name: str, count: int | None) -> Any:
+    if count is not None:
+        return [tensors[f"{name}.{i}"] for i in range(count)]
+    return tensors.get(name)
+
+
+def _to_json(value: Any) -> Any:
+    """Settings as JSON: tuples kept apart from lists, tensors and arrays as lists."""
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return {"__tuple__": [_to_json(v) for v in value]}
+    if isinstance(value, list):
+        return [_to_json(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"__tuple__"}:
+            return tuple(_from_json(v) for v in value["__tuple__"])
+        return {k: _from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    return value

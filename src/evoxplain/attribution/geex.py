@@ -1,6 +1,6 @@
 """GE and GEEX: attributions from gradients estimated by natural evolution strategies.
 
-Notation (DESIGN §1): explicand x, baseline x̊, score f (the target probability by default),
+Notation: explicand x, baseline x̊, score f (the target probability by default),
 search radius σ, n queries drawn as n/2 mirrored pairs.
 
 * GE (``integrated=False``): η = 1/n Σ_pairs (f(x+σd) − f(x−σd)) · d / σ, the gradient of the

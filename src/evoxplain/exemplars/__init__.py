@@ -15,18 +15,12 @@ Example:
 from .baselines import CMAESSearch, RandomSearch
 from .engine import LatentSearch
 from .gradient import GradientSearch
-from .images import ImageExemplars, image_exemplars, run_image_exemplars
+from .images import ImageExemplars, image_exemplars
 from .objective import Objective
 from .result import ExemplarResult, Generation, best_runs, summarise_by_class
 from .search import ExemplarSearch
-from .tabular import (
-    TabularExemplars,
-    TabularGenerator,
-    fit_forest,
-    split_halves,
-    tabular_exemplars,
-)
-from .text import TextExemplars, run_text_exemplars, text_exemplars
+from .tabular import TabularExemplars, tabular_exemplars
+from .text import TextExemplars, text_exemplars
 
 __all__ = [
     "CMAESSearch",
@@ -39,15 +33,10 @@ __all__ = [
     "Objective",
     "RandomSearch",
     "TabularExemplars",
-    "TabularGenerator",
     "TextExemplars",
     "best_runs",
     "summarise_by_class",
-    "fit_forest",
     "image_exemplars",
-    "run_image_exemplars",
-    "run_text_exemplars",
-    "split_halves",
     "tabular_exemplars",
     "text_exemplars",
 ]

@@ -1,29 +1,22 @@
-"""Tabular global exemplars: a table VAE's generator, a forest black box, Table-1-style results.
+"""Tabular global exemplars: searches for each class, the exemplars as table rows (Table-1 style).
 
-The pieces of the exemplar paper's Adult experiment (§4.2–4.3, Table 1):
-
-* :func:`split_halves` — the training split in two disjoint halves: one for the generator, one
-  for the black box (neither sees the other's rows);
-* :func:`fit_forest` — a scikit-learn random forest on the *model input* of a
-  :class:`~evoxplain.zoo.tabular_vae.TabularEncoding`: one float per column in table order,
-  numeric columns in original units, categorical columns as integer codes (ordinal);
-* :class:`TabularGenerator` — latents ``(B, l)`` → that same model input, through the VAE's
-  decoder (numeric head back to units, rounded and clipped; argmax of each softmax head);
-* :func:`tabular_exemplars` — exemplar searches for each class, the exemplars decoded to the
-  original columns and category names, as a DataFrame, a CSV and a Markdown table.
+The generator maps latents ``(B, l)`` to the black box's input rows ``(B, D)`` (a table VAE's
+decoder, for example). :func:`tabular_exemplars` runs :class:`ExemplarSearch` for each class (all
+searches in lockstep) and returns a :class:`TabularExemplars`: the exemplars as a DataFrame, a CSV
+and a Markdown table. A generator with ``to_frame(rows)`` (rows → DataFrame with the original
+columns and category names) has its exemplars decoded with it; otherwise the columns are named by
+its ``columns`` attribute, or ``x0``, ``x1``, ...
 
 Example:
-    >>> from evoxplain.data import load_adult
-    >>> from evoxplain.zoo.tabular_vae import TabularEncoding, train_tabular_vae
-    >>> train = load_adult("train")
-    >>> enc = TabularEncoding.fit(train, target="income")      # every category of the split
-    >>> vae_half, forest_half = split_halves(train.head(8000), seed=0)    # the paper: all rows
-    >>> vae = train_tabular_vae(vae_half, enc, epochs=5, seed=0)          # and 30 epochs
-    >>> forest = fit_forest(forest_half, enc, target="income", seed=0)
-    >>> ex = tabular_exemplars(forest, TabularGenerator(vae), ["<=50K", ">50K"], runs=4, per_class=2, seed=0)
+    >>> import torch
+    >>> class Rows(torch.nn.Module):                # a toy generator: 2 latents -> 3 features
+    ...     latent_dim, columns = 2, ["age", "hours", "score"]
+    ...     def forward(self, z): return torch.cat([z, z.sum(1, keepdim=True)], 1)
+    >>> def rule(x): return torch.stack([-x[:, 2], x[:, 2]], 1) * 5     # class 1 when score > 0
+    >>> ex = tabular_exemplars(rule, Rows(), ["low", "high"], runs=4, per_class=2, seed=0)
     >>> list(ex.summary()["converged"])                      # converged runs per class
     [4, 4]
-    >>> ex.save("out/adult_exemplars.csv", "out/adult_exemplars.md")
+    >>> ex.save("out/exemplars.csv", "out/exemplars.md")
 """
 
 from __future__ import annotations
@@ -33,93 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from torch import nn
 
 from ..errors import InvalidInputError, require
-from ..zoo.tabular_vae import TabularEncoding, TabularVAE
 from .result import ExemplarResult, best_runs, summarise_by_class
 from .search import ExemplarSearch
-
-
-class TabularGenerator(nn.Module):
-    """The generator of a :class:`~evoxplain.zoo.tabular_vae.TabularVAE` for exemplar search.
-
-    Maps latents ``(B, latent_dim)`` to the black box's input ``(B, len(columns))`` float32: the
-    numeric head back in original units (rounded for integer columns, clipped to the range seen
-    in training) and the argmax of each categorical head as the category's code. The argmax is
-    not differentiable, which a black-box search does not need.
-
-    Example:
-        >>> from evoxplain.data import load_adult
-        >>> from evoxplain.zoo.tabular_vae import TabularEncoding, TabularVAE
-        >>> vae = TabularVAE(TabularEncoding.fit(load_adult("train"), target="income"), seed=0).eval()
-        >>> gen = TabularGenerator(vae)           # an untrained VAE here: the shapes only
-        >>> gen(torch.zeros(3, 4)).shape          # what the forest takes
-        torch.Size([3, 14])
-        >>> list(gen.frame(torch.zeros(3, 4)).columns[:3])   # the same rows with names
-        ['age', 'workclass', 'fnlwgt']
-    """
-
-    def __init__(self, vae: TabularVAE):
-        super().__init__()
-        if not isinstance(vae, TabularVAE):
-            raise InvalidInputError(f"TabularGenerator needs a TabularVAE, not {type(vae).__name__}")
-        self.vae = vae.eval()
-        self.encoding: TabularEncoding = vae.encoding
-        self.latent_dim = vae.latent_dim
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise InvalidInputError(f"latents must be (B, {self.latent_dim}), not {tuple(z.shape)}")
-        if self.vae.training:  # batch norm must use its running statistics
-            self.vae.eval()
-        numeric, logits = self.vae.decode(z.float())
-        codes = torch.stack([lg.argmax(dim=1) for lg in logits], dim=1)
-        return self.encoding.model_input(numeric, codes)
-
-    def frame(self, z: torch.Tensor):
-        """The rows generated from ``z`` as a DataFrame (original columns and category names)."""
-        with torch.no_grad():
-            return self.encoding.from_model_input(self(z))
-
-
-def split_halves(df: Any, seed: int = 0) -> tuple[Any, Any]:
-    """Two disjoint random halves of ``df`` (the generator's and the black box's), reindexed.
-
-    Example:
-        >>> from evoxplain.data import load_adult
-        >>> vae_half, forest_half = split_halves(load_adult("train"), seed=0)
-        >>> len(vae_half), len(forest_half)
-        (16280, 16281)
-    """
-    if len(df) < 2:
-        raise InvalidInputError("split_halves needs a table of at least 2 rows")
-    order = np.random.default_rng(seed).permutation(len(df))
-    half = len(df) // 2
-    return df.iloc[np.sort(order[:half])].reset_index(drop=True), df.iloc[np.sort(order[half:])].reset_index(drop=True)
-
-
-def fit_forest(df: Any, encoding: TabularEncoding, target: str, *, seed: int = 0, **options: Any):
-    """A ``RandomForestClassifier`` on ``encoding.to_model_input(df)`` and ``df[target]``.
-
-    Defaults: 100 trees, fully grown, ``random_state=seed``, one job; ``options`` override them.
-
-    Example:
-        >>> from evoxplain.data import load_adult
-        >>> from evoxplain.zoo.tabular_vae import TabularEncoding
-        >>> train, test = load_adult("train"), load_adult("test")
-        >>> enc = TabularEncoding.fit(train, target="income")
-        >>> forest = fit_forest(train.head(5000), enc, target="income", seed=0, n_estimators=20)
-        >>> round(forest.score(enc.to_model_input(test), test["income"]), 2)    # all rows, 100 trees: 0.85
-        0.85
-    """
-    ensemble = require("sklearn.ensemble", "sklearn", "the random-forest black box")
-    if target not in df.columns:
-        raise InvalidInputError(f"target column {target!r} is not in the table")
-    settings = {"n_estimators": 100, "random_state": seed, "n_jobs": 1, **options}
-    return ensemble.RandomForestClassifier(**settings).fit(encoding.to_model_input(df), df[target].to_numpy())
 
 
 @dataclass
@@ -167,7 +78,7 @@ class TabularExemplars:
 
 def tabular_exemplars(
     model: Any,
-    generator: TabularGenerator,
+    generator: Any,
     classes: Sequence[str] | Mapping[int, str],
     *,
     runs: int = 5,
@@ -186,7 +97,8 @@ def tabular_exemplars(
 
     Args:
         model: the black box (a fitted forest, a :class:`~evoxplain.BlackBox`, ...).
-        generator: the :class:`TabularGenerator` whose output the model takes.
+        generator: latents ``(B, l)`` → the rows the model takes ``(B, D)``, with ``latent_dim``;
+            ``to_frame(rows)`` or ``columns`` (optional) name the exemplars' columns.
         classes: class names by index (a list: index = position), or ``{index: name}``.
         runs: independent searches per class (streams of ``seed``).
         per_class: exemplars shown per class.
@@ -196,8 +108,11 @@ def tabular_exemplars(
     Example: see the module's docstring.
     """
     pd = require("pandas", "exemplars", "exemplar tables")
-    if not isinstance(generator, TabularGenerator):
-        raise InvalidInputError("generator must be a TabularGenerator (its outputs are decoded to a table)")
+    latent_dim = getattr(generator, "latent_dim", None)
+    if not callable(generator) or not isinstance(latent_dim, int):
+        raise InvalidInputError(
+            f"generator must be a callable from latents to rows with an int latent_dim, not {type(generator).__name__}"
+        )
     named = dict(enumerate(classes)) if not isinstance(classes, Mapping) else dict(classes)
     if not named:
         raise InvalidInputError("classes must name at least one class")
@@ -207,7 +122,7 @@ def tabular_exemplars(
     search = ExemplarSearch(
         model,
         generator,
-        generator.latent_dim,
+        latent_dim,
         momentum=momentum,
         max_queries=max_queries,
         seed=seed,
@@ -217,7 +132,7 @@ def tabular_exemplars(
     results = search.run_many(targets)
     by_class = {name: results[k * runs : (k + 1) * runs] for k, name in enumerate(named.values())}
     chosen = [(name, i, r) for name, group in by_class.items() for i, r in best_runs(group, per_class, unique)]
-    rows = generator.encoding.from_model_input(torch.stack([torch.as_tensor(r.exemplar) for _, _, r in chosen]))
+    rows = _as_frame(generator, torch.stack([torch.as_tensor(r.exemplar) for _, _, r in chosen]))
     meta = pd.DataFrame(
         {
             "class": [name for name, _, _ in chosen],
@@ -228,7 +143,19 @@ def tabular_exemplars(
         }
     )
     frame = pd.concat([meta, rows], axis=1)
-    return TabularExemplars(frame, by_class, list(generator.encoding.columns), search.method)
+    return TabularExemplars(frame, by_class, [str(c) for c in rows.columns], search.method)
+
+
+def _as_frame(generator: Any, rows: torch.Tensor):
+    """The exemplar rows as a DataFrame: the generator's ``to_frame``, else named columns."""
+    pd = require("pandas", "exemplars", "exemplar tables")
+    if callable(getattr(generator, "to_frame", None)):
+        return generator.to_frame(rows).reset_index(drop=True)
+    values = rows.detach().cpu().numpy().reshape(len(rows), -1)
+    columns = list(getattr(generator, "columns", None) or [f"x{i}" for i in range(values.shape[1])])
+    if len(columns) != values.shape[1]:
+        raise InvalidInputError(f"the generator names {len(columns)} columns but makes rows of {values.shape[1]}")
+    return pd.DataFrame(values, columns=columns)
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -1,24 +1,22 @@
 """Text global exemplars: sentences a sentiment classifier finds typical (exemplar paper, Table 3).
 
-The generator is a sentence VAE (:class:`~evoxplain.zoo.text_vae.SentenceVAE`): latents
-``(B, l)`` → ``B`` sentences; the black box is any *model of strings* (``list[str]`` →
-``(N, classes)`` scores), e.g. :meth:`SentimentClassifier.model_of_strings`. The two are trained
-on disjoint reviews. :func:`text_exemplars` runs :class:`ExemplarSearch` (all ``runs × classes``
-searches in lockstep) and keeps each class's best sentences; :func:`run_text_exemplars` does it
-with the shipped IMDB models and writes the tables.
+The generator is a sentence decoder: anything with ``latent_dim`` and ``decode(z) -> list[str]``
+(latents ``(B, l)`` → ``B`` sentences); the black box is any *model of strings* (``list[str]`` →
+``(N, classes)`` scores). :func:`text_exemplars` runs :class:`ExemplarSearch` (all ``runs × classes``
+searches in lockstep) and keeps each class's best sentences.
 
 Example:
-    >>> from evoxplain.zoo.text import load_sentiment_classifier, load_sentence_vae
-    >>> ex = text_exemplars(load_sentiment_classifier(), load_sentence_vae(),
-    ...                     ["negative", "positive"], runs=10, per_class=5, seed=0)
+    >>> import torch
+    >>> class Decoder:                                # a toy decoder: the sign of z[0] picks a word
+    ...     latent_dim = 2
+    ...     def decode(self, z): return ["good film" if v > 0 else "bad film" for v in z[:, 0].tolist()]
+    >>> def text_model(texts): return torch.tensor([[5.0, -5.0] if "bad" in t else [-5.0, 5.0] for t in texts])
+    >>> ex = text_exemplars(text_model, Decoder(), ["negative", "positive"], runs=2, per_class=1, seed=0)
     >>> print(ex.markdown())
     | class | run | exemplar | p(class) | queries | converged |
     |---|---|---|---|---|---|
-    | negative | 0 | “the movie was so bad, but it was so bad.” | 1.000 | 70 | yes |
-    ...
-    | positive | 6 | “the film is also a great job, but the film is also a great job.” | 1.000 | 50 | yes |
-    >>> ex.save("imdb_exemplars.md")
-    PosixPath('imdb_exemplars.md')
+    | negative | 0 | “bad film” | 1.000 | 50 | yes |
+    | positive | 0 | “good film” | 1.000 | 50 | yes |
 """
 
 from __future__ import annotations
@@ -78,10 +76,9 @@ class TextExemplars:
         missing folders are made.
 
         Example:
-            >>> from evoxplain.zoo.text import load_sentiment_classifier, load_sentence_vae
-            >>> ex = text_exemplars(load_sentiment_classifier(), load_sentence_vae(), ["negative", "positive"], runs=2)
-            >>> ex.save("out/imdb_exemplars.md")
-            PosixPath('out/imdb_exemplars.md')
+            >>> ex = text_exemplars(text_model, decoder, ["negative", "positive"], runs=2)
+            >>> ex.save("out/exemplars.md")
+            PosixPath('out/exemplars.md')
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -114,11 +111,11 @@ def text_exemplars(
     already shown for that class is skipped.
 
     Args:
-        classifier: a :class:`~evoxplain.zoo.text.SentimentClassifier` (queried through
-            :meth:`~evoxplain.zoo.text.SentimentClassifier.model_of_strings`), a model of
-            strings returning logits, or a :class:`~evoxplain.BlackBox` of one.
+        classifier: a model of strings (``list[str]`` → ``(N, classes)`` scores), an object with
+            ``model_of_strings()`` returning one (queried as logits), or a
+            :class:`~evoxplain.BlackBox` of one.
         vae: the generator: has ``latent_dim`` and ``decode(z) -> list[str]``
-            (a :class:`~evoxplain.zoo.text_vae.SentenceVAE`).
+            (a sentence VAE, for example).
         classes: class names by index (a list), or ``{index: name}`` for some classes only.
         runs: independent searches per class (streams of ``seed``).
         per_class: exemplars shown per class.
@@ -131,9 +128,7 @@ def text_exemplars(
             (paper defaults otherwise: population 50, elite 10, children 2, step 0.5).
 
     Example:
-        >>> from evoxplain.zoo.text import load_sentiment_classifier, load_sentence_vae
-        >>> clf, vae = load_sentiment_classifier(), load_sentence_vae()
-        >>> ex = text_exemplars(clf, vae, ["negative", "positive"], runs=10, seed=0)
+        >>> ex = text_exemplars(text_model, decoder, ["negative", "positive"], runs=10, seed=0)
         >>> ex.summary()[["class", "converged"]].values.tolist()
         [['negative', 10], ['positive', 10]]
     """
@@ -167,61 +162,16 @@ def text_exemplars(
     return TextExemplars(frame, by_class, search.method, blackbox)
 
 
-def run_text_exemplars(
-    target: str | None = None,
-    runs: int = 10,
-    per_class: int = 5,
-    max_queries: int = 5000,
-    momentum: float = 0.3,
-    seed: int = 0,
-    out: str | Path = "evoxplain-out",
-    init_range: float = 1.0,
-) -> str:
-    """What ``evoxplain exemplars imdb`` does; returns the Markdown table it wrote.
-
-    Loads the shipped IMDB sentiment classifier (the black box, queried as a model of strings)
-    and sentence VAE (trained on disjoint reviews), searches exemplar sentences of each class
-    (or of ``target``: ``"negative"``, ``"positive"``, ``"0"`` or ``"1"``) and writes
-    ``imdb_exemplars.md`` and ``imdb_exemplars.csv`` under ``out``. ``init_range`` is ``u``
-    (see :func:`text_exemplars`).
-
-    Example:
-        >>> print(run_text_exemplars(target="positive", runs=5))
-        | class | run | exemplar | p(class) | queries | converged |
-        |---|---|---|---|---|---|
-        | positive | 0 | “and, it is a great film, but it is a great film.” | 1.000 | 50 | yes |
-        ...
-    """
-    from ..data.imdb import IMDB_CLASSES
-    from ..zoo.text import load_sentence_vae, load_sentiment_classifier
-
-    classes = dict(enumerate(IMDB_CLASSES))
-    if target is not None:
-        chosen = [i for i, name in classes.items() if str(target) in (name, str(i))]
-        if not chosen:
-            raise InvalidInputError(f"target {target!r} is not a class: choose one of {IMDB_CLASSES} or its index")
-        classes = {chosen[0]: classes[chosen[0]]}
-    found = text_exemplars(
-        load_sentiment_classifier(), load_sentence_vae(), classes, runs=runs, per_class=per_class, seed=seed,
-        momentum=momentum, max_queries=max_queries, init_range=init_range,
-    )  # fmt: skip
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    found.save(folder / "imdb_exemplars.md")
-    found.save(folder / "imdb_exemplars.csv")
-    return found.markdown()
-
-
 def _as_text_blackbox(classifier: Any) -> BlackBox:
+    """A model of strings as a :class:`BlackBox` (its scores read as logits unless they are
+    probabilities); an object with ``model_of_strings()`` is queried through it."""
     if isinstance(classifier, BlackBox):
         return classifier
-    from ..zoo.text import SentimentClassifier
-
-    if isinstance(classifier, SentimentClassifier):
+    if callable(getattr(classifier, "model_of_strings", None)):
         return BlackBox(classifier.model_of_strings(), output="logits")
     if not callable(classifier):
         raise InvalidInputError(
-            f"classifier must be a SentimentClassifier, a model of strings or a BlackBox, not "
-            f"{type(classifier).__name__}"
+            f"classifier must be a model of strings (list[str] -> (N, classes) scores), an object with "
+            f"model_of_strings(), or a BlackBox, not {type(classifier).__name__}"
         )
     return BlackBox(classifier, output="auto")

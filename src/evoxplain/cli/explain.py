@@ -1,0 +1,526 @@
+"""``evoxplain explain``: explain one input of a model from the command line.
+
+With no arguments it explains the built-in EfficientNet-Lite0 on its sample photo (the large-image
+defaults, 1000 queries) and writes a heatmap PNG, the values and their standard errors (``.npy``)
+and a text summary.
+
+Example::
+
+    evoxplain explain                                   # EfficientNet-Lite0 on the sample photo
+    evoxplain explain digit.png --model lenet-mnist --method geex --queries 4000
+    evoxplain explain x.npy --model model.onnx --target 3 --out results/
+
+The work is done by :func:`run_explain` (from Python too) and its steps, plain functions
+(:func:`resolve_model`, :func:`load_source`, :func:`make_explainer`, :func:`summary_text`,
+:func:`write_outputs`), so the command stays thin.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import torch
+import typer
+
+from ..attribution import GEEX, recommended_settings
+from ..attribution.defaults import bernoulli_mask, gaussian_mask
+from ..blackbox import BlackBox
+from ..errors import EvoxplainError, InvalidInputError, ModelCallError
+from ..explanation import Explanation
+from ..files import atomic_path, write_text_atomic
+from ..inputs import InputSpec, fit_image, load_input
+from ..plugins import ZOO_HINT, builtin_model, builtin_models
+from .common import app, class_name, fail, parse_baseline, parse_pair
+
+METHODS = ("auto", "gers", "geex", "ge", "bgeex")
+ESTIMATORS = ("auto", "mean", "regression")
+DESIGNS = ("auto", "random", "orthogonal")
+DEFAULT_MODEL = "efficientnet-lite0"
+_MODEL_SUFFIXES = {".pt", ".pth", ".ts", ".pt2", ".onnx"}
+
+
+@dataclass
+class ResolvedModel:
+    """What to query and how to read it.
+
+    Attributes:
+        model: a module, or the path of a TorchScript/ONNX file (BlackBox loads it).
+        name: how the summary names it.
+        classes: class names by index, or None (file models).
+        spec: the image input it takes (:class:`evoxplain.inputs.InputSpec`), or None if unknown.
+        builtin: whether it is a built-in model (:func:`evoxplain.plugins.builtin_models`).
+    """
+
+    model: Any
+    name: str
+    classes: list[str] | None
+    spec: Any
+    builtin: bool
+
+
+def resolve_model(name: str, size: tuple[int, int] | None = None, channels: int | None = None) -> ResolvedModel:
+    """A built-in model by name (see ``evoxplain models``), or a TorchScript (``.pt``/``.pth``/``.ts``),
+    ``torch.export`` (``.pt2``) or ONNX file.
+
+    ``size`` and ``channels`` say what a file model takes (image files are fitted to them).
+
+    Example:
+        >>> torch.jit.script(model).save("model.pt")
+        >>> resolve_model("model.pt", size=(28, 28), channels=1).spec.shape
+        (1, 28, 28)
+    """
+    if channels is not None and channels not in (1, 3):
+        raise InvalidInputError(f"--channels must be 1 (grayscale) or 3 (RGB), not {channels}")
+    if size is not None and channels is None:
+        raise InvalidInputError("--size needs --channels too (1 for grayscale, 3 for RGB): a model file does not say")
+    path = Path(name)
+    if path.suffix.lower() not in _MODEL_SUFFIXES:
+        entry = builtin_model(name) if name in builtin_models() or not path.exists() else None
+        if entry is None:
+            raise InvalidInputError(
+                f"{path} is not a model file: give a TorchScript (.pt, .pth, .ts), torch.export (.pt2) or ONNX "
+                "(.onnx) file"
+            )
+        spec = entry.spec
+        if (size is not None and size != spec.size) or (channels is not None and channels != spec.channels):
+            raise InvalidInputError(
+                f"--size and --channels describe model files; the built-in {name} takes {spec.describe()}"
+            )
+        return ResolvedModel(entry.load(), name, entry.class_names(), spec, builtin=True)
+    if not path.is_file():
+        known = ", ".join(sorted(builtin_models())) or f"none installed ({ZOO_HINT})"
+        raise InvalidInputError(
+            f"model {name!r} is neither a built-in model ({known}) nor an existing TorchScript (.pt, .pth, .ts), "
+            "torch.export (.pt2) or ONNX (.onnx) file"
+        )
+    spec = InputSpec(channels, size) if channels is not None else None
+    return ResolvedModel(str(path), path.name, None, spec, builtin=False)
+
+
+def load_source(path: str | Path | None, spec: InputSpec | None = None) -> tuple[torch.Tensor, str]:
+    """The input to explain and a file stem for the outputs.
+
+    * None: the sample photo of an installed plugin (the built-in EfficientNet-Lite0's cat),
+      fitted to ``spec`` (which needs a size);
+    * a file: :func:`evoxplain.inputs.load_input` (a ``.npy`` array, or an image fitted to
+      ``spec``), checked against ``spec`` before any query.
+
+    Example:
+        >>> from PIL import Image
+        >>> Image.new("L", (32, 32)).save("digit.png")
+        >>> x, stem = load_source("digit.png", InputSpec(1, (28, 28)))
+        >>> x.shape, stem
+        (torch.Size([1, 28, 28]), 'digit')
+    """
+    if path is None:
+        if spec is None or spec.size is None:
+            raise InvalidInputError(
+                "give an INPUT to explain (an image file or a .npy array), or --size and --channels for the "
+                "sample photo"
+            )
+        samples = [m.sample for m in builtin_models().values() if m.sample is not None]
+        if not samples:
+            raise InvalidInputError(f"give an INPUT to explain: no sample photo is installed ({ZOO_HINT})")
+        photo, stem = samples[0]()
+        return fit_image(photo, spec), stem
+    x = load_input(path, spec)
+    if spec is not None:
+        x = spec.check(x)
+    return x, Path(path).stem
+
+
+def default_mask(shape: tuple[int, ...], method: str = "bgeex") -> tuple[int, int]:
+    """The mask size ``method`` (``bgeex`` or ``gers``) gets for an image of ``shape`` ``(..., H, W)``:
+    :func:`~evoxplain.attribution.defaults.bernoulli_mask` or
+    :func:`~evoxplain.attribution.defaults.gaussian_mask`.
+
+    Example:
+        >>> default_mask((3, 224, 224)), default_mask((3, 224, 224), "gers"), default_mask((1, 28, 28))
+        ((14, 14), (7, 7), (14, 14))
+    """
+    return gaussian_mask(shape) if method == "gers" else bernoulli_mask(shape)
+
+
+def make_explainer(
+    blackbox: BlackBox,
+    shape: tuple[int, ...],
+    method: str = "auto",
+    *,
+    queries: int = 1000,
+    sigma: float = 0.2,
+    mask_size: tuple[int, int] | None = None,
+    baseline: float | str = "auto",
+    fitness: str = "prob",
+    seed: int | None = 0,
+    progress: bool = False,
+    estimator: str = "auto",
+    design: str = "auto",
+) -> GEEX:
+    """The GEEX preset called ``method`` for inputs of ``shape``.
+
+    ``auto``: :func:`recommended_settings` for the shape and ``queries`` (images over 64 px:
+    Bernoulli masks of crisp cells fitted by regression, not integrated, 28 cells along the shorter
+    side from two mirrored pairs per cell on, else 14; smaller images: ``bgeex``; anything else:
+    ``geex``); ``ge``: plain gradient estimate; ``geex``: integrated; ``gers``: integrated with
+    noise drawn at ``mask_size`` (default :func:`default_mask`) for every channel and upsampled;
+    ``bgeex``: the paper's integrated Bernoulli masks at ``mask_size``, shared by the channels. A
+    ``mask_size`` given to ``ge`` or ``geex`` resizes their noise too. ``estimator`` (Bernoulli
+    masks): ``mean`` or ``regression``; ``auto`` keeps the preset's (``mean`` but where ``auto``
+    recommends the regression). ``design``: ``random`` or ``orthogonal`` directions; ``auto``
+    keeps the preset's (orthogonal where ``auto`` recommends it). ``baseline="auto"``: a blurred
+    copy for images larger than 64 pixels, else 0.
+
+    GERS noise is not shared by the channels: a shared Gaussian mask moves them together, so it
+    sees only the gradient summed over the channels and misses what depends on colour.
+
+    Example:
+        >>> make_explainer(BlackBox(model), (3, 224, 224), "gers").mask_size
+        (7, 7)
+        >>> make_explainer(BlackBox(model), (3, 224, 224)).estimator
+        'regression'
+    """
+    if method not in METHODS:
+        raise InvalidInputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    if estimator not in ESTIMATORS:
+        raise InvalidInputError(f"--estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}")
+    if design not in DESIGNS:
+        raise InvalidInputError(f"--design must be one of {', '.join(DESIGNS)}, not {design!r}")
+    recommended = recommended_settings(shape, queries)
+    if method in ("gers", "bgeex") and len(shape) < 2:
+        raise InvalidInputError(
+            f"method {method} needs an image input (C, H, W); this input has shape {tuple(shape)}: "
+            "use --method geex or ge"
+        )
+    if method == "auto":
+        settings = {key: value for key, value in recommended.items() if key not in ("sigma", "baseline")}
+    elif method == "ge":
+        settings = {"integrated": False}
+    elif method == "bgeex":
+        settings = {"distribution": "bernoulli", "mask_size": default_mask(shape, method)}
+    else:
+        settings = {"mask_size": default_mask(shape, method)} if method == "gers" else {}
+    if mask_size is not None:
+        settings["mask_size"] = mask_size
+    if estimator != "auto":
+        settings["estimator"] = estimator
+    if design != "auto":
+        settings["design"] = design
+    if baseline == "auto":
+        baseline = recommended.get("baseline", 0.0)
+    return GEEX(
+        blackbox,
+        queries=queries,
+        sigma=sigma,
+        baseline=baseline,
+        fitness=fitness,
+        seed=seed,
+        progress=progress,
+        **settings,
+    )
+
+
+def summary_text(
+    model_name: str,
+    exp: Explanation,
+    probs: torch.Tensor,
+    classes: list[str] | None,
+    input_shape: tuple[int, ...],
+    total_queries: int,
+    method: str | None = None,
+) -> str:
+    """The text summary of one explanation: prediction, settings, cost, completeness, regions.
+
+    Example:
+        >>> bb = BlackBox(model)
+        >>> exp = GEEX(bb, queries=2000, mask_size=(14, 14), seed=0).explain(digit)
+        >>> probs = bb.probabilities(digit[None])[0]
+        >>> print(summary_text("my-model", exp, probs, [str(d) for d in range(10)], (1, 28, 28), 2003, "geex"))
+        model: my-model
+        ...
+    """
+    from ..viz import top_regions
+
+    predicted = int(probs.argmax())
+    p = exp.params
+    shown = ["queries", "sigma", "baseline", "mask_size", "shared_mask", "design", "fitness", "seed"]
+    if p.get("distribution") == "bernoulli":
+        shown[shown.index("sigma")] = "estimator"  # σ is unused by present/absent masks
+    settings = ", ".join(f"{key}={p[key]}" for key in shown if p.get(key) is not None)
+    lines = [
+        f"model: {model_name}",
+        f"input shape: {tuple(input_shape)}",
+        f"predicted class: {class_name(classes, predicted)}, probability {float(probs[predicted]):.4f}",
+        f"explained class: {class_name(classes, exp.target)}, probability {float(probs[exp.target]):.4f}",
+        f"method: {method + ' = ' if method else ''}{exp.method} ({settings})",
+        f"queries used: {exp.queries} for the explanation, {total_queries} in all",
+        f"seconds: {exp.seconds:.1f}",
+    ]
+    if exp.baseline_score is not None and p.get("integrated") is False:  # Bernoulli masks at full strength
+        lines.append(
+            f"sum of values: {float(exp.totals):.4f}, f(x) - f(baseline) = {float(exp.score - exp.baseline_score):.4f} "
+            "(not integrated: each cell's average effect over random masks; they add up to the change only "
+            "for a model additive in the cells)"
+        )
+    elif exp.baseline_score is not None:
+        delta = float(exp.score - exp.baseline_score)
+        total = float(exp.totals)
+        lines.append(
+            f"completeness: f(x) - f(baseline) = {delta:.4f}, sum of values = {total:.4f}, "
+            f"gap = {abs(total - delta):.4f}"
+        )
+    else:
+        lines.append(f"sum of values: {float(exp.totals):.4f} (GE is not integrated: no completeness check)")
+    if exp.stderr is not None:
+        bounds = p.get("design") == "orthogonal" and p.get("estimator") != "regression"  # the regression's stay fit
+        lines.append(noise_line(exp.values, exp.stderr, upper_bounds=bounds))
+    values = exp.values
+    if values.ndim >= 2:
+        lines.append("top regions (rows, columns: sum of values):")
+        for sign, label in ((1, "+"), (-1, "-")):
+            for (r0, r1, c0, c1), value in top_regions(values, sign=sign, k=3):
+                lines.append(f"  {label} rows {r0}-{r1 - 1}, cols {c0}-{c1 - 1}: {value:+.4f}")
+    else:
+        order = values.abs().argsort(descending=True)[:5].tolist()
+        lines.append("top features (index: value): " + ", ".join(f"{i}: {float(values[i]):+.4f}" for i in order))
+    return "\n".join(lines) + "\n"
+
+
+def noise_line(values: torch.Tensor, stderr: torch.Tensor, upper_bounds: bool = False) -> str:
+    """How far the values stand above their sampling noise, in one line of the summary
+    (``upper_bounds``: the errors overstate the noise, as the mean estimators' with orthogonal designs).
+
+    Example:
+        >>> noise_line(torch.tensor([3.0, 0.5]), torch.tensor([1.0, 1.0]))
+        'sampling noise: 50% of the values are more than 2 standard errors from 0 (the largest: 3.0); ...'
+    """
+    known = stderr.isfinite() & (stderr > 0)
+    if not bool(known.any()):
+        return "sampling noise: not estimable (about as few query pairs as mask cells: use more queries)"
+    z = values[known].abs() / stderr[known]
+    bounds = " (upper bounds of the errors: orthogonal design)" if upper_bounds else ""
+    return (
+        f"sampling noise: {float((z > 2).float().mean()):.0%} of the values are more than 2 standard errors "
+        f"from 0 (the largest: {float(z.max()):.1f}){bounds}; the errors shrink as 1/sqrt(queries)"
+    )
+
+
+def prepare_folder(out: str | Path) -> Path:
+    """Make the output folder (and check it can be written) before any query is sent.
+
+    Example:
+        >>> prepare_folder("results").is_dir()
+        True
+    """
+    folder = Path(out)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder / ".evoxplain-write-check"):
+            pass
+        (folder / ".evoxplain-write-check").unlink()
+    except OSError as err:
+        raise InvalidInputError(f"cannot write to the output folder {folder}: {err}. Choose another --out") from None
+    return folder
+
+
+def write_outputs(
+    out: str | Path, stem: str, x: torch.Tensor, exp: Explanation, title: str, summary: str
+) -> list[Path]:
+    """Write ``<stem>_heatmap.png``, ``<stem>_values.npy`` and ``<stem>_summary.txt`` under ``out``
+    (and ``<stem>_stderr.npy``, the values' standard errors, where the method estimates them),
+    each file atomically (a failure leaves no half-written file).
+
+    Example:
+        >>> exp = GEEX(model, queries=500, seed=0).explain(image)
+        >>> [p.name for p in write_outputs("results", "cat", image, exp, "tabby", "a summary")]
+        ['cat_heatmap.png', 'cat_values.npy', 'cat_summary.txt', 'cat_stderr.npy']
+    """
+    from ..viz import bars, overlay
+
+    folder = prepare_folder(out)
+    png, npy, txt = (folder / f"{stem}_{kind}" for kind in ("heatmap.png", "values.npy", "summary.txt"))
+    values = exp.values.detach().cpu()
+    with atomic_path(png) as tmp:
+        if values.ndim >= 2:
+            picture = x.detach().cpu().reshape(-1, *x.shape[-2:])
+            low, high = float(picture.min()), float(picture.max())
+            if low < 0 or high > 1:  # a .npy input on another scale: stretch it to [0, 1] to show it
+                picture = (picture - low) / max(high - low, 1e-12)
+            channels = picture.shape[0]
+            shown = picture if channels in (1, 3) else picture.mean(dim=0, keepdim=True)
+            overlay(shown, values.reshape(-1, *x.shape[-2:]).sum(dim=0), path=tmp, title=title)
+        else:
+            bars(values, path=tmp, title=title)
+    _save_npy(npy, values.numpy())
+    write_text_atomic(txt, summary)
+    written = [png, npy, txt]
+    if exp.stderr is not None:
+        written.append(_save_npy(folder / f"{stem}_stderr.npy", exp.stderr.detach().cpu().numpy()))
+    return written
+
+
+def _save_npy(path: Path, array: np.ndarray) -> Path:
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
+    return path
+
+
+@dataclass
+class ExplainResult:
+    """What :func:`run_explain` made: the explanation, the model's answer, and the files."""
+
+    explanation: Explanation
+    probabilities: torch.Tensor
+    classes: list[str] | None
+    paths: list[Path]
+    seconds: float
+
+    @property
+    def predicted(self) -> int:
+        return int(self.probabilities.argmax())
+
+
+@dataclass
+class ExplainOptions:
+    """The settings of ``evoxplain explain`` (parsed): see the command's ``--help``.
+
+    ``queries`` defaults to 1000 for the built-in EfficientNet-Lite0, 2000 otherwise;
+    ``batch_size`` to 32 for inputs over 10,000 values, else 256.
+    """
+
+    model: str = DEFAULT_MODEL
+    method: str = "auto"
+    queries: int | None = None
+    sigma: float = 0.2
+    mask_size: tuple[int, int] | None = None
+    target: int | None = None
+    seed: int | None = 0
+    baseline: float | str = "auto"
+    fitness: str = "prob"
+    batch_size: int | None = None
+    size: tuple[int, int] | None = None
+    channels: int | None = None
+    out: str | Path = "evoxplain-out"
+    progress: bool = False
+    estimator: str = "auto"
+    design: str = "auto"
+
+
+def run_explain(
+    source: str | Path | None = None, options: ExplainOptions | None = None, **settings: Any
+) -> ExplainResult:
+    """Everything ``evoxplain explain`` does: load, check, predict, explain, write the files.
+
+    ``source`` is the input file (None: the sample photo); ``options`` (or the same settings as
+    keywords) the command's options, parsed. The output folder is checked before the first query.
+
+    Example:
+        >>> from PIL import Image
+        >>> Image.new("L", (28, 28)).save("digit.png")
+        >>> torch.jit.script(model).save("model.pt")            # your model, as a TorchScript file
+        >>> result = run_explain("digit.png", model="model.pt", size=(28, 28), channels=1, method="geex", out="results")
+        >>> result.explanation.queries, [p.name for p in result.paths]
+        (2002, ['digit_heatmap.png', 'digit_values.npy', 'digit_summary.txt', 'digit_stderr.npy'])
+    """
+    o = options or ExplainOptions(**settings)
+    resolved = resolve_model(o.model, o.size, o.channels)
+    x, stem = load_source(source, resolved.spec)
+    prepare_folder(o.out)
+    batch_size = o.batch_size or (32 if x.numel() > 10_000 else 256)  # large images: bounded memory
+    blackbox = BlackBox(resolved.model, output="logits" if resolved.builtin else "auto", batch_size=batch_size)
+    try:
+        probs = blackbox.probabilities(x[None])[0].cpu()
+    except ModelCallError as err:
+        if resolved.spec is None and x.ndim == 3:
+            raise ModelCallError(f"{err} Use --size H,W and --channels C to say what images the model takes.") from err
+        raise
+    if o.target is not None and not 0 <= o.target < len(probs):
+        raise InvalidInputError(
+            f"--target {o.target} is out of range: the model has {len(probs)} classes (0..{len(probs) - 1})"
+        )
+    queries = o.queries or (1000 if resolved.name == DEFAULT_MODEL else 2000)
+    explainer = make_explainer(
+        blackbox, tuple(x.shape), method=o.method, queries=queries, sigma=o.sigma, mask_size=o.mask_size,
+        baseline=o.baseline, fitness=o.fitness, seed=o.seed, progress=o.progress, estimator=o.estimator,
+        design=o.design,
+    )  # fmt: skip
+    started = time.perf_counter()
+    exp = explainer.explain(x, o.target, batched=False)
+    seconds = time.perf_counter() - started
+    summary = summary_text(resolved.name, exp, probs, resolved.classes, tuple(x.shape), blackbox.queries, o.method)
+    name = class_name(resolved.classes, exp.target)
+    title = f"{name}: p={float(probs[exp.target]):.3f} ({o.method}, {exp.queries} queries)"
+    paths = write_outputs(o.out, stem, x, exp, title, summary)
+    return ExplainResult(exp, probs, resolved.classes, paths, seconds)
+
+
+@app.command()
+def explain(
+    input: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="INPUT", help="An image file (PNG/JPEG) or a .npy array; default: the sample photo of a cat."
+        ),
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="A built-in model (see `evoxplain models`) or a TorchScript/torch.export/ONNX file.")
+    ] = DEFAULT_MODEL,
+    method: Annotated[
+        str,
+        typer.Option(
+            help="auto (the benchmarked defaults: Bernoulli masks for images, geex for anything else), "
+            "bgeex, gers, geex or ge."
+        ),
+    ] = "auto",
+    estimator: Annotated[
+        str, typer.Option(help="Bernoulli masks: mean or regression; auto: the method's (regression for large images).")
+    ] = "auto",
+    design: Annotated[
+        str,
+        typer.Option(
+            help="random or orthogonal directions (same distribution per query, less noise); auto: the method's."
+        ),
+    ] = "auto",
+    queries: Annotated[
+        int | None, typer.Option(help="Perturbed inputs (even). Default: 1000 for efficientnet-lite0, else 2000.")
+    ] = None,
+    sigma: Annotated[float, typer.Option(help="Search radius, in input units.")] = 0.2,
+    mask_size: Annotated[
+        str | None,
+        typer.Option(
+            help="Mask H,W (or one int); default: half the size for small images, else 14 cells along the "
+            "shorter side (auto: 28 once queries reach 4 per cell of that grid), gers size/32 (at least 7)."
+        ),
+    ] = None,
+    target: Annotated[int | None, typer.Option(help="Class to explain; default: the predicted class.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    baseline: Annotated[
+        str, typer.Option(help="A number, 'blur', 'mean' or auto (blur for images over 64 px, else 0).")
+    ] = "auto",
+    fitness: Annotated[str, typer.Option(help="prob, logit, logprob or entropy.")] = "prob",
+    batch_size: Annotated[int | None, typer.Option(help="Most inputs per model call.")] = None,
+    size: Annotated[str | None, typer.Option(help="Image size H,W a model file takes (with --channels).")] = None,
+    channels: Annotated[int | None, typer.Option(help="Image channels a model file takes (1 or 3).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the heatmap, values and summary.")] = Path("evoxplain-out"),
+) -> None:
+    """Explain one input: writes OUT/<name>_heatmap.png, _values.npy, _stderr.npy and _summary.txt."""
+    try:
+        options = ExplainOptions(
+            model=model, method=method, queries=queries, sigma=sigma, mask_size=parse_pair(mask_size, "--mask-size"),
+            target=target, seed=seed, baseline=parse_baseline(baseline), fitness=fitness, batch_size=batch_size,
+            size=parse_pair(size, "--size"), channels=channels, out=out, progress=True, estimator=estimator,
+            design=design,
+        )  # fmt: skip
+        result = run_explain(input, options)
+    except EvoxplainError as err:
+        fail(err)
+    exp, probs, predicted = result.explanation, result.probabilities, result.predicted
+    typer.echo(f"predicted: {class_name(result.classes, predicted)}, probability {float(probs[predicted]):.4f}")
+    if exp.target != predicted:
+        typer.echo(f"explained: {class_name(result.classes, exp.target)}, probability {float(probs[exp.target]):.4f}")
+    typer.echo(f"queries: {exp.queries}, time: {result.seconds:.1f} s")
+    for path in result.paths:
+        typer.echo(f"wrote {path}")
