@@ -34,6 +34,7 @@ from ..explanation import Explanation
 from ..files import atomic_path, write_text_atomic
 from ..inputs import InputSpec, fit_image, load_input
 from ..plugins import ZOO_HINT, builtin_model, builtin_models
+from ..runs import Manifest, now, write_manifest
 from .common import app, class_name, fail, parse_baseline, parse_pair
 
 METHODS = ("auto", "gers", "geex", "ge", "bgeex")
@@ -423,9 +424,10 @@ def run_explain(
         >>> torch.jit.script(model).save("model.pt")            # your model, as a TorchScript file
         >>> result = run_explain("digit.png", model="model.pt", size=(28, 28), channels=1, method="geex", out="results")
         >>> result.explanation.queries, [p.name for p in result.paths]
-        (2002, ['digit_heatmap.png', 'digit_values.npy', 'digit_summary.txt', 'digit_stderr.npy'])
+        (2002, ['digit_heatmap.png', 'digit_values.npy', 'digit_summary.txt', 'digit_stderr.npy', 'manifest.json'])
     """
     o = options or ExplainOptions(**settings)
+    started_at = now()
     resolved = resolve_model(o.model, o.size, o.channels)
     x, stem = load_source(source, resolved.spec)
     prepare_folder(o.out)
@@ -454,6 +456,16 @@ def run_explain(
     name = class_name(resolved.classes, exp.target)
     title = f"{name}: p={float(probs[exp.target]):.3f} ({o.method}, {exp.queries} queries)"
     paths = write_outputs(o.out, stem, x, exp, title, summary)
+    manifest = Manifest(
+        kind="explanation",
+        model=resolved.name,
+        settings={**exp.params, "method": exp.method, "target": exp.target},
+        files={path.name.removeprefix(f"{stem}_").split(".")[0]: path.name for path in paths},
+        started=started_at,
+        extra={"queries": exp.queries, "seconds": exp.seconds, "input": stem, "shape": list(x.shape)},
+    )
+    manifest.finished = now()
+    paths.append(write_manifest(o.out, manifest))
     return ExplainResult(exp, probs, resolved.classes, paths, seconds)
 
 
