@@ -81,7 +81,8 @@ def _option_type(hint: Any) -> tuple[type, bool]:
 
 def parse_settings(cls: type, argv: Sequence[str] | None, description: str = "") -> Any:
     """The settings ``cls`` (a dataclass of :func:`option` fields) from command-line arguments."""
-    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{cls.benchmark}", description=description)
+    name = getattr(cls, "benchmark", cls.__name__.lower())
+    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{name}", description=description)
     hints = typing.get_type_hints(cls)
     for field in dataclasses.fields(cls):
         kind, many = _option_type(hints[field.name])
@@ -113,7 +114,7 @@ def command_of(settings: Any) -> str:
     Example:
         >>> from benchmarks.momentum_dimension import Settings
         >>> command_of(Settings(runs=14, latent_dims=[16, 32]))
-        'python -m benchmarks.momentum_dimension --runs 14 --latent-dims 16,32'
+        'python -m benchmarks.momentum_dimension --latent-dims 16,32 --runs 14'
     """
     words = []
     for field in dataclasses.fields(settings):
@@ -286,8 +287,9 @@ class RunFolder:
 
     ``render(results) -> lines`` writes the benchmark's part of ``results.md`` (below the
     metadata header), ``figures(folder, results)`` anything else (plots); both run at every save.
-    With ``resume``, an earlier run's ``results.json`` in the folder is :attr:`earlier` (None
-    otherwise) and its command is chained before this one's (``a && b`` reproduces the rows).
+    With ``resume`` (by default the settings' own ``resume``), an earlier run's ``results.json`` in
+    the folder is :attr:`earlier` (None otherwise) and its command is chained before this one's
+    (``a && b`` reproduces the rows).
 
     Example:
         >>> from benchmarks.momentum_dimension import Settings
@@ -304,12 +306,13 @@ class RunFolder:
         device: str | torch.device = "cpu",
         render: Callable[[dict[str, Any]], list[str]] | None = None,
         figures: Callable[[Path, dict[str, Any]], None] | None = None,
-        resume: bool = False,
+        resume: bool | None = None,
     ):
         self.folder, self.render, self.figures = Path(folder), render, figures
         self.meta = run_metadata(settings, device)
         self.results: dict[str, Any] = {"settings": settings_dict(settings), "rows": []}
         self.earlier = None
+        resume = getattr(settings, "resume", False) if resume is None else resume
         if resume and (self.folder / "results.json").exists():
             self.earlier = json.loads((self.folder / "results.json").read_text())
             before = json.loads((self.folder / "run.json").read_text()) if (self.folder / "run.json").exists() else {}

@@ -249,3 +249,20 @@ def test_runs_on_other_images_join_to_the_score_of_one_run_over_all():
     assert row["deletion"] != pytest.approx(sum(row["deletion_per_instance"]) / 5, abs=1e-6)  # not the per-image mean
     assert row["deletion_per_instance"] == pytest.approx(everything["deletion_per_instance"], abs=1e-6)
     assert paired.mean_line([row], "A")[0].endswith(f"; AOPC deletion of the averaged curve {row['deletion']:.4f}")
+
+
+def test_gpu_job_resumes_the_committed_imagenet_run():
+    """gpu.sh imagenet resumes the committed run, written before the harness: the setup it would
+    measure now is the one that run recorded, and its rows come back with their machine and date."""
+    from types import SimpleNamespace
+
+    committed = bench.default_folder(bench.Settings(dataset="imagenet"), "imagenet-gpu") / "results.json"
+    earlier = json.loads(committed.read_text())
+    settings = bench.Settings(dataset="imagenet", images=64, held_out=16, grid="small", device="cuda",
+                              precision="bf16", batch_size=1000, resume=True)  # fmt: skip
+    data = SimpleNamespace(scored=[0] * 64, held=[0] * 16, replacement="blur", stride=100, forward_seconds=5e-5)
+    rows = bench.earlier_rows(earlier, bench.setup_of(settings, data))
+    assert [r["method"] for r in rows] == [r["method"] for r in earlier["rows"]] and len(rows) >= 5
+    assert all(r["machine"] == earlier["meta"]["machine"] and r["date"] == earlier["meta"]["date"] for r in rows)
+    with pytest.raises(BenchmarkError, match="held-out images"):
+        bench.earlier_rows(earlier, bench.setup_of(settings, SimpleNamespace(**{**vars(data), "held": [0] * 3})))
