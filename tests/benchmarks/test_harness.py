@@ -64,7 +64,8 @@ def test_run_folder_writes_as_rows_come_and_a_cut_run_keeps_them(tmp_path):
     assert meta["status"] == "1 of 2 done" and meta["title"] == "A toy benchmark"
     assert {"command", "date", "commit", "machine", "hardware", "versions"} <= meta.keys()
     assert meta["versions"]["torch"] == torch.__version__ and meta["hardware"]["cores"] >= 1
-    assert json.loads((tmp_path / "run" / "results.json").read_text())["rows"] == [{"x": 1}]
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["rows"] == [{"x": 1}] and saved["meta"] == meta and saved["settings"]["dataset"] == "a"
     md = (tmp_path / "run" / "results.md").read_text()
     assert md.startswith("# A toy benchmark\n") and "**Incomplete**: 1 of 2 done" in md and md.endswith("1 rows\n")
     assert f"`{meta['command']}`" in md and not list((tmp_path / "run").glob("*.part"))
