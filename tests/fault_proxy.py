@@ -9,6 +9,9 @@ generator seeded with ``seed`` and the request's number:
 * ``latency``: waits ``delay`` seconds, then forwards (a slow server, not an error);
 * ``truncate``: forwards, then sends the answer's headers and half its body and closes.
 
+With ``token``, it is also the gateway that checks credentials: a request without
+``Authorization: Bearer <token>`` gets 401 (as an API gateway in front of a model server would).
+
 Every POST is logged: its number, the fault, whether it reached the server and how many inputs
 it carried (read from an Open Inference Protocol or MLflow body), so tests can add up the
 client's counters. Loopback only; it stops with :meth:`FaultProxy.stop` (or ``with``).
@@ -48,6 +51,7 @@ class FaultProxy:
         retry_after: str = "1",
         delay: float = 0.2,
         max_requests: int = 100_000,
+        token: str | None = None,
     ):
         unknown = set(faults) - set(FAULTS)
         if unknown or not 0 <= rate <= 1:
@@ -55,7 +59,8 @@ class FaultProxy:
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname, parts.port)
         self.rate, self.seed, self.faults = rate, seed, faults
-        self.retry_after, self.delay, self.max_requests = retry_after, delay, max_requests
+        self.retry_after, self.delay, self.max_requests, self.token = retry_after, delay, max_requests, token
+        self.refused = 0
         self.log: list[dict] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -114,10 +119,20 @@ def _handler(proxy: FaultProxy):
             pass
 
         def do_GET(self) -> None:
-            self._forward(b"")
+            if self._authorised():
+                self._forward(b"")
+
+        def _authorised(self) -> bool:
+            if proxy.token is None or self.headers.get("Authorization") == f"Bearer {proxy.token}":
+                return True
+            proxy.refused += 1
+            self._reply(401, b'{"error": "invalid or missing bearer token"}', {})
+            return False
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if not self._authorised():
+                return
             index, fault = proxy.decide()
             entry = {"index": index, "fault": fault, "inputs": inputs_in(body, self.headers), "forwarded": False}
             proxy.log[index] = entry

@@ -78,7 +78,9 @@ class Journal:
         if meta.get("kind") != KIND:
             raise JournalError(f"{self.path} is an SQLite file but not a query journal; give another journal= path")
         if meta.get("version") != str(VERSION):
-            raise JournalError(f"{self.path} is a journal of version {meta.get('version')}; this evoxplain reads {VERSION}")
+            raise JournalError(
+                f"{self.path} is a journal of version {meta.get('version')}; this evoxplain reads {VERSION}"
+            )
         if meta.get("model") != self.model:
             raise JournalError(
                 f"{self.path} is the journal of another model ({meta.get('model')!r}), not of {self.model!r}: one "

@@ -149,8 +149,8 @@ def mlserver(tmp_path_factory, lenet_file, forest) -> Server:
     joblib.dump(forest[0], folder / "forest.joblib")
     models = {
         "lenet": model_settings(
-            "lenet", "mlserver_runtimes.LeNetRuntime", [{"name": "images", "datatype": "FP32", "shape": [-1, 1, 28, 28]}],
-            uri=str(lenet_file),
+            "lenet", "mlserver_runtimes.LeNetRuntime",
+            [{"name": "images", "datatype": "FP32", "shape": [-1, 1, 28, 28]}], uri=str(lenet_file),
         ),
         "forest": model_settings(
             "forest", "mlserver_sklearn.SKLearnModel", [{"name": "features", "datatype": "FP64", "shape": [-1, 4]}],
@@ -186,6 +186,39 @@ def kserve(tmp_path_factory, lenet_file) -> Server:
     server = start(command, folder, f"http://127.0.0.1:{port}/v2/models/lenet/ready")
     yield server
     stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def mlflow(tmp_path_factory, forest) -> dict[str, Server]:
+    """MLflow 3.17.2's scoring server (``mlflow models serve --env-manager local``): ``forest``
+    (predict_proba) and ``keywords`` (a pyfunc of strings), one server each."""
+    import joblib
+
+    python = venv_python("mlflow")
+    folder = tmp_path_factory.mktemp("mlflow")
+    joblib.dump(forest[0], folder / "forest.joblib")
+    saved = subprocess.run(
+        [str(python), str(HERE / "mlflow_models.py"), str(folder / "forest.joblib"), str(folder / "models")],
+        capture_output=True, text=True, timeout=START_SECONDS, cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(HERE), "MLFLOW_TRACKING_URI": (folder / "mlruns").as_uri()},
+    )  # fmt: skip
+    if saved.returncode != 0:
+        raise RuntimeError(f"mlflow_models.py failed:\n{saved.stderr[-3000:]}")
+    servers = {}
+    try:
+        for name in ("forest", "keywords"):
+            port = free_port()
+            command = [
+                str(python), "-m", "mlflow", "models", "serve", "-m", str(folder / "models" / name),
+                "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1",
+            ]  # fmt: skip
+            (folder / name).mkdir()
+            path = {"PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # it execs its uvicorn
+            servers[name] = start(command, folder / name, f"http://127.0.0.1:{port}/ping", env=path)
+        yield servers
+    finally:
+        for server in servers.values():
+            stop(server.process)
 
 
 def wait_ready(url: str, server: Server) -> None:

@@ -19,7 +19,7 @@ Example:
 from __future__ import annotations
 
 import threading
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any, Protocol
 
 import numpy as np
@@ -120,34 +120,38 @@ class Endpoint:
         to ``concurrency`` in flight; each answer goes to ``ledger.answered`` as it arrives."""
         if not self._ready:
             self.check_ready()
-        n = len(batch)
-        starts = list(range(0, n, self.max_batch))
+        starts = range(0, len(batch), self.max_batch)
 
         def one(start: int) -> np.ndarray:
             part = batch[start : start + self.max_batch]
             raw = self._request(part, ledger)
             if len(raw) != len(part):
                 raise ModelOutputError(
-                    f"{safe_url(self.url)} returned {len(raw)} rows for {len(part)} inputs; it must answer one per input"
+                    f"{safe_url(self.url)} returned {len(raw)} rows for {len(part)} inputs; it must answer one each"
                 )
             ledger.answered(start, raw, len(part))
             return raw
 
         if len(starts) == 1 or self.concurrency == 1:
-            answers: list[np.ndarray] = []
-            for start in starts:
-                answers.append(self._guard(lambda start=start: one(start), answered=start, total=n))
-            return np.concatenate(answers) if len(answers) > 1 else answers[0]
-        futures = [self._executor().submit(one, start) for start in starts]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        failed = [f for f in futures if f.done() and f.exception() is not None]
+            futures = []
+            for start in starts:  # one at a time, in the caller's thread
+                futures.append(Future())
+                try:
+                    futures[-1].set_result(one(start))
+                except Exception as err:  # reported below, with what was answered
+                    futures[-1].set_exception(err)
+                    break
+        else:
+            futures = [self._executor().submit(one, start) for start in starts]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            for future in futures:
+                future.cancel()  # those not started yet; those in flight finish and are journaled
+            wait(futures)
+        failed = [f for f in futures if not f.cancelled() and f.exception() is not None]
         if failed:
-            for future in pending:
-                future.cancel()
-            wait([f for f in pending if not f.cancelled()])  # answers in flight still reach the journal
-            answered = sum(len(f.result()) for f in futures if f.done() and not f.cancelled() and not f.exception())
-            self._guard(failed[0].result, answered=answered, total=n)
-        return np.concatenate([f.result() for f in futures])
+            answered = sum(len(f.result()) for f in futures if not f.cancelled() and f.exception() is None)
+            self._raise(failed[0].exception(), answered=answered, total=len(batch))
+        return np.concatenate([f.result() for f in futures]) if len(futures) > 1 else futures[0].result()
 
     def close(self) -> None:
         """Stop the request threads and close the pooled connections."""
@@ -170,17 +174,16 @@ class Endpoint:
                 self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="evoxplain-endpoint")
             return self._pool
 
-    def _guard(self, call, *, answered: int, total: int) -> np.ndarray:
-        """Run ``call``; retries run out: a :class:`ModelCallError` naming the endpoint, the last
-        failure and how many inputs were answered before."""
-        try:
-            return call()
-        except RetriesExhausted as err:
+    def _raise(self, error: BaseException, *, answered: int, total: int) -> None:
+        """Raise ``error``; retries that ran out as a :class:`ModelCallError` naming the endpoint,
+        the last failure and how many inputs were answered before."""
+        if isinstance(error, RetriesExhausted):
             raise ModelCallError(
-                f"{safe_url(self.url)} failed {err.retries + 1} times in a row (last: {err.last}); {answered} of the "
-                f"{total} inputs of this batch were answered before (kept in the journal, if the BlackBox has one). "
+                f"{safe_url(self.url)} failed {error.retries + 1} times in a row (last: {error.last}); {answered} of "
+                f"the {total} inputs of this batch were answered (kept in the journal, if the BlackBox has one). "
                 "Check the server, or raise retries= for a flaky one"
             ) from None
+        raise error
 
 
 def as_array(batch: Any) -> np.ndarray | list[str]:
@@ -192,4 +195,3 @@ def as_array(batch: Any) -> np.ndarray | list[str]:
     if all(isinstance(item, str) for item in batch):
         return list(batch)
     raise InvalidInputError(f"an endpoint takes tensors, arrays or lists of strings, not {type(batch).__name__}")
-

@@ -170,7 +170,8 @@ class Connection:
 
     def get(self, url: str, *, timeout: float = 5.0, attempts: int = 2) -> Response:
         """One GET (readiness, metadata), retried once on a connection error; a server that cannot
-        be reached is a :class:`ModelCallError` saying which URL and what to check, in seconds."""
+        be reached, or that refuses the credentials, is a :class:`ModelCallError` saying which URL
+        and what to check, in seconds."""
         urllib3 = require("urllib3", "endpoints", "Models behind an endpoint")
         last: Exception | None = None
         for attempt in range(attempts):
@@ -181,11 +182,18 @@ class Connection:
                     headers=self._headers(None),
                     timeout=urllib3.Timeout(connect=min(timeout, self.policy.connect_timeout), read=timeout),
                 )
-                return Response(raw.status, raw.headers, raw.data)
+                response = Response(raw.status, raw.headers, raw.data)
             except urllib3.exceptions.HTTPError as err:
                 last = err
                 if attempt + 1 < attempts:
                     time.sleep(0.2)
+                continue
+            if response.status in (401, 403):
+                raise ModelCallError(
+                    f"{safe_url(url)} refused the credentials (HTTP {response.status}): check the token (token= or "
+                    "token_env=, --token-env) and the header it goes in (header=)"
+                )
+            return response
         raise ModelCallError(
             f"cannot reach {safe_url(url)} ({describe(last)}): check that the server is running and listening "
             "at that host and port, and that the URL is right"
