@@ -7,7 +7,10 @@ generator seeded with ``seed`` and the request's number:
 * ``503``: answers 503 without forwarding; ``429``: answers 429 with ``Retry-After``;
 * ``reset``: reads the request, then resets the connection (no answer);
 * ``latency``: waits ``delay`` seconds, then forwards (a slow server, not an error);
-* ``truncate``: forwards, then sends the answer's headers and half its body and closes.
+* ``truncate``: forwards, then sends the answer's headers and half its body and closes;
+* ``garbage`` (only when asked for): answers 200 with a body that is not an answer.
+
+``script`` gives the faults of the first POSTs in order (None: pass), before the seeded draws.
 
 With ``token``, it is also the gateway that checks credentials: a request without
 ``Authorization: Bearer <token>`` gets 401 (as an API gateway in front of a model server would).
@@ -36,6 +39,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 FAULTS = ("503", "429", "reset", "latency", "truncate")
+KINDS = (*FAULTS, "garbage")
 
 
 class FaultProxy:
@@ -52,13 +56,14 @@ class FaultProxy:
         delay: float = 0.2,
         max_requests: int = 100_000,
         token: str | None = None,
+        script: tuple[str | None, ...] = (),
     ):
-        unknown = set(faults) - set(FAULTS)
+        unknown = (set(faults) | set(script)) - set(KINDS) - {None}
         if unknown or not 0 <= rate <= 1:
-            raise ValueError(f"faults must be among {FAULTS} and rate in [0, 1]; got {sorted(unknown)}, {rate}")
+            raise ValueError(f"faults must be among {KINDS} and rate in [0, 1]; got {sorted(unknown)}, {rate}")
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname, parts.port)
-        self.rate, self.seed, self.faults = rate, seed, faults
+        self.rate, self.seed, self.faults, self.script = rate, seed, faults, script
         self.retry_after, self.delay, self.max_requests, self.token = retry_after, delay, max_requests, token
         self.refused = 0
         self.log: list[dict] = []
@@ -76,6 +81,8 @@ class FaultProxy:
             if index >= self.max_requests:
                 raise RuntimeError(f"the fault proxy stops after {self.max_requests} requests")
             self.log.append({})
+        if index < len(self.script):
+            return index, self.script[index]
         draw = np.random.default_rng([self.seed, index])
         fault = self.faults[int(draw.integers(len(self.faults)))] if draw.random() < self.rate else None
         return index, fault
@@ -136,7 +143,9 @@ def _handler(proxy: FaultProxy):
             index, fault = proxy.decide()
             entry = {"index": index, "fault": fault, "inputs": inputs_in(body, self.headers), "forwarded": False}
             proxy.log[index] = entry
-            if fault in ("503", "429"):
+            if fault == "garbage":
+                self._reply(200, b"<html>502 upstream hiccup</html>", {"Content-Type": "text/html"})
+            elif fault in ("503", "429"):
                 extra = {"Retry-After": proxy.retry_after} if fault == "429" else {}
                 self._reply(int(fault), b'{"error": "injected fault"}', extra)
             elif fault == "reset":

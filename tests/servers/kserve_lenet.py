@@ -8,6 +8,7 @@ KServe's REST server binds every interface; here it is held to 127.0.0.1 (tests 
 from __future__ import annotations
 
 import argparse
+import time
 
 import kserve
 import uvicorn
@@ -49,8 +50,9 @@ class LeNet(Model):
         images = payload.inputs[0].as_numpy()
         if images.shape[1:] != (1, 28, 28):
             raise InvalidInput(f"input 'images' must have shape [-1, 1, 28, 28], not {list(images.shape)}")
+        started = time.perf_counter()
         logits = lenet_logits(self.net, images)
-        self.log.write(images)
+        self.log.write(images, time.perf_counter() - started)
         output = InferOutput(name="logits", shape=list(logits.shape), datatype="FP32")
         output.set_data_from_numpy(logits, binary_data=payload.use_binary_outputs)
         return InferResponse(

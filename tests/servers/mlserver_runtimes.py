@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from mlserver import MLModel
 from mlserver.codecs import NumpyCodec, StringCodec
@@ -31,8 +33,9 @@ class LeNetRuntime(MLModel):
         images = NumpyCodec.decode_input(tensor)
         if images.shape[1:] != (1, 28, 28):
             raise InferenceError(f"input 'images' must have shape [-1, 1, 28, 28], not {list(images.shape)}")
+        started = time.perf_counter()
         logits = lenet_logits(self.net, images.astype(np.float32))
-        self.log.write(images.astype(np.float32))
+        self.log.write(images.astype(np.float32), time.perf_counter() - started)
         return InferenceResponse(model_name=self.name, outputs=[NumpyCodec.encode_output("logits", logits)])
 
 

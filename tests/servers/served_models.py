@@ -52,15 +52,16 @@ def input_hashes(inputs) -> list[str]:
 
 
 class RequestLog:
-    """Appends ``{"model", "n", "inputs": [hash, ...]}`` per answered request to ``$EVOXPLAIN_SERVER_LOG``."""
+    """Appends ``{"model", "n", "inputs": [hash, ...], "seconds"}`` per answered request to
+    ``$EVOXPLAIN_SERVER_LOG`` (``seconds``: the model's own compute time)."""
 
     def __init__(self, model: str):
         self.model, self.path, self.lock = model, os.environ.get("EVOXPLAIN_SERVER_LOG"), threading.Lock()
 
-    def write(self, inputs) -> None:
+    def write(self, inputs, seconds: float = 0.0) -> None:
         if not self.path:
             return
-        line = json.dumps({"model": self.model, "n": len(inputs), "inputs": input_hashes(inputs)})
+        line = json.dumps({"model": self.model, "n": len(inputs), "inputs": input_hashes(inputs), "seconds": seconds})
         with self.lock, open(self.path, "a", encoding="utf-8") as file:
             file.write(line + "\n")
 

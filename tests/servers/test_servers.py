@@ -18,7 +18,15 @@ import torch
 from fault_proxy import FaultProxy
 from served_models import KeywordModel, input_hashes
 
-from evoxplain import GEEX, BlackBox, ExemplarSearch, InvalidInputError, ModelCallError, QueryBudgetExceeded
+from evoxplain import (
+    GEEX,
+    BlackBox,
+    ExemplarSearch,
+    InvalidInputError,
+    ModelCallError,
+    ModelOutputError,
+    QueryBudgetExceeded,
+)
 from evoxplain.endpoints import InferenceEndpoint, JSONEndpoint, MLflowEndpoint
 from evoxplain.metrics import aopc_deletion
 
@@ -141,6 +149,41 @@ def test_the_budget_is_never_exceeded_counting_retries(kserve):
     assert caught.value.used <= 230 and bb.sent <= 230 and bb.retries > 0
     assert sum(e["inputs"] for e in proxy.log) == bb.sent
     assert sum(line["n"] for line in new_lines(kserve, before)) <= 230
+
+
+def test_retry_after_is_honoured_and_a_malformed_answer_is_retried_once(kserve):
+    with FaultProxy(kserve.url, script=("429",), retry_after="1") as proxy:
+        bb = BlackBox(InferenceEndpoint(f"{proxy.url}/v2/models/lenet", backoff=0.01))
+        started = time.monotonic()
+        bb(DIGIT[None])
+        assert time.monotonic() - started >= 1.0 and bb.requests == 2 and bb.retries == 1 and bb.sent == 2
+    with FaultProxy(kserve.url, script=("garbage", None)) as proxy:
+        bb = BlackBox(InferenceEndpoint(f"{proxy.url}/v2/models/lenet", backoff=0.01))
+        assert bb(DIGIT[None]).shape == (1, 10) and bb.retries == 1
+    with FaultProxy(kserve.url, script=("garbage", "garbage", None)) as proxy:
+        bb = BlackBox(InferenceEndpoint(f"{proxy.url}/v2/models/lenet", backoff=0.01))
+        with pytest.raises(ModelOutputError, match="twice with a body that is not a valid answer"):
+            bb(DIGIT[None])
+        assert bb.requests == 2 and bb.queries == 0
+
+
+def test_when_retries_run_out_the_error_says_what_was_answered_and_the_journal_keeps_it(kserve, tmp_path):
+    with FaultProxy(kserve.url, rate=1.0, faults=("503",), script=(None, None)) as proxy:
+        endpoint = InferenceEndpoint(
+            f"{proxy.url}/v2/models/lenet", max_batch=10, concurrency=1, retries=2, backoff=0.01
+        )
+        bb = BlackBox(endpoint, journal=tmp_path / "q.sqlite", model_id="lenet-mnist v1")  # behind any URL
+        batch = torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(6))
+        started = time.monotonic()
+        with pytest.raises(
+            ModelCallError, match=rf"{proxy.url}/v2/models/lenet failed 3 times.*HTTP 503.*20 of the 40"
+        ):
+            bb(batch)
+        assert time.monotonic() - started < 5 and len(bb.journal) == 20 and bb.sent == 50 and bb.requests == 5
+    endpoint = InferenceEndpoint(f"{kserve.url}/v2/models/lenet", max_batch=10)
+    again = BlackBox(endpoint, journal=tmp_path / "q.sqlite", model_id="lenet-mnist v1")
+    again(batch)
+    assert again.journal_hits == 20 and again.sent == 20
 
 
 def test_the_counters_add_up_against_the_servers_own_log(mlserver):

@@ -10,7 +10,7 @@ where the server lists the binary tensor extension, as raw little-endian bytes a
 Example:
     >>> request, headers = encode_request(np.zeros((2, 3), np.float32), name="x", datatype="FP32", binary=True)
     >>> headers["Inference-Header-Content-Length"], len(request) - int(headers["Inference-Header-Content-Length"])
-    ('115', 24)
+    ('135', 24)
 """
 
 from __future__ import annotations
