@@ -63,44 +63,59 @@ class Settings:
     run: str = ""
 
 
-def explain_all(bb: BlackBox, digits: torch.Tensor, settings: Settings) -> tuple[list[float], torch.Tensor]:
-    """Seconds of each explanation and the values (one explanation per digit, untimed warm-up first)."""
-    options = recommended_settings((1, 28, 28), settings.queries)
-    GEEX(bb, queries=settings.queries, seed=settings.seed, **options).explain(digits[0])  # connections, first answer
-    seconds, values = [], []
-    for i, digit in enumerate(digits):
+class Setting:
+    """One way to query the LeNet, with its BlackBox and what its explanations took."""
+
+    def __init__(self, name: str, model: Any, upstream=None, **about: Any):
+        self.name, self.bb, self.server, self.about = name, BlackBox(model), upstream, about
+        self.seconds: list[float] = []
+        self.values: list[torch.Tensor] = []
+        self.server_seconds = 0.0
+
+    def explain(self, digit: torch.Tensor, seed: int, settings: Settings, timed: bool = True) -> None:
+        before = len(self.server.requests("lenet")) if self.server is not None else 0
+        options = recommended_settings((1, 28, 28), settings.queries)
         started = time.perf_counter()
-        exp = GEEX(bb, queries=settings.queries, seed=settings.seed + i, **options).explain(digit)
-        seconds.append(time.perf_counter() - started)
-        values.append(exp.values)
-    return seconds, torch.stack(values)
+        exp = GEEX(self.bb, queries=settings.queries, seed=seed, **options).explain(digit)
+        if timed:
+            self.seconds.append(time.perf_counter() - started)
+            self.values.append(exp.values)
+        if self.server is not None:
+            self.server_seconds += sum(line["seconds"] for line in self.server.requests("lenet")[before:])
+
+    def row(self, reference: Setting | None, in_process: float) -> dict[str, Any]:
+        bb, runs = self.bb, len(self.seconds) + 1  # the warm-up too
+        median = float(np.median(self.seconds))
+        values = torch.stack(self.values)
+        return {
+            "setting": self.name,
+            **self.about,
+            "seconds": median,
+            "seconds_mean": float(np.mean(self.seconds)),
+            "ratio": median / in_process,
+            "requests_per_explanation": bb.requests / runs,
+            "retries_per_explanation": bb.retries / runs,
+            "sent_per_explanation": bb.sent / runs,
+            "bytes_per_query": bb.bytes_sent / bb.sent if bb.sent else 0.0,
+            "server_seconds": self.server_seconds / runs if self.server is not None else None,
+            "max_abs_diff": None if reference is None else float((values - torch.stack(reference.values)).abs().max()),
+        }
 
 
-def measure(
-    name: str, model: Any, digits: torch.Tensor, settings: Settings, reference: torch.Tensor | None, server=None
-) -> dict[str, Any]:
-    """One row: seconds per explanation and what it cost."""
-    bb = BlackBox(model)
-    before = len(server.requests("lenet")) if server is not None else 0
-    seconds, values = explain_all(bb, digits, settings)
-    served = server.requests("lenet")[before:] if server is not None else []
-    runs = len(digits) + 1  # the warm-up too
-    return {
-        "setting": name,
-        "seconds": float(np.mean(seconds)),
-        "seconds_each": [round(s, 4) for s in seconds],
-        "sent_per_explanation": bb.sent / runs,
-        "requests_per_explanation": bb.requests / runs,
-        "retries_per_explanation": bb.retries / runs,
-        "bytes_per_query": bb.bytes_sent / bb.sent if bb.sent else 0.0,
-        "server_seconds": sum(line.get("seconds", 0.0) for line in served) / runs if served else None,
-        "max_abs_diff": None if reference is None else float((values - reference).abs().max()),
-        "values": values,
-    }
+def side_by_side(settings_list: list[Setting], digits: torch.Tensor, settings: Settings) -> None:
+    """Every setting explains every digit, in turns (a warm-up first), so the load of the machine
+    falls on all of them alike."""
+    for setting in settings_list:
+        setting.explain(digits[0], settings.seed, settings, timed=False)  # connections, first answers
+    for i, digit in enumerate(digits):
+        for setting in settings_list:
+            setting.explain(digit, settings.seed + i, settings)
+        print(f"digit {i + 1}/{len(digits)} explained in {len(settings_list)} settings", flush=True)
 
 
 def run(settings: Settings) -> dict[str, Any]:
-    """Every setting of the module docstring, side by side; returns the rows and what ran."""
+    """Phase 1: in-process and every served setting, side by side; phase 2: in-process, the
+    fastest served setting, and the same through the fault proxy at 0 % and each fault rate."""
     from evoxplain_zoo.data import load_mnist
     from evoxplain_zoo.models.lenet import load_lenet
 
@@ -108,65 +123,82 @@ def run(settings: Settings) -> dict[str, Any]:
         os.environ["EVOXPLAIN_DATA"] = settings.data
     digits = load_mnist("test")[0][: settings.images]
     lenet = load_lenet("mnist")
-    rows = [measure("in-process (before)", lenet, digits, settings, None)]
-    reference = rows[0]["values"]
+    os.environ["EVOXPLAIN_SERVER_THREADS"] = "1"
     with tempfile.TemporaryDirectory() as folder:
-        lenet_file = Path(folder) / "lenet.pt"
-        torch.jit.script(lenet).save(str(lenet_file))
-        os.environ["EVOXPLAIN_SERVER_THREADS"] = "1"
-        (Path(folder) / "mlserver").mkdir()
-        (Path(folder) / "kserve").mkdir()
+        root = Path(folder)
+        torch.jit.script(lenet).save(str(root / "lenet.pt"))
+        (root / "mlserver").mkdir(), (root / "kserve").mkdir()
         servers = {
-            "mlserver": launch.start_mlserver(Path(folder) / "mlserver", lenet_file),
-            "kserve": launch.start_kserve(Path(folder) / "kserve", lenet_file),
+            "mlserver": launch.start_mlserver(root / "mlserver", root / "lenet.pt"),
+            "kserve": launch.start_kserve(root / "kserve", root / "lenet.pt"),
         }
         try:
-            rows += served_rows(servers, digits, settings, reference)
-            rows += fault_rows(servers, rows, digits, settings)
+            served = phase_one(servers, lenet, digits, settings)
+            faults = phase_two(servers, lenet, served, digits, settings)
         finally:
             for server in servers.values():
                 launch.stop(server.process)
-    rows.append(measure("in-process (after)", lenet, digits, settings, reference))
-    in_process = (rows[0]["seconds"] + rows[-1]["seconds"]) / 2
-    for row in rows:
-        row["ratio"] = row["seconds"] / in_process
-        row.pop("values")
-    return {"in_process_seconds": in_process, "rows": rows}
+    return {"served": served, "faults": faults}
 
 
-def served_rows(servers, digits, settings: Settings, reference) -> list[dict[str, Any]]:
-    rows = []
-    for server, binary in (("mlserver", False), ("kserve", False), ("kserve", True)):
-        for concurrency in settings.concurrency:
-            url = f"{servers[server].url}/v2/models/lenet"
-            endpoint = InferenceEndpoint(url, binary=binary, max_batch=settings.max_batch, concurrency=concurrency)
-            name = f"{server} {'binary' if binary else 'json'} c={concurrency}"
-            row = measure(name, endpoint, digits, settings, reference, servers[server])
-            rows.append({**row, "server": server, "binary": binary, "concurrency": concurrency, "fault_rate": 0.0})
-            endpoint.close()
-            print(f"{name}: {row['seconds']:.3f} s per explanation", flush=True)
-    return rows
+def phase_one(servers, lenet, digits, settings: Settings) -> dict[str, Any]:
+    local = Setting("in-process", lenet)
+    remote = [
+        Setting(
+            f"{server} {'binary' if binary else 'json'} c={concurrency}",
+            InferenceEndpoint(
+                f"{servers[server].url}/v2/models/lenet",
+                binary=binary,
+                max_batch=settings.max_batch,
+                concurrency=concurrency,
+            ),
+            servers[server],
+            server=server,
+            binary=binary,
+            concurrency=concurrency,
+        )  # fmt: skip
+        for server, binary in (("mlserver", False), ("kserve", False), ("kserve", True))
+        for concurrency in settings.concurrency
+    ]
+    side_by_side([local, *remote], digits, settings)
+    in_process = float(np.median(local.seconds))
+    return {"in_process_seconds": in_process, "rows": [s.row(local, in_process) for s in [local, *remote]]}
 
 
-def fault_rows(servers, rows, digits, settings: Settings) -> list[dict[str, Any]]:
-    """The fastest served setting through the fault proxy: no faults (the proxy's own cost), then each rate."""
-    best = min((r for r in rows if "server" in r), key=lambda r: r["seconds"])
-    fault_free = best["values"]
-    out = []
-    for rate in [0.0, *settings.fault_rates]:
-        upstream = servers[best["server"]]
-        with FaultProxy(upstream.url, rate=rate, seed=settings.seed, retry_after=settings.retry_after,
-                        delay=settings.delay) as proxy:  # fmt: skip
+def phase_two(servers, lenet, served: dict[str, Any], digits, settings: Settings) -> dict[str, Any]:
+    best = min(served["rows"][1:], key=lambda row: row["seconds"])
+    server = servers[best["server"]]
+    proxies = [
+        FaultProxy(server.url, rate=rate, seed=settings.seed, retry_after=settings.retry_after, delay=settings.delay)
+        for rate in [0.0, *settings.fault_rates]
+    ]
+    try:
+
+        def through(url: str, name: str, **about: Any) -> Setting:
             endpoint = InferenceEndpoint(
-                f"{proxy.url}/v2/models/lenet", binary=best["binary"], max_batch=settings.max_batch,
+                f"{url}/v2/models/lenet", binary=best["binary"], max_batch=settings.max_batch,
                 concurrency=best["concurrency"], seed=settings.seed,
             )  # fmt: skip
-            name = f"{best['setting']} through the proxy, {rate:.0%} faults"
-            row = measure(name, endpoint, digits, settings, fault_free, upstream)
-            faulted = proxy.faulted() / max(len(proxy.log), 1)
-        out.append({**row, "fault_rate": rate, "faulted_share": faulted, "server": best["server"]})
-        print(f"{name}: {row['seconds']:.3f} s per explanation, {faulted:.0%} of requests faulted", flush=True)
-    return out
+            return Setting(name, endpoint, server, **about)
+
+        local = Setting("in-process", lenet)
+        direct = through(server.url, best["setting"], fault_rate=None)
+        faulted = [
+            through(p.url, f"{best['setting']} through the proxy, {p.rate:.0%} faults", fault_rate=p.rate)
+            for p in proxies
+        ]
+        side_by_side([local, direct, *faulted], digits, settings)
+        in_process = float(np.median(local.seconds))
+        rows = [local.row(local, in_process), direct.row(local, in_process)]
+        for proxy, setting in zip(proxies, faulted):
+            row = setting.row(faulted[0], in_process)  # against the fault-free run through the proxy
+            row["faulted_share"] = proxy.faulted() / max(len(proxy.log), 1)
+            row["ratio_to_fault_free"] = row["seconds"] / float(np.median(faulted[0].seconds))
+            rows.append(row)
+    finally:
+        for proxy in proxies:
+            proxy.stop()
+    return {"in_process_seconds": in_process, "rows": rows}
 
 
 # -- metadata and files ----------------------------------------------------------------------------
@@ -203,34 +235,47 @@ def metadata(settings: Settings, started: str) -> dict[str, Any]:
 
 
 def render(meta: dict[str, Any], result: dict[str, Any]) -> str:
+    machine = meta["machine"]
     lines = [
         "# Models behind an endpoint: seconds per explanation",
         "",
         f"`{meta['command']}` at commit `{meta['commit']}`, {meta['started']} to {meta['finished']}, "
-        f"{meta['machine']['cpus']} CPUs (load average {meta['machine']['load_average_at_start']} at the start, "
-        f"{meta['machine']['load_average_at_end']} at the end: shared with other work), Python {meta['python']}, "
+        f"{machine['cpus']} CPUs (load average {machine['load_average_at_start']} at the start, "
+        f"{machine['load_average_at_end']} at the end: shared with other work), Python {meta['python']}, "
         f"torch {meta['versions']['torch']}, urllib3 {meta['versions']['urllib3']}, "
-        f"orjson {meta['versions']['orjson']}.",
+        f"orjson {meta['versions']['orjson']}; MLServer 1.7.1 and KServe 0.21 with one torch thread each.",
         "",
-        f"In-process: {result['in_process_seconds']:.3f} s per explanation (mean of the runs before and after).",
-        "",
-        "| setting | s / explanation | × in-process | requests | retries | bytes / query | server compute s "
-        "| max abs diff |",
-        "|---|---|---|---|---|---|---|---|",
+        "GEEX with the recommended settings for 1×28×28 inputs (Bernoulli masks of 14×14 cells), "
+        f"{meta['settings']['queries']} queries per explanation, on the first {meta['settings']['images']} "
+        "MNIST test digits; every setting of a table explains every digit in turns (side by side). Seconds: "
+        "the median per explanation; requests, retries and server compute per explanation.",
     ]
-    for row in result["rows"]:
-        server = "" if row["server_seconds"] is None else f"{row['server_seconds']:.3f}"
-        diff = "" if row["max_abs_diff"] is None else f"{row['max_abs_diff']:.1e}"
-        lines.append(
-            f"| {row['setting']} | {row['seconds']:.3f} | {row['ratio']:.2f} | {row['requests_per_explanation']:.1f} "
-            f"| {row['retries_per_explanation']:.1f} | {row['bytes_per_query']:.0f} | {server} | {diff} |"
-        )
-    lines += [
-        "",
-        "Requests, retries and server compute are per explanation (the untimed warm-up included in the "
-        "average); max abs diff: against the in-process values (served rows) or the fault-free values "
-        "through the proxy (fault rows).",
-    ]
+    for title, part, diff in (
+        ("Served, side by side with in-process", result["served"], "max abs diff from in-process"),
+        ("Faults, side by side with in-process", result["faults"], "max abs diff from the fault-free run"),
+    ):
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            f"In-process: {part['in_process_seconds']:.3f} s per explanation.",
+            "",
+            "| setting | s / explanation | × in-process | requests | retries | bytes / query | server compute s "
+            f"| {diff} |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for row in part["rows"]:
+            server = "" if row["server_seconds"] is None else f"{row['server_seconds']:.3f}"
+            lines.append(
+                f"| {row['setting']} | {row['seconds']:.3f} | {row['ratio']:.2f} | "
+                f"{row['requests_per_explanation']:.1f} | {row['retries_per_explanation']:.1f} | "
+                f"{row['bytes_per_query']:.0f} | {server} | {row['max_abs_diff']:.1e} |"
+            )
+    faulted = [row for row in result["faults"]["rows"] if row.get("faulted_share") is not None]
+    lines += ["", "Share of requests faulted: " + ", ".join(
+        f"{row['fault_rate']:.0%} asked → {row['faulted_share']:.0%} ({row['ratio_to_fault_free']:.2f}× the "
+        "fault-free time through the proxy)" for row in faulted
+    ) + "."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,7 @@ never leaks."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -184,6 +185,17 @@ def test_when_retries_run_out_the_error_says_what_was_answered_and_the_journal_k
     again = BlackBox(endpoint, journal=tmp_path / "q.sqlite", model_id="lenet-mnist v1")
     again(batch)
     assert again.journal_hits == 20 and again.sent == 20
+
+
+def test_queries_work_inside_a_running_event_loop(kserve, lenet):
+    """As in Jupyter, where a loop is already running: the requests in flight are threads."""
+    bb = BlackBox(InferenceEndpoint(f"{kserve.url}/v2/models/lenet", max_batch=8, concurrency=4))
+    batch = torch.rand(30, 1, 28, 28, generator=torch.Generator().manual_seed(7))
+
+    async def in_a_notebook_cell():
+        return bb(batch)
+
+    assert torch.allclose(asyncio.run(in_a_notebook_cell()), lenet(batch), **TOLERANCE) and bb.requests == 4
 
 
 def test_the_counters_add_up_against_the_servers_own_log(mlserver):
