@@ -146,7 +146,9 @@ class BlackBox:
             self._output = "probs"
         self.device = _device(device, model_device)
         self.model = model
-        self.journal = None if journal is None else _open_journal(journal, model, model_id, precision)
+        self.journal = (
+            None if journal is None else _open_journal(journal, model, model_id=model_id, precision=precision)
+        )
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -358,7 +360,7 @@ def _rows(raw: Any, size: int) -> np.ndarray:
     return array.reshape(size, -1)
 
 
-def _open_journal(path: str | Path, model: Any, model_id: str | None, precision: str) -> Journal:
+def _open_journal(path: str | Path, model: Any, *, model_id: str | None, precision: str) -> Journal:
     identity = model_id if model_id is not None else model_identity(model, precision)
     if identity is None:
         raise InvalidInputError(

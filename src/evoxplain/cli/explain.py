@@ -86,7 +86,7 @@ def resolve_model(
     if size is not None and channels is None:
         raise InvalidInputError("--size needs --channels too (1 for grayscale, 3 for RGB): a model file does not say")
     if is_url(name):
-        return resolve_endpoint(name, size, channels, endpoint)
+        return resolve_endpoint(name, size=size, channels=channels, options=endpoint)
     path = Path(name)
     if path.suffix.lower() not in _MODEL_SUFFIXES:
         entry = builtin_model(name) if name in builtin_models() or not path.exists() else None
@@ -112,7 +112,7 @@ def resolve_model(
 
 
 def resolve_endpoint(
-    url: str, size: tuple[int, int] | None, channels: int | None, options: dict[str, Any]
+    url: str, *, size: tuple[int, int] | None, channels: int | None, options: dict[str, Any]
 ) -> ResolvedModel:
     """A model behind ``url``, checked for readiness now; its image input from the metadata
     (an Open Inference Protocol server publishing a ``(C, H, W)`` shape) or ``size``/``channels``."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import email.utils
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,6 +148,7 @@ class Connection:
         self._prefix = "" if header else "Bearer "
         self._pool: Any = None
         self._pool_size = pool_size
+        self._pool_lock = threading.Lock()
         self._requests = 0
 
     def __repr__(self) -> str:
@@ -157,10 +159,11 @@ class Connection:
         return text.replace(self._token.reveal(), "***") if self._token else text
 
     def _manager(self):
-        if self._pool is None:
-            urllib3 = require("urllib3", "endpoints", "Models behind an endpoint")
-            self._pool = urllib3.PoolManager(maxsize=self._pool_size, block=False, retries=False)
-        return self._pool
+        with self._pool_lock:
+            if self._pool is None:
+                urllib3 = require("urllib3", "endpoints", "Models behind an endpoint")
+                self._pool = urllib3.PoolManager(maxsize=self._pool_size, block=False, retries=False)
+            return self._pool
 
     def _headers(self, headers: dict[str, str] | None) -> dict[str, str]:
         out = dict(headers or {})

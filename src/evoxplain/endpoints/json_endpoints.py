@@ -70,7 +70,8 @@ class MLflowEndpoint(Endpoint):
 
     def _request(self, batch: Any, ledger: Ledger) -> np.ndarray:
         data = as_array(batch)
-        return post_json(self, mlflow_body(data, self.format, self.columns), len(data), ledger, mlflow_predictions)
+        body = mlflow_body(data, self.format, self.columns)
+        return post_json(self, body, inputs=len(data), ledger=ledger, read=mlflow_predictions)
 
 
 class JSONEndpoint(Endpoint):
@@ -135,10 +136,12 @@ class JSONEndpoint(Endpoint):
             body = dumps(self.encode(data))
         except Exception as err:
             raise InvalidInputError(f"encode raised {type(err).__name__} on a batch of {len(data)}: {err}") from err
-        return post_json(self, body, len(data), ledger, decode)
+        return post_json(self, body, inputs=len(data), ledger=ledger, read=decode)
 
 
-def post_json(endpoint: Endpoint, body: bytes, inputs: int, ledger: Ledger, read: Callable[[Any], Any]) -> np.ndarray:
+def post_json(
+    endpoint: Endpoint, body: bytes, *, inputs: int, ledger: Ledger, read: Callable[[Any], Any]
+) -> np.ndarray:
     """POST a JSON body to the endpoint and ``read`` its parsed answer (a body that is not JSON
     is malformed: retried once)."""
 

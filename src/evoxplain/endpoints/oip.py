@@ -140,6 +140,8 @@ class InferenceEndpoint(Endpoint):
         self._ready = True
 
     def identity(self) -> str:
+        if not self._ready:  # the metadata is part of it
+            self.check_ready()
         meta = {k: self.metadata.get(k) for k in ("name", "versions", "platform", "inputs", "outputs")}
         return f"oip {safe_url(self.model_url)} {json.dumps(meta, sort_keys=True)} output={self.output_name}"
 
