@@ -95,44 +95,48 @@ def test_a_body_that_is_not_an_answer_is_malformed():
 
 
 def test_model_urls_are_split_and_wrong_ones_refused():
-    assert split_model_url("http://h:1/v2/models/lenet") == ("http://h:1", "lenet", None)
-    assert split_model_url("https://h/prefix/v2/models/m/versions/3/infer") == ("https://h/prefix", "m", "3")
+    assert split_model_url("http://127.0.0.1:9/v2/models/lenet") == ("http://127.0.0.1:9", "lenet", None)
+    assert split_model_url("https://127.0.0.1/prefix/v2/models/m/versions/3/infer") == (
+        "https://127.0.0.1/prefix",
+        "m",
+        "3",
+    )
     with pytest.raises(InvalidInputError, match="v2/models/NAME"):
-        split_model_url("http://h:1/v1/models/lenet:predict")
+        split_model_url("http://127.0.0.1:9/v1/models/lenet:predict")
     with pytest.raises(InvalidInputError, match="JSONEndpoint"):
-        endpoint_from_url("http://h:1/predict")
-    assert isinstance(endpoint_from_url("http://h:1/invocations", ready=False), MLflowEndpoint)
+        endpoint_from_url("http://127.0.0.1:9/predict")
+    assert isinstance(endpoint_from_url("http://127.0.0.1:9/invocations", ready=False), MLflowEndpoint)
 
 
 def test_credentials_in_a_url_are_refused_and_a_token_never_shows(monkeypatch):
     with pytest.raises(InvalidInputError, match="token") as caught:
-        InferenceEndpoint("http://user:hunter2@h:1/v2/models/m", ready=False)
+        InferenceEndpoint("http://user:hunter2@127.0.0.1:9/v2/models/m", ready=False)
     assert "hunter2" not in str(caught.value)
     monkeypatch.setenv("EVOXPLAIN_TEST_TOKEN", "tok-hunter2")
-    endpoint = InferenceEndpoint("http://h:1/v2/models/m", token_env="EVOXPLAIN_TEST_TOKEN", ready=False)
-    for text in (repr(endpoint), str(endpoint), repr(endpoint.http), repr(BlackBox(endpoint)), endpoint.identity()):
+    endpoint = InferenceEndpoint("http://127.0.0.1:9/v2/models/m", token_env="EVOXPLAIN_TEST_TOKEN", ready=False)
+    for text in (repr(endpoint), str(endpoint), repr(endpoint.http), repr(BlackBox(endpoint))):
         assert "hunter2" not in text
     assert "***" in repr(endpoint) and repr(Secret("x")) == "Secret(***)"
     assert endpoint.http.scrub("echo: Bearer tok-hunter2") == "echo: Bearer ***"
     with pytest.raises(TypeError):
         pickle.dumps(Secret("tok-hunter2"))
     with pytest.raises(InvalidInputError, match="NOT_SET_ANYWHERE"):
-        InferenceEndpoint("http://h:1/v2/models/m", token_env="NOT_SET_ANYWHERE", ready=False)
+        InferenceEndpoint("http://127.0.0.1:9/v2/models/m", token_env="NOT_SET_ANYWHERE", ready=False)
 
 
 def test_bad_settings_are_refused():
     with pytest.raises(InvalidInputError, match="max_batch"):
-        InferenceEndpoint("http://h:1/v2/models/m", max_batch=0, ready=False)
+        InferenceEndpoint("http://127.0.0.1:9/v2/models/m", max_batch=0, ready=False)
     with pytest.raises(InvalidInputError, match="concurrency"):
-        InferenceEndpoint("http://h:1/v2/models/m", concurrency=1.5, ready=False)
+        InferenceEndpoint("http://127.0.0.1:9/v2/models/m", concurrency=1.5, ready=False)
     with pytest.raises(InvalidInputError, match="retries"):
         RetryPolicy(retries=-1)
     with pytest.raises(InvalidInputError, match="datatype"):
-        InferenceEndpoint("http://h:1/v2/models/m", datatype="FLOAT", ready=False)
+        InferenceEndpoint("http://127.0.0.1:9/v2/models/m", datatype="FLOAT", ready=False)
     with pytest.raises(InvalidInputError, match="format"):
-        MLflowEndpoint("http://h:1", format="records", ready=False)
+        MLflowEndpoint("http://127.0.0.1:9", format="records", ready=False)
     with pytest.raises(InvalidInputError, match="encode and decode"):
-        JSONEndpoint("http://h:1/score", encode=None, decode=None, ready=False)
+        JSONEndpoint("http://127.0.0.1:9/score", encode=None, decode=None, ready=False)
 
 
 def test_backoff_is_bounded_jittered_and_seeded():
