@@ -171,7 +171,7 @@ def test_no_input_uses_the_sample_photo_at_the_given_size(files, tmp_path):
     args = ("explain", "--model", str(files / "tiny.pt"), "--queries", "32", "--out", str(tmp_path))
     result = _run(*args, "--size", "28", "--channels", "1")
     assert result.exit_code == 0, result.output
-    _check_outputs(tmp_path, "cat", (1, 28, 28))
+    _check_outputs(tmp_path, "cameraman", (1, 28, 28))
     result = _run(*args)  # a model file says nothing about its input size
     assert result.exit_code == 2 and "give an INPUT" in result.stderr
 

@@ -108,7 +108,7 @@ def resolve_model(name: str, size: tuple[int, int] | None = None, channels: int 
 def load_source(path: str | Path | None, spec: InputSpec | None = None) -> tuple[torch.Tensor, str]:
     """The input to explain and a file stem for the outputs.
 
-    * None: the sample photo of an installed plugin (the built-in EfficientNet-Lite0's cat),
+    * None: the sample photo of an installed plugin (the built-in EfficientNet-Lite0's cameraman),
       fitted to ``spec`` (which needs a size);
     * a file: :func:`evoxplain.inputs.load_input` (a ``.npy`` array, or an image fitted to
       ``spec``), checked against ``spec`` before any query.
@@ -466,7 +466,7 @@ def explain(
     input: Annotated[
         str | None,
         typer.Argument(
-            metavar="INPUT", help="An image file (PNG/JPEG) or a .npy array; default: the sample photo of a cat."
+            metavar="INPUT", help="An image file (PNG/JPEG) or a .npy array; default: the sample photo (a cameraman)."
         ),
     ] = None,
     model: Annotated[
