@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from evoxplain import BlackBox, InvalidInputError
 from evoxplain.cli import app, default_mask, make_explainer, summary_text
+from evoxplain.cli.common import parse_baseline, parse_pair
 from evoxplain.report.words import noise_summary
 from evoxplain.viz import AttributionMap
-from evoxplain.cli.common import parse_baseline, parse_pair
 
 runner = CliRunner()
 

@@ -126,7 +126,7 @@ def dataset_page(folder: Path, manifest: Manifest) -> tuple[str, str, list[tuple
         parts.append(f"<p>{len(rows) - MAX_CARDS} more inputs not drawn.</p>")
     queries = sum(int(row.get("queries") or 0) for row in rows)
     title = f"Dataset run: {manifest.extra.get('dataset', folder.name)}"
-    return title, "".join(parts), metadata(manifest, inputs=len(rows), failed=failed, **{"queries in all": queries})
+    return title, "".join(parts), metadata(manifest, inputs=len(rows), failed=failed, queries=queries)
 
 
 __all__ = ["card", "dataset_page", "map_thumbnail", "read_rows"]

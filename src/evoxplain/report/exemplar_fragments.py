@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .page import escape, figure_uri, image_tag, missing
+from .page import escape, figure_uri, image_tag, missing, png_width
 from .page import table as html_table
 
 
@@ -77,8 +77,11 @@ def exemplars_html(
         shown = missing(grid_missing)
     elif modality == "image" and grid is not None:
         uri = grid if isinstance(grid, str) else figure_uri(grid)
+        width = png_width(uri)
+        enlarged = width * max(1, 480 // width) if width else None  # small grids drawn larger, pixels kept
+        picture = image_tag(uri, "exemplar grid, one row per class", enlarged)
         shown = (
-            f"<figure>{image_tag(uri, 'exemplar grid, one row per class')}<figcaption>One row per class; each "
+            f"<figure>{picture}<figcaption>One row per class; each "
             "caption: the exemplar's probability of its class (p) and the search's queries (q); * not converged."
             "</figcaption></figure>"
         )

@@ -24,21 +24,24 @@ Page = tuple[str, str, list[tuple[str, Any]]]
 
 
 def metadata(manifest: Manifest, **more: Any) -> list[tuple[str, Any]]:
-    """The header's pairs: model, settings, seed, queries, time, library version (and ``more``)."""
+    """The header's pairs: model, settings, seed, queries, time, library version; ``more`` adds
+    pairs after the model (or replaces one of the same name)."""
     settings = manifest.settings
     shown = {key: value for key, value in settings.items() if key not in ("seed",) and value is not None}
-    items: list[tuple[str, Any]] = [("kind", manifest.kind), ("model", manifest.model or "–")]
-    items += list(more.items())
-    items += [
-        ("settings", ", ".join(f"{k}={v}" for k, v in sorted(shown.items())) or "–"),
-        ("seed", settings.get("seed", "–")),
-        ("queries", manifest.extra.get("queries", "–")),
-        ("seconds", _seconds(manifest.extra.get("seconds"))),
-        ("started", manifest.started),
-        ("finished", manifest.finished or "not finished"),
-        ("evoxplain", manifest.library),
-    ]
-    return items
+    items: dict[str, Any] = {"kind": manifest.kind, "model": manifest.model or "–"}
+    items.update(
+        {
+            "settings": ", ".join(f"{k}={v}" for k, v in sorted(shown.items())) or "–",
+            "seed": settings.get("seed", "–"),
+            "queries": manifest.extra.get("queries", "–"),
+            "seconds": _seconds(manifest.extra.get("seconds")),
+            "started": manifest.started,
+            "finished": manifest.finished or "not finished",
+            "evoxplain": manifest.library,
+        }
+    )
+    first = {"kind": items.pop("kind"), "model": items.pop("model"), **more}
+    return list({**first, **{k: v for k, v in items.items() if k not in more}}.items())
 
 
 def _seconds(value: Any) -> str:
@@ -134,12 +137,33 @@ def benchmark_page(path: Path, manifest: Manifest | None = None) -> Page:
         sections.append(benchmark_section(file.name, data))
     if not sections:
         raise EvoxplainError(f"{path} holds no benchmark results: a JSON file with 'rows' (as benchmarks/ write)")
-    items: list[tuple[str, Any]] = [("kind", "benchmark")]
-    items += [(key, meta[key]) for key in ("dataset", "machine", "date", "command") if key in meta]
     if manifest is not None:
-        items = metadata(manifest) + [(k, v) for k, v in items if k != "kind"]
+        items = metadata(manifest) + [
+            (key, meta[key]) for key in ("dataset", "machine", "date", "command") if key in meta
+        ]
+    else:
+        items = benchmark_metadata(meta)
     title = f"Benchmark: {meta.get('dataset', path.stem)}"
     return title, "".join(sections), items
 
 
-__all__ = ["benchmark_page", "exemplars_page", "explanation_page", "metadata", "read_picture"]
+def benchmark_metadata(meta: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The header of a results file without a manifest: what its ``meta`` records, and says what it does not."""
+    from ..runs import library_version
+
+    def recorded(*keys: str) -> Any:
+        return next((meta[key] for key in keys if key in meta), "not recorded")
+
+    return [
+        ("kind", "benchmark"),
+        ("model", recorded("model", "dataset")),
+        ("machine", recorded("machine")),
+        ("seed", recorded("seed", "seeds")),
+        ("date", recorded("date")),
+        ("commit", recorded("commit")),
+        ("evoxplain", f"{recorded('library', 'evoxplain')} (report: {library_version()})"),
+        ("command", recorded("command")),
+    ]
+
+
+__all__ = ["benchmark_metadata", "benchmark_page", "exemplars_page", "explanation_page", "metadata", "read_picture"]

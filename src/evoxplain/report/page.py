@@ -26,7 +26,7 @@ STYLE = """
 :root { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1c1c1c; }
 body { margin: 0 auto; max-width: 1100px; padding: 0 1.2em 2em; line-height: 1.45; }
 header.run { border-bottom: 1px solid #bbb; padding: .5em 0; font-size: .82em; color: #333; background: #fff; }
-header.run span { margin-right: 1.1em; white-space: nowrap; }
+header.run span { margin-right: 1.1em; overflow-wrap: anywhere; }
 header.run b { font-weight: 600; }
 h1 { font-size: 1.45em; margin: .6em 0 .3em; }
 h2 { font-size: 1.15em; margin: 1.2em 0 .4em; }
@@ -34,6 +34,7 @@ table { border-collapse: collapse; margin: .4em 0 1em; font-size: .9em; }
 th, td { border-bottom: 1px solid #ddd; padding: .25em .6em; text-align: left; vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 img { max-width: 100%; height: auto; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; font-size: .85em; background: #f6f6f6; padding: .6em; }
 .evx { font-family: system-ui, sans-serif; }
 .evx .lead { font-size: 1.02em; margin: .3em 0; }
 .evx .note, .missing { color: #7a4b00; background: #fff6e0; border-left: 3px solid #e0a000; padding: .3em .6em; }
@@ -96,9 +97,16 @@ def figure_uri(fig: Any, dpi: int = 90) -> str:
 
 
 def image_tag(uri: str, alt: str, width: int | None = None) -> str:
-    """An ``<img>`` of an inline picture, with its alternative text."""
-    size = f' width="{width}"' if width else ""
+    """An ``<img>`` of an inline picture, with its alternative text; ``width`` enlarges it (pixels
+    kept sharp)."""
+    size = f' width="{width}" style="image-rendering: pixelated"' if width else ""
     return f'<img src="{uri}" alt="{escape(alt)}"{size}>'
+
+
+def png_width(uri: str) -> int:
+    """The width in pixels of an inline PNG (from its header), 0 if it is not one."""
+    data = base64.b64decode(uri.split(",", 1)[1][:64]) if uri.startswith("data:image/png;base64,") else b""
+    return int.from_bytes(data[16:20], "big") if data[12:16] == b"IHDR" else 0
 
 
 def missing(what: str) -> str:
@@ -136,4 +144,4 @@ def page(title: str, body: str, metadata: Sequence[tuple[str, Any]], script: boo
     )
 
 
-__all__ = ["escape", "figure_uri", "image_tag", "metadata_header", "missing", "page", "png_uri", "table"]
+__all__ = ["escape", "figure_uri", "image_tag", "metadata_header", "missing", "page", "png_uri", "png_width", "table"]

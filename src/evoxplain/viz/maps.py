@@ -165,7 +165,7 @@ class AttributionMap:
 
     def unit(self) -> str:
         """The unit of :attr:`shares` in words, e.g. ``"share of the change in the probability, per cell"``."""
-        where = "per cell" if self.cells else "per pixel"
+        where = "per cell" if self.cells else ("per pixel" if self.values.ndim == 2 else "per feature")
         what = "the probability" if self.fitness == "prob" else f"the score ({self.fitness})"
         return f"share of the change in {what}, {where}" if self.in_shares else f"{what}, {where}"
 
