@@ -195,3 +195,16 @@ def test_notebook_fragments(browser, root, shots):
     body = text_of(tab)
     assert len(images) == 2 and body.count("Explained class") == 3 and "ES-momentum exemplar" in body
     assert "good" in tab.inner_text(".tokens") and "p(target)" in body
+
+
+def test_report_of_a_committed_benchmark_run(browser, root, shots):
+    """A real results file of the repository (AOPC curves on ImageNet), read by its keys."""
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    with_curves = [
+        path for path in sorted(results.rglob("*aopc*.json")) if '"deletion_curve"' in path.read_text(encoding="utf-8")
+    ]
+    assert with_curves, "no committed AOPC results keep their curves"
+    write_report(with_curves[0], root / "committed.html")
+    tab, images = open_page(browser, root / "committed.html", shots / "benchmark-committed.png")
+    body = text_of(tab)
+    assert len(images) == 1 and "LIME" in body and "seconds per explanation" in body

