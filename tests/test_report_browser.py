@@ -104,6 +104,9 @@ def test_explanation_report(browser, root, shots):
     assert "sampling noise" in body and "raises it: rows" in body and "evoxplain: 0.1.0" in body
     header = tab.inner_text("header.run")
     assert "model: tiny.pt" in header and "seed: 0" in header and "queries: 202" in header
+    tab.emulate_media(media="print")  # printed, the metadata header repeats on every page
+    assert tab.eval_on_selector("header.run", "e => getComputedStyle(e).position") == "fixed"
+    assert tab.pdf().startswith(b"%PDF")
 
 
 def test_row_report_draws_sorted_bars_with_the_features_values(browser, root, shots):
