@@ -16,7 +16,7 @@ from evoxplain.report.benchmark import row_curves
 from evoxplain.report.build import build_report, write_report
 from evoxplain.runs import read_manifest
 from evoxplain.viz import AttributionMap, cell_index, explanation_figure
-from evoxplain.viz.maps import _overlay_rgba
+from evoxplain.viz.maps import overlay_colours
 
 WEIGHTS = torch.tensor([3.0, -1.0, 0.5, 0.0])  # one per 4×4 cell of an 8×8 image
 
@@ -53,7 +53,7 @@ def test_values_within_two_standard_errors_are_muted():
     stderr = np.array([[0.1, 0.1], [0.2, np.nan]])
     amap = AttributionMap(values, stderr, cells=True, size=(4, 4), score=0.9, baseline_score=0.1)
     assert amap.significant.tolist() == [[True, False], [False, False]]  # NaN: not known to stand out
-    layer, top = _overlay_rgba(amap)
+    layer, top = overlay_colours(amap)
     assert layer.shape == (4, 4, 4) and top == pytest.approx(1.0 / 0.8)  # limit from the values that stand out
     assert (layer[:2, :2, 3] > 0).all() and (layer[:2, 2:, 3] == 0).all() and (layer[2:, :, 3] == 0).all()
 

@@ -410,7 +410,8 @@ def run_explain(
         >>> torch.jit.script(model).save("model.pt")            # your model, as a TorchScript file
         >>> result = run_explain("digit.png", model="model.pt", size=(28, 28), channels=1, method="geex", out="results")
         >>> result.explanation.queries, [p.name for p in result.paths]
-        (2002, ['digit_heatmap.png', 'digit_values.npy', 'digit_summary.txt', 'digit_stderr.npy', 'manifest.json'])
+        (2002, ['digit_heatmap.png', 'digit_values.npy', 'digit_summary.txt', 'digit.evx', 'digit_input.npy',
+                'digit_stderr.npy', 'manifest.json', 'report.html'])
     """
     o = options or ExplainOptions(**settings)
     started_at = now()

@@ -1,10 +1,11 @@
 """Build a report from what evoxplain wrote: a folder read by its manifest, or a benchmark's JSON.
 
 Example:
+    >>> from PIL import Image
     >>> from evoxplain.cli import run_explain
     >>> torch.jit.script(model).save("model.pt")
-    >>> np.save("digit.npy", digit.numpy())
-    >>> _ = run_explain("digit.npy", model="model.pt", queries=200, out="results")
+    >>> Image.new("L", (28, 28)).save("digit.png")
+    >>> _ = run_explain("digit.png", model="model.pt", size=(28, 28), channels=1, queries=200, out="results")
     >>> write_report("results", "report.html").name
     'report.html'
 """

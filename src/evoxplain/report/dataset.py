@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import EvoxplainError, require
 from ..runs import Manifest
-from ..viz.maps import AttributionMap, _overlay_rgba
+from ..viz.maps import AttributionMap, overlay_colours
 from .kinds import metadata, read_picture
 from .page import escape, image_tag, missing, png_uri
 from .words import class_label
@@ -45,7 +45,7 @@ def map_thumbnail(row: dict[str, Any], size: int = 224) -> str:
     values = np.asarray(row["values"], dtype=np.float64).reshape(shape)
     stderr = None if row.get("stderr") is None else np.asarray(row["stderr"], dtype=np.float64).reshape(shape)
     amap = AttributionMap.from_values(values, stderr)
-    layer, _ = _overlay_rgba(amap)
+    layer, _ = overlay_colours(amap)
     grey = np.full((*layer.shape[:2], 3), 0.8)
     picture = grey * (1 - layer[..., 3:]) + layer[..., :3] * layer[..., 3:]
     image = Image.fromarray((picture * 255).round().astype(np.uint8)).resize((size, size), Image.NEAREST)

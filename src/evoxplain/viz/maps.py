@@ -13,7 +13,7 @@ shares of the explained change, with what sampling noise cannot tell from zero m
 
 Example:
     >>> from evoxplain import GEEX
-    >>> exp = GEEX(model, queries=1000, distribution="bernoulli", mask_size=(7, 7), estimator="regression",
+    >>> exp = GEEX(model, queries=200, distribution="bernoulli", mask_size=(7, 7), estimator="regression",
     ...            seed=0).explain(image)
     >>> amap = AttributionMap.of(exp)
     >>> amap.values.shape, amap.cells          # one value per mask cell
@@ -202,7 +202,7 @@ def _scalar(value: Any) -> float | None:
     return None if value is None else float(torch.as_tensor(value).reshape(-1)[0])
 
 
-def _overlay_rgba(amap: AttributionMap, cmap: str = "bwr", strength: float = 0.7) -> tuple[np.ndarray, float]:
+def overlay_colours(amap: AttributionMap, cmap: str = "bwr", strength: float = 0.7) -> tuple[np.ndarray, float]:
     """The coloured layer over the photo, ``(H, W, 4)``, and its colour limit: significant values
     coloured, with opacity rising with their size; muted ones transparent."""
     from matplotlib import colormaps
@@ -257,7 +257,7 @@ def explanation_figure(
 
     Example:
         >>> from evoxplain import GEEX
-        >>> exp = GEEX(model, queries=500, distribution="bernoulli", mask_size=(7, 7), seed=0).explain(image)
+        >>> exp = GEEX(model, queries=100, distribution="bernoulli", mask_size=(7, 7), seed=0).explain(image)
         >>> fig = explanation_figure(image, exp, label="tabby", path="tabby.png")
     """
     from matplotlib.cm import ScalarMappable
@@ -268,7 +268,7 @@ def explanation_figure(
     amap = AttributionMap.of(exp)
     if amap.size != picture.shape[:2]:
         raise InvalidInputError(f"values of size {amap.size} do not match the image's size {picture.shape[:2]}")
-    layer, top = _overlay_rgba(amap, cmap)
+    layer, top = overlay_colours(amap, cmap)
     baseline = baseline or baseline_words(exp.params)
     fig = Figure(figsize=(9.6, 4.9), dpi=dpi, layout="constrained")
     left, right = fig.subplots(1, 2)
@@ -314,4 +314,4 @@ def baseline_words(params: dict[str, Any]) -> str:
     return "baseline"
 
 
-__all__ = ["AttributionMap", "baseline_words", "cell_index", "describe_change", "explanation_figure"]
+__all__ = ["AttributionMap", "baseline_words", "cell_index", "describe_change", "explanation_figure", "overlay_colours"]
