@@ -160,3 +160,13 @@ def test_report_command_writes_the_page(tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path / "missing")])
     assert result.exit_code == 2 and "does not exist" in result.stderr
     assert write_report(path, tmp_path / "again.html").is_file()
+
+
+def test_the_summary_gives_each_region_its_share_of_the_change():
+    from evoxplain.cli import summary_text
+
+    text = summary_text("m", cell_explanation(), torch.tensor([0.9, 0.1]), ["bright", "dark"], (1, 8, 8), 66, "bgeex")
+    assert "logit(bright) = 2.5000 on the input and 0.0000 on the input at 0.0: a change of +2.5000" in text
+    assert "raises it: rows 0-3, columns 0-3: +120.0% of the change" in text  # w = 3 of Σw = 2.5
+    assert "lowers it: rows 0-3, columns 4-7: -40.0% of the change" in text
+    assert "sum of values: 2.5000 (+100% of the change)" in text
