@@ -137,6 +137,7 @@ def test_dataset_gallery_sorts_and_shows_failures_and_missing_pictures(browser, 
     assert "5 inputs, 1 failed" in body and "failed: ModelCallError" in body
     assert "heatmaps/img-1.png" in body or "img-1.png is not in the folder" in body  # said, and drawn over grey
     assert len(images) == 2 and "three (class 3)" in body and "top tokens: great" in body
+    assert "great" in tab.inner_text(".card .tokens")  # the text row's tokens, highlighted
     tab.click("button[data-key=probability]")
     order = tab.eval_on_selector_all("#gallery .card", "cards => cards.map(c => c.dataset.id)")
     assert order[:3] == ["img-0", "txt-0", "tab-0"]  # 0.91, 0.77, 0.66
@@ -187,17 +188,27 @@ def test_notebook_fragments(browser, root, shots):
     def keywords(texts):
         return torch.tensor([[t.count("bad") - t.count("good"), t.count("good") - t.count("bad")] for t in texts]) * 3.0
 
+    from report_folders import Rows
+
+    from evoxplain.exemplars import image_exemplars, tabular_exemplars
+
+    def rule(x):
+        return torch.stack([-x[:, 2], x[:, 2]], 1) * 5
+
     fragments = [
         picture.explain(image)._repr_html_(),
         row.explain(torch.tensor([0.1, 0.2, 0.3, 0.4]))._repr_html_(),
         GEEX(keywords, queries=64, seed=0).explain("a good but long and bad film")._repr_html_(),
         ExemplarSearch(brightness_model, Faces(), latent_dim=4, seed=0).run(0)._repr_html_(),
+        image_exemplars(brightness_model, Faces(), ["top", "bottom"], runs=2, per_class=1, seed=0)._repr_html_(),
+        tabular_exemplars(rule, Rows(), ["low", "high"], runs=2, per_class=1, seed=0)._repr_html_(),
     ]
     (root / "notebook.html").write_text(page("notebook fragments", "".join(fragments), []))
     tab, images = open_page(browser, root / "notebook.html", shots / "notebook.png")
     body = text_of(tab)
-    assert len(images) == 2 and body.count("Explained class") == 3 and "ES-momentum exemplar" in body
+    assert len(images) == 3 and body.count("Explained class") == 3 and "ES-momentum exemplar" in body
     assert "good" in tab.inner_text(".tokens") and "p(target)" in body
+    assert body.count("Per class") == 2 and "hours" in body and "bottom" in body  # the exemplar containers
 
 
 def test_report_of_a_committed_benchmark_run(browser, root, shots):

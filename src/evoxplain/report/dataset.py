@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import EvoxplainError, require
 from ..runs import Manifest
 from ..viz.maps import AttributionMap, overlay_colours
+from .fragments import token_spans
 from .kinds import metadata, read_picture
 from .page import escape, image_tag, missing, png_uri
 from .words import class_label
@@ -80,6 +81,11 @@ def card(row: dict[str, Any], folder: Path, classes: Any) -> str:
         shown = image_tag(uri, f"heatmap of {ident}") if uri else (
             image_tag(map_thumbnail(row), f"map of {ident}") + missing(f"{why}; the map is drawn over grey")
         )  # fmt: skip
+    elif row.get("tokens"):
+        stderr = row.get("stderr")
+        amap = AttributionMap.from_values(np.asarray(row["values"]), None if stderr is None else np.asarray(stderr))
+        shown = f'<p class="tokens" style="line-height:2">{token_spans(row["tokens"], amap)}</p>'
+        shown += f"<p>{escape(_top_features(row))}</p>"
     else:
         shown = f"<p>{escape(_top_features(row))}</p>"
     facts = [

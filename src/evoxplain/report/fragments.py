@@ -150,14 +150,12 @@ def _shown(value: float, in_shares: bool, signed: bool = False) -> str:
     return f"{value * 100:{sign}.1f}%" if in_shares else f"{value:{sign}.4g}"
 
 
-def tokens_html(exp: Any) -> str:
-    """The tokens of a text explanation, shaded red (raise the score) or blue (lower it) by their
-    share of the change; tokens within two standard errors of zero stay plain."""
-    amap = AttributionMap.of(exp)
+def token_spans(tokens: Sequence[str], amap: AttributionMap) -> str:
+    """Tokens as ``<span>``s shaded by their shares (red raises, blue lowers); noise-level ones plain."""
     shares, significant = amap.shares, amap.significant
     top = float(np.abs(shares[significant]).max()) if significant.any() else 1.0
     spans = []
-    for token, share, clear in zip(exp.tokens, shares, significant):
+    for token, share, clear in zip(tokens, shares, significant):
         colour = RED if share >= 0 else BLUE
         alpha = min(1.0, abs(float(share)) / top) * 0.85 if clear else 0.0
         tip = percent(float(share)) if amap.in_shares else f"{float(share):+.4g}"
@@ -165,13 +163,21 @@ def tokens_html(exp: Any) -> str:
             f'<span style="background:rgba({colour},{alpha:.2f});padding:.1em .15em;border-radius:3px" '
             f'title="{escape(tip)}">{escape(token)}</span>'
         )
+    return " ".join(spans)
+
+
+def tokens_html(exp: Any) -> str:
+    """The tokens of a text explanation, shaded red (raise the score) or blue (lower it) by their
+    share of the change; tokens within two standard errors of zero stay plain."""
+    amap = AttributionMap.of(exp)
+    shares = amap.shares
     ranked = np.argsort(-shares, kind="stable")[:5]
     top_rows = [[exp.tokens[i], percent(float(shares[i])) if amap.in_shares else f"{shares[i]:+.4g}"] for i in ranked]
     return (
-        f'<p class="tokens" style="line-height:2">{" ".join(spans)}</p>'
+        f'<p class="tokens" style="line-height:2">{token_spans(exp.tokens, amap)}</p>'
         f"<p>{escape(noise_summary(amap, noun='tokens'))}.</p>"
         + table(["token", "share of the change" if amap.in_shares else "value"], top_rows, numeric=(1,))
     )
 
 
-__all__ = ["explanation_html", "feature_bars", "tokens_html"]
+__all__ = ["explanation_html", "feature_bars", "token_spans", "tokens_html"]
