@@ -56,6 +56,17 @@ def venv_python(name: str) -> Path:
 
 def start(command: list[str], folder: Path, ready_url: str, env: dict[str, str] | None = None) -> Server:
     """Start ``command`` in its own process group and wait until ``ready_url`` answers 200."""
+    server = spawn(command, folder, ready_url, env)
+    try:
+        wait_ready(ready_url, server)
+    except RuntimeError:
+        stop(server.process)
+        raise
+    return server
+
+
+def spawn(command: list[str], folder: Path, ready_url: str, env: dict[str, str] | None = None) -> Server:
+    """Start ``command`` in its own process group (not waiting for it)."""
     log, output = folder / "requests.jsonl", folder / "server.out"
     environment = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH"))},
@@ -67,13 +78,7 @@ def start(command: list[str], folder: Path, ready_url: str, env: dict[str, str] 
         process = subprocess.Popen(
             command, cwd=folder, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
-    server = Server(ready_url.split("/v2/")[0].split("/ping")[0], log, output, process)
-    try:
-        wait_ready(ready_url, server)
-    except RuntimeError:
-        stop(process)
-        raise
-    return server
+    return Server(ready_url.split("/v2/")[0].split("/ping")[0], log, output, process)
 
 
 def wait_ready(url: str, server: Server) -> None:
@@ -174,7 +179,7 @@ def start_mlflow(folder: Path, forest_file: Path) -> dict[str, Server]:
         raise RuntimeError(f"mlflow_models.py failed:\n{saved.stderr[-3000:]}")
     servers: dict[str, Server] = {}
     try:
-        for name in ("forest", "keywords"):
+        for name in ("forest", "keywords"):  # both start at once
             port = free_port()
             command = [
                 str(python), "-m", "mlflow", "models", "serve", "-m", str(folder / "models" / name),
@@ -182,7 +187,9 @@ def start_mlflow(folder: Path, forest_file: Path) -> dict[str, Server]:
             ]  # fmt: skip
             (folder / name).mkdir()
             path = {"PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # it execs its uvicorn
-            servers[name] = start(command, folder / name, f"http://127.0.0.1:{port}/ping", env=path)
+            servers[name] = spawn(command, folder / name, f"http://127.0.0.1:{port}/ping", env=path)
+        for server in servers.values():
+            wait_ready(f"{server.url}/ping", server)
     except Exception:
         for server in servers.values():
             stop(server.process)
