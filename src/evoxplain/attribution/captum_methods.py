@@ -68,9 +68,11 @@ class _Scores:
             x, answer = self.known
             self.known = None
             if torch.equal(batch[0], x):
-                raw = answer if len(batch) == 1 else torch.cat([answer, self.blackbox(batch[1:])])
+                raw = (
+                    answer if len(batch) == 1 else torch.cat([answer, self.blackbox(batch[1:], batch_size=len(batch))])
+                )
         if raw is None:
-            raw = self.blackbox(batch)
+            raw = self.blackbox(batch, batch_size=len(batch))
         scores = self.fitness(raw, self.target, self.blackbox.output)
         if len(self.head) < 2:
             self.head = torch.cat([self.head, scores[: 2 - len(self.head)].detach().cpu()])
@@ -133,7 +135,7 @@ class _Surrogate(Explainer):
                 baselines=base[None],
                 feature_mask=ids[None],
                 n_samples=self.queries,
-                perturbations_per_eval=bb.batch_size,
+                perturbations_per_eval=self.batch_size,
                 return_input_shape=False,
             )
         self._check_fit(coefficients)
@@ -342,7 +344,7 @@ class Occlusion(Explainer):
                 sliding_window_shapes=window,
                 strides=strides,
                 baselines=base[None],
-                perturbations_per_eval=self.blackbox.batch_size,
+                perturbations_per_eval=self.batch_size,
             )
         )
         return {"values": values[0].float().cpu(), "target": target, "score": scores[0]}
