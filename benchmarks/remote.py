@@ -17,7 +17,6 @@ Results: ``benchmarks/results/remote/<run>/`` (``run.json``, ``results.json``, `
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import os
 import sys
 import tempfile
@@ -108,7 +107,7 @@ def side_by_side(settings_list: list[Setting], digits: torch.Tensor, settings: S
         print(f"digit {i + 1}/{len(digits)} explained in {len(settings_list)} settings", flush=True)
 
 
-def run(settings: Settings) -> dict[str, Any]:
+def phases(settings: Settings) -> dict[str, Any]:
     """Phase 1: in-process and every served setting, side by side; phase 2: in-process, the
     fastest served setting, and the same through the fault proxy at 0 % and each fault rate."""
     from evoxplain_zoo.data import load_mnist
@@ -239,20 +238,20 @@ def render(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def measure(settings: Settings) -> Path:
+def run(settings: Settings) -> Path:
     """Run the benchmark into its folder (written when it finishes: the servers' phases are one piece)."""
-    out = settings.out or default_folder(settings, datetime.date.today().isoformat())
+    out = settings.out or default_folder(settings, time.strftime("%Y-%m-%d"))
     folder = RunFolder(out, settings, render=render)
     folder.meta["servers"] = SERVERS
     folder.save(status="measuring")
-    folder.results.update(run(settings))
+    folder.results.update(phases(settings))
     folder.finish()
     print(f"wrote {folder.folder}")
     return folder.folder
 
 
 def main(argv: list[str] | None = None) -> Path:
-    return main_of(Settings, measure, argv)
+    return main_of(Settings, run, argv)
 
 
 if __name__ == "__main__":
