@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .baseline import gaussian_blur
-from .blackbox import BlackBox, as_blackbox, check_batch_size
+from .blackbox import BATCH_SIZE, BlackBox, as_blackbox
 from .errors import InvalidInputError
 from .explanation import Explanation
 
@@ -195,7 +195,7 @@ def _aopc(
     n, _, h, w = x.shape
     wanted = _as_targets(target, n)
     bb = as_blackbox(model)
-    size = bb.batch_size if batch_size is None else check_batch_size(batch_size)
+    size = bb.batch_size if batch_size is None else BATCH_SIZE.check("batch_size", batch_size)
     pixels = h * w
     counts = torch.cat([torch.arange(0, pixels, stride), torch.tensor([pixels])])
     s = len(counts)
