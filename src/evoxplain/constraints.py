@@ -232,6 +232,10 @@ class Instance(Constraint):
         return value
 
 
+COUNT = Integer(low=1)
+"""A count (epochs, runs, a size): a positive integer."""
+
+
 def check_all(constraints: Mapping[str, Constraint], **values: Any) -> dict[str, Any]:
     """Each of ``values`` checked against its constraint and normalised (in the table's order).
 

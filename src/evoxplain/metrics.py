@@ -30,6 +30,7 @@ import torch
 
 from .baseline import gaussian_blur
 from .blackbox import BATCH_SIZE, BlackBox, as_blackbox
+from .constraints import Integer
 from .errors import InvalidInputError
 from .explanation import Explanation
 
@@ -187,8 +188,7 @@ def _aopc(
     target: Any,
     batch_size: int | None,
 ) -> AOPCResult:
-    if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:
-        raise InvalidInputError(f"stride must be a positive integer (pixels per step), not {stride!r}")
+    stride = Integer(low=1, hint="pixels per step").check("stride", stride)
     x = _as_images(inputs)
     ranking = _as_ranking_scores(attributions, x)
     repl = _as_replacement(replacement, x)

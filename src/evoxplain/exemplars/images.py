@@ -26,11 +26,12 @@ import numpy as np
 import torch
 
 from ..blackbox import BlackBox
+from ..constraints import check_all
 from ..errors import InvalidInputError
-from .engine import positive_int
 from .gradient import GradientSearch
 from .result import ExemplarResult, best_runs, summarise_by_class
 from .search import ExemplarSearch
+from .settings import RUNS
 from .tabular import markdown_table
 
 METHODS = ("es", "gd")
@@ -188,8 +189,7 @@ def image_exemplars(
     if method not in METHODS:
         raise InvalidInputError(f"method must be one of {METHODS}, not {method!r}")
     named = _class_map(classes)
-    runs = positive_int("runs", runs)
-    per_class = positive_int("per_class", per_class)
+    runs, per_class = check_all(RUNS, runs=runs, per_class=per_class).values()
     if per_class > runs:
         raise InvalidInputError(f"per_class ({per_class}) cannot exceed runs ({runs})")
     latent_dim = latent_dim if latent_dim is not None else getattr(generator, "latent_dim", None)

@@ -28,9 +28,11 @@ from typing import Any
 
 import torch
 
+from ..constraints import check_all
 from ..errors import InvalidInputError, require
 from .result import ExemplarResult, best_runs, summarise_by_class
 from .search import ExemplarSearch
+from .settings import RUNS
 
 
 @dataclass
@@ -116,9 +118,7 @@ def tabular_exemplars(
     named = dict(enumerate(classes)) if not isinstance(classes, Mapping) else dict(classes)
     if not named:
         raise InvalidInputError("classes must name at least one class")
-    for number, limit in (("runs", runs), ("per_class", per_class)):
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidInputError(f"{number} must be a positive integer, not {limit!r}")
+    runs, per_class = check_all(RUNS, runs=runs, per_class=per_class).values()
     search = ExemplarSearch(
         model,
         generator,

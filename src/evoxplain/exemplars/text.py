@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from ..blackbox import BlackBox
+from ..constraints import check_all
 from ..errors import InvalidInputError, require
 from .result import ExemplarResult, best_runs
 from .search import ExemplarSearch
+from .settings import RUNS
 from .tabular import TabularExemplars, markdown_table
 
 
@@ -142,9 +144,7 @@ def text_exemplars(
     named = dict(classes) if isinstance(classes, Mapping) else dict(enumerate(classes))
     if not named:
         raise InvalidInputError("classes must name at least one class")
-    for number, limit in (("runs", runs), ("per_class", per_class)):
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidInputError(f"{number} must be a positive integer, not {limit!r}")
+    runs, per_class = check_all(RUNS, runs=runs, per_class=per_class).values()
     search = ExemplarSearch(
         blackbox, decode, latent_dim, momentum=momentum, max_queries=max_queries, confidence=confidence,
         init_range=init_range, seed=seed, **options,

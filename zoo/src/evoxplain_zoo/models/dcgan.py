@@ -42,6 +42,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from evoxplain.constraints import COUNT
 from evoxplain.errors import InvalidInputError
 
 from .fer import DATASETS, IMAGE_SIZES, _check_dataset, _flip, scenario_data
@@ -55,12 +56,6 @@ def _check_size(image_size: int) -> int:
     if image_size not in _BASE:
         raise InvalidInputError(f"image_size must be 48 (FER2013) or 28 (Fashion-MNIST), not {image_size!r}")
     return image_size
-
-
-def _check_positive(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
-    return value
 
 
 def dcgan_init(module: nn.Module, seed: int) -> None:
@@ -104,9 +99,9 @@ class DCGANGenerator(nn.Module):
 
     def __init__(self, latent_dim: int = 32, image_size: int = 48, width: int = 32, seed: int = 0):
         super().__init__()
-        self.latent_dim = _check_positive("latent_dim", latent_dim)
+        self.latent_dim = COUNT.check("latent_dim", latent_dim)
         self.image_size = _check_size(image_size)
-        _check_positive("width", width)
+        COUNT.check("width", width)
         ups = 3 if image_size == 48 else 2
         widths = [width * 2 ** (ups - 1 - i) for i in range(ups)]  # e.g. 128, 64, 32
         m = "meta"
@@ -152,7 +147,7 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, image_size: int = 48, width: int = 32, seed: int = 0):
         super().__init__()
         self.image_size = _check_size(image_size)
-        _check_positive("width", width)
+        COUNT.check("width", width)
         downs = 3 if image_size == 48 else 2
         m = "meta"
         layers: list[nn.Module] = [nn.Conv2d(1, width, 4, 2, 1, device=m), nn.LeakyReLU(0.2)]
@@ -245,8 +240,8 @@ def train_dcgan(
     """
     dataset = _check_dataset(dataset)
     epochs = DEFAULT_EPOCHS[dataset] if epochs is None else epochs
-    _check_positive("epochs", epochs)
-    _check_positive("batch_size", batch_size)
+    COUNT.check("epochs", epochs)
+    COUNT.check("batch_size", batch_size)
     flip = dataset == "fer" if flip is None else flip
     begin = time.perf_counter()
     images, _, _, _ = scenario_data(dataset, root, exclude_class=exclude_class, train_subset=train_subset)

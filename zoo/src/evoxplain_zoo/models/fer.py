@@ -56,6 +56,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from evoxplain.constraints import COUNT, Integer
 from evoxplain.errors import InvalidInputError
 
 from .training import accuracy, fit_classifier, fit_vae
@@ -211,8 +212,7 @@ class FERVAE(nn.Module):
         image_size: int = 48,
     ):
         super().__init__()
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
-            raise InvalidInputError(f"latent_dim must be a positive integer, not {latent_dim!r}")
+        COUNT.check("latent_dim", latent_dim)
         if image_size not in _BOTTLENECK:
             raise InvalidInputError(f"image_size must be 48 (FER2013) or 28 (Fashion-MNIST), not {image_size!r}")
         c1, c2, c3 = channels
@@ -284,11 +284,6 @@ def vae_losses(
 # -- data and the paper's scenarios ----------------------------------------------------------------
 
 
-def _check_positive(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
-
-
 def _check_dataset(dataset: str) -> str:
     if dataset not in DATASETS:
         raise InvalidInputError(f"dataset must be one of {', '.join(DATASETS)}, not {dataset!r}")
@@ -337,7 +332,7 @@ def _data(
 
         x, y = load_fashion_mnist(split, root=root)
     if subset is not None:
-        _check_positive("subset", subset)
+        COUNT.check("subset", subset)
         x, y = x[:subset], y[:subset]
     return x, y
 
@@ -447,8 +442,7 @@ def augmentation(flip: bool, max_shift: int):
         >>> augment(torch.rand(8, 1, 48, 48), torch.Generator().manual_seed(0)).shape
         torch.Size([8, 1, 48, 48])
     """
-    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
-        raise InvalidInputError(f"max_shift must be a non-negative integer, not {max_shift!r}")
+    Integer(low=0).check("max_shift", max_shift)
     if not flip and max_shift == 0:
         return None
 
@@ -491,8 +485,8 @@ def train_fer_classifier(
         >>> 0.0 <= acc <= 1.0          # the shipped weights: 24 epochs on every training face
         True
     """
-    _check_positive("epochs", epochs)
-    _check_positive("batch_size", batch_size)
+    COUNT.check("epochs", epochs)
+    COUNT.check("batch_size", batch_size)
     augment = augmentation(True, max_shift)
     x_train, y_train, x_test, y_test = scenario_data(
         "fer", root, half=half, split_seed=split_seed, train_subset=train_subset, test_subset=test_subset
@@ -568,8 +562,8 @@ def train_vae(
         torch.Size([2, 1, 28, 28])
     """
     epochs = DEFAULT_VAE_EPOCHS[_check_dataset(dataset)] if epochs is None else epochs
-    _check_positive("epochs", epochs)
-    _check_positive("batch_size", batch_size)
+    COUNT.check("epochs", epochs)
+    COUNT.check("batch_size", batch_size)
     flip = dataset == "fer" if flip is None else flip
     x_train, _, x_test, _ = scenario_data(
         dataset, root, half=half, exclude_class=exclude_class, split_seed=split_seed,
