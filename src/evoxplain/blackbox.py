@@ -417,36 +417,43 @@ def _module_device(module: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def _file_backend(
+    model: str | Path, input_type: str, allow_pickle: bool
+) -> tuple[Callable[[Any], Any], str, torch.device]:
+    """How to call a model file (ONNX, torch.export or TorchScript): returns (call, kind, device)."""
+    path = Path(model)
+    if not path.exists():
+        raise InvalidInputError(
+            f"no model file at {path}; give the path to an ONNX (.onnx), torch.export (.pt2) or TorchScript "
+            "(.pt, .pth, .ts) file"
+        )
+    if path.suffix.lower() == ".onnx":
+        ort = require("onnxruntime", "onnx", "ONNX models")
+        try:
+            session = ort.InferenceSession(str(path))
+        except Exception as err:
+            raise InvalidInputError(f"{path} is not an ONNX model ONNX Runtime can open: {err}") from None
+        return _backend(session, input_type)
+    if path.suffix.lower() == ".pt2":
+        module = load_export(path, allow_pickle)
+        device = _module_device(module)
+        return _torch_call(module, device), "torch", device
+    try:
+        module = torch.jit.load(str(path), map_location="cpu")
+    except Exception as err:
+        raise InvalidInputError(
+            f"{path} is neither an ONNX file (.onnx) nor a TorchScript file torch.jit.load can read: "
+            f"{err}. Save a model with torch.jit.script(model).save(path) or export it to ONNX."
+        ) from err
+    module.eval()
+    device = _module_device(module)
+    return _torch_call(module, device), "torchscript", device
+
+
 def _backend(model: Any, input_type: str, allow_pickle: bool = False) -> tuple[Callable[[Any], Any], str, torch.device]:
     """Pick how to call ``model``: returns (call, kind, device)."""
     if isinstance(model, (str, Path)):
-        path = Path(model)
-        if not path.exists():
-            raise InvalidInputError(
-                f"no model file at {path}; give the path to an ONNX (.onnx), torch.export (.pt2) or TorchScript "
-                "(.pt, .pth, .ts) file"
-            )
-        if path.suffix.lower() == ".onnx":
-            ort = require("onnxruntime", "onnx", "ONNX models")
-            try:
-                session = ort.InferenceSession(str(path))
-            except Exception as err:
-                raise InvalidInputError(f"{path} is not an ONNX model ONNX Runtime can open: {err}") from None
-            return _backend(session, input_type)
-        if path.suffix.lower() == ".pt2":
-            module = load_export(path, allow_pickle)
-            device = _module_device(module)
-            return _torch_call(module, device), "torch", device
-        try:
-            module = torch.jit.load(str(path), map_location="cpu")
-        except Exception as err:
-            raise InvalidInputError(
-                f"{path} is neither an ONNX file (.onnx) nor a TorchScript file torch.jit.load can read: "
-                f"{err}. Save a model with torch.jit.script(model).save(path) or export it to ONNX."
-            ) from err
-        module.eval()
-        device = _module_device(module)
-        return _torch_call(module, device), "torchscript", device
+        return _file_backend(model, input_type, allow_pickle)
     if isinstance(model, torch.nn.Module):
         if model.training:
             warnings.warn(

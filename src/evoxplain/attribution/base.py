@@ -236,6 +236,7 @@ class Explainer:
             while True:
                 answers = bb(batch, batch_size=self.batch_size)
                 self._progress(len(batch))
+                del batch  # the next step's queries need not sit beside these
                 self._check_targets()
                 peak = torch.maximum(peak, answers.abs().amax())
                 batch = steps.send(answers)

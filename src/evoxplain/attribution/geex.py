@@ -30,14 +30,14 @@ search radius σ, n queries drawn as n/2 mirrored pairs.
 
 Steps and memory: an explanation is a step generator (:meth:`Explainer.explain_steps
 <.base.Explainer.explain_steps>`). Noise is drawn in blocks of 32 mirrored pairs (fewer for
-inputs of over 2**20 values: :func:`pairs_per_block`), each block's signs, normals and path
+inputs of over 2**19 values: :func:`pairs_per_block`), each block's signs, normals and path
 positions in turn from the one generator, so the noise never depends on ``batch_size``; the values
 do only through float rounding (the order of the sums, and which queries share a model call): one
 seed and one batch size give the same values bit for bit. A step sends the queries of as many
 whole blocks as fit in ``batch_size`` and holds about four copies of them (the queries, the
 directions, the noise or masks: :meth:`GEEX.step_bytes`). If ``batch_size`` is below one block's
 queries (64), a step is one block sent in several model calls, and holds one block: at most
-2**25 noise values (128 MiB) in four copies, whatever the batch size. An input whose step does
+2**24 noise values (64 MiB) in four copies, whatever the batch size. An input whose step does
 not fit in the free memory is refused before the first query, with the figure and the fix.
 
 Example:
@@ -67,9 +67,9 @@ from .pair_mean import PairMean
 from .perturbations import BernoulliMasks, Layout, Perturbation, describe, perturbation_from
 
 BLOCK = 32
-"""Mirrored pairs drawn per noise block (fewer for inputs of over 2**20 values: :func:`pairs_per_block`)."""
-BLOCK_VALUES = 2**25
-"""The most noise values one block draws (128 MiB in float32): what bounds a block of a large input."""
+"""Mirrored pairs drawn per noise block (fewer for inputs of over 2**19 values: :func:`pairs_per_block`)."""
+BLOCK_VALUES = 2**24
+"""The most noise values one block draws (64 MiB in float32): what bounds a block of a large input."""
 
 SETTINGS = {
     "queries": Integer(low=2, even=True, hint="queries come in mirrored pairs"),
@@ -87,7 +87,8 @@ _TOKEN = re.compile(r"\S+")
 
 def pairs_per_block(values: int) -> int:
     """Mirrored pairs drawn per noise block for an input of ``values`` elements: :data:`BLOCK`
-    up to 2**20 values, fewer beyond, so that a block's noise holds at most :data:`BLOCK_VALUES`.
+    up to 2**19 values (3×418×418), fewer beyond, so that a block's noise holds at most
+    :data:`BLOCK_VALUES`.
 
     Example:
         >>> pairs_per_block(3 * 224 * 224), pairs_per_block(3 * 4000 * 3000)
@@ -216,13 +217,18 @@ class GEEX(Explainer):
         anchors = torch.stack([x, base]) if self.integrated or isinstance(p, BernoulliMasks) else x[None]
         target, scores = self._read_anchor((yield from self._ask(anchors)), target)
         design = OrthogonalSigns(sampler.dimensions, generator) if self.design == "orthogonal" else None
-        for cells, d, alpha in self._noise(sampler, generator, design, keep_cells=p.needs_cells):
+        pairs, values = self.queries // 2, x.numel()
+        per_step = self._pairs_per_step(values)
+        for first in range(0, pairs, per_step):
+            count = min(per_step, pairs - first)
+            cells, d, alpha = self._draw(sampler, generator, design, (first, count), keep_cells=p.needs_cells)
             alpha = alpha.view(-1, *([1] * x.ndim))
             queries, directions = p.queries(d, x, base, delta, alpha, self.integrated)
             del d  # the directions live on in `directions` (Gaussian) or are done with (masks)
             f = self.fitness((yield from self._ask(queries)), target, self.blackbox.output)
             del queries
-            estimate.add(cells, directions, alpha, f[: len(f) // 2] - f[len(f) // 2 :])
+            estimate.add(cells, directions, alpha, f[:count] - f[count:])
+            del directions
         values, stderr = estimate.result()
         return {
             "values": values.cpu(),
@@ -290,33 +296,36 @@ class GEEX(Explainer):
         block = pairs_per_block(values)
         return max(block, self.batch_size // 2 // block * block)
 
-    def _noise(self, sampler: NoiseSampler, generator: torch.Generator, design: OrthogonalSigns | None,
-               keep_cells: bool):  # fmt: skip
-        """Yield ``(cells, directions, alphas)`` steps of whole noise blocks, one after the other.
+    def _draw(
+        self,
+        sampler: NoiseSampler,
+        generator: torch.Generator,
+        design: OrthogonalSigns | None,
+        pairs: tuple[int, int],
+        keep_cells: bool,
+    ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        """The noise of one step, pairs ``first .. first + count``: ``(cells, directions, alphas)``.
 
-        Block ``b`` of ``k`` pairs draws, from the one generator and in this order, the design's
-        signs, ``k`` low-dimensional normals and ``k`` uniforms for the pairs' path positions: the
-        noise does not depend on ``batch_size``. A step takes as many whole blocks as its
-        queries fit in a batch; when a batch holds fewer than one block's queries (``batch_size
-        < 2 × 32``), a step is one block, whose queries are sent in several batches.
+        Block after block of :func:`pairs_per_block` pairs, each draws from the one generator, in
+        this order, the design's signs, its low-dimensional normals and its pairs' uniforms (their
+        path positions, stratified over all the explanation's pairs): the noise does not depend
+        on ``batch_size``, which only says how many whole blocks a step takes.
         """
-        pairs, values = self.queries // 2, math.prod(sampler.shape)
-        block, per_step = pairs_per_block(values), self._pairs_per_step(values)
-        for first in range(0, pairs, per_step):
-            count = min(per_step, pairs - first)
-            directions = torch.empty((count, *sampler.shape), device=sampler.device)
-            cells, alphas = [], []
-            for start in range(first, first + count, block):
-                size = min(block, pairs - start)
-                z, d = sampler.sample_with_cells(size, generator, design)
-                directions[start - first : start - first + size] = d
-                del d
-                if keep_cells:
-                    cells.append(z)
-                uniform = torch.rand(size, generator=generator, device=sampler.device)
-                index = torch.arange(start, start + size, device=sampler.device)
-                alphas.append((index + uniform) / pairs if self.integrated else torch.ones_like(uniform))
-            yield (torch.cat(cells) if keep_cells else None), directions, torch.cat(alphas)
+        (first, count), total = pairs, self.queries // 2
+        block = pairs_per_block(math.prod(sampler.shape))
+        directions = torch.empty((count, *sampler.shape), device=sampler.device)
+        cells, alphas = [], []
+        for start in range(first, first + count, block):
+            size = min(block, total - start)
+            z, d = sampler.sample_with_cells(size, generator, design)
+            directions[start - first : start - first + size] = d
+            del d
+            if keep_cells:
+                cells.append(z)
+            uniform = torch.rand(size, generator=generator, device=sampler.device)
+            index = torch.arange(start, start + size, device=sampler.device)
+            alphas.append((index + uniform) / total if self.integrated else torch.ones_like(uniform))
+        return (torch.cat(cells) if keep_cells else None), directions, torch.cat(alphas)
 
     def _check_sigma(self, x: torch.Tensor, base: torch.Tensor) -> None:
         """Refuse a Gaussian σ too small to move the input's values in float32 (all-zero values)."""

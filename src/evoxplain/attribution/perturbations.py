@@ -81,6 +81,7 @@ class Estimate:
     their standard errors, shaped like the input."""
 
     def add(self, cells: torch.Tensor | None, directions: torch.Tensor, alpha: torch.Tensor, diff: torch.Tensor):
+        """One step's pairs (``directions`` are the estimate's to overwrite)."""
         raise NotImplementedError
 
     def result(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -209,7 +210,7 @@ class _GradientEstimate(Estimate):
         self.sums = PairMean(x.numel(), x.device)
 
     def add(self, cells, directions, alpha, diff):
-        self.sums.add(diff, directions.reshape(len(diff), -1), torch.ones_like(alpha))
+        self.sums.add(diff, directions.reshape(len(diff), -1), torch.ones_like(alpha), consume=True)
 
     def result(self):
         x, sums, gain = self.x, self.sums, self.sampler.gain
@@ -244,7 +245,7 @@ class _MaskEstimate(_SharedMasks):
         self.sums = PairMean(x.numel(), x.device)
 
     def add(self, cells, directions, alpha, diff):
-        self.sums.add(diff, directions.reshape(len(diff), -1), alpha)
+        self.sums.add(diff, directions.reshape(len(diff), -1), alpha, consume=True)
 
     def result(self):
         x, sums, gain = self.x, self.sums, self.sampler.bernoulli_gain

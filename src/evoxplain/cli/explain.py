@@ -17,6 +17,7 @@ The work is done by :func:`run_explain` (from Python too) and its steps, plain f
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from ..attribution.defaults import bernoulli_mask, gaussian_mask
 from ..blackbox import BlackBox
 from ..errors import EvoxplainError, InvalidInputError, ModelCallError
 from ..explanation import Explanation
-from ..files import atomic_path, write_text_atomic
+from ..files import atomic_path
 from ..inputs import InputSpec, fit_image, load_input
 from ..plugins import ZOO_HINT, builtin_model, builtin_models
 from ..runs import Manifest, now, write_manifest
@@ -332,7 +333,8 @@ def write_outputs(
 ) -> list[Path]:
     """Write ``<stem>_heatmap.png``, ``<stem>_values.npy`` and ``<stem>_summary.txt`` under ``out``
     (and ``<stem>_stderr.npy``, the values' standard errors, where the method estimates them),
-    each file atomically (a failure leaves no half-written file).
+    all or nothing: every file is written beside its place first and renamed only when all are
+    written, so a failure leaves the previous run's files as they were, none half-written or mixed.
 
     Example:
         >>> exp = GEEX(model, queries=500, seed=0).explain(image)
@@ -342,9 +344,11 @@ def write_outputs(
     from ..viz import bars, overlay
 
     folder = prepare_folder(out)
-    png, npy, txt = (folder / f"{stem}_{kind}" for kind in ("heatmap.png", "values.npy", "summary.txt"))
+    kinds = ("heatmap.png", "values.npy", "summary.txt") + (("stderr.npy",) if exp.stderr is not None else ())
+    written = [folder / f"{stem}_{kind}" for kind in kinds]
     values = exp.values.detach().cpu()
-    with atomic_path(png) as tmp:
+    with contextlib.ExitStack() as files:  # each file is written beside its place, then all are renamed, or none
+        png, npy, txt, *stderr = (files.enter_context(atomic_path(path)) for path in written)
         if values.ndim >= 2:
             picture = x.detach().cpu().reshape(-1, *x.shape[-2:])
             low, high = float(picture.min()), float(picture.max())
@@ -352,19 +356,18 @@ def write_outputs(
                 picture = (picture - low) / max(high - low, 1e-12)
             channels = picture.shape[0]
             shown = picture if channels in (1, 3) else picture.mean(dim=0, keepdim=True)
-            overlay(shown, values.reshape(-1, *x.shape[-2:]).sum(dim=0), path=tmp, title=title)
+            overlay(shown, values.reshape(-1, *x.shape[-2:]).sum(dim=0), path=png, title=title)
         else:
-            bars(values, path=tmp, title=title)
-    _save_npy(npy, values.numpy())
-    write_text_atomic(txt, summary)
-    written = [png, npy, txt]
-    if exp.stderr is not None:
-        written.append(_save_npy(folder / f"{stem}_stderr.npy", exp.stderr.detach().cpu().numpy()))
+            bars(values, path=png, title=title)
+        _save_npy(npy, values.numpy())
+        txt.write_text(summary, encoding="utf-8")
+        if stderr:
+            _save_npy(stderr[0], exp.stderr.detach().cpu().numpy())
     return written
 
 
 def _save_npy(path: Path, array: np.ndarray) -> Path:
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+    with open(path, "wb") as handle:
         np.save(handle, array, allow_pickle=False)
     return path
 
@@ -529,6 +532,11 @@ def explain(
         result = run_explain(input, options)
     except EvoxplainError as err:
         fail(err)
+    _print_result(result)
+
+
+def _print_result(result: ExplainResult) -> None:
+    """What ``evoxplain explain`` prints: the prediction, what was explained, the cost, the files."""
     exp, probs, predicted = result.explanation, result.probabilities, result.predicted
     typer.echo(f"predicted: {class_name(result.classes, predicted)}, probability {float(probs[predicted]):.4f}")
     if exp.target != predicted:

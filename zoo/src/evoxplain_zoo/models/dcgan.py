@@ -261,21 +261,8 @@ def train_dcgan(
         for start in range(0, len(images), batch_size):
             real = images[order[start : start + batch_size]]
             real = _flip(real, rng) if flip else real
-            n = len(real)
-            fake = gen(torch.randn(n, latent_dim, generator=rng))
-            d_real, d_fake = disc(real), disc(fake.detach())
-            d_loss = F.binary_cross_entropy_with_logits(
-                d_real, torch.ones_like(d_real)
-            ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            d_gen = disc(gen(torch.randn(n, latent_dim, generator=rng)))
-            g_loss = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
-            d_total, g_total, steps = d_total + float(d_loss.detach()), g_total + float(g_loss.detach()), steps + 1
+            d_loss, g_loss = _gan_step(gen, disc, (opt_g, opt_d), real, rng)
+            d_total, g_total, steps = d_total + d_loss, g_total + g_loss, steps + 1
         history.d_loss.append(d_total / steps)
         history.g_loss.append(g_total / steps)
         if verbose:
@@ -287,6 +274,28 @@ def train_dcgan(
     recalibrate_batchnorm(gen, rng, batches=bn_batches)
     history.seconds = time.perf_counter() - begin
     return gen, history
+
+
+def _gan_step(gen: DCGANGenerator, disc: DCGANDiscriminator, optimizers: tuple, real: torch.Tensor,
+              rng: torch.Generator) -> tuple[float, float]:  # fmt: skip
+    """One step: the discriminator on ``real`` (label 1) and as many generated images (label 0),
+    then the generator on fresh latents with the non-saturating loss; the two losses."""
+    opt_g, opt_d = optimizers
+    n = len(real)
+    fake = gen(torch.randn(n, gen.latent_dim, generator=rng))
+    d_real, d_fake = disc(real), disc(fake.detach())
+    d_loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + F.binary_cross_entropy_with_logits(
+        d_fake, torch.zeros_like(d_fake)
+    )
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    d_gen = disc(gen(torch.randn(n, gen.latent_dim, generator=rng)))
+    g_loss = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    return float(d_loss.detach()), float(g_loss.detach())
 
 
 def load_dcgan(

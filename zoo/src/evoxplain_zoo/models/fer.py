@@ -665,8 +665,8 @@ def load_fer_vae(path: str | Path | None = None, latent_dim: int = 16, image_siz
     return _load(vae, path, f"--model vae --dataset {dataset}")
 
 
-def main(argv: list[str] | None = None) -> float:
-    """Command line: train a FER classifier or an image VAE, print its test score, save its state dict."""
+def _parser() -> argparse.ArgumentParser:
+    """The command line's options."""
     parser = argparse.ArgumentParser(prog="python -m evoxplain_zoo.models.fer", description=main.__doc__)
     parser.add_argument("--model", choices=["classifier", "vae"], required=True)
     parser.add_argument("--out", type=Path, required=True, help="where to save the state dict (.safetensors)")
@@ -703,6 +703,12 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--root", default=None, help="data folder (default: $EVOXPLAIN_DATA)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--train-subset", type=int, default=None, help="first N training images only")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> float:
+    """Command line: train a FER classifier or an image VAE, print its test score, save its state dict."""
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.model == "classifier" and (args.dataset != "fer" or args.exclude_class is not None):
         parser.error("--dataset and --exclude-class apply to --model vae only")
