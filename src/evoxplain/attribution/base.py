@@ -188,15 +188,19 @@ class Explainer:
             self._bar = bar
             for i, item in enumerate(items):
                 try:
-                    bb.check_budget(self.cost(item), what=f"{self.method} of input {i} of {len(items)}")
+                    if bb.journal is None:  # with a journal, answers known before cost nothing: each send is checked
+                        bb.check_budget(self.cost(item), what=f"{self.method} of input {i} of {len(items)}")
                     parts.append(self.drive(self.explain_steps(item, targets[i], input_seed(seed, i))))
                 except EvoxplainError as err:  # what finished is not lost
                     if parts:
                         err.completed = self.assemble(parts, queries=meter.queries, seed=seed, batched=True,
                                                       seconds=time.perf_counter() - started)  # fmt: skip
                     raise
-        return self.assemble(parts, queries=meter.queries, seconds=time.perf_counter() - started, seed=seed,
-                             batched=batched)  # fmt: skip
+        explanation = self.assemble(parts, queries=meter.queries, seconds=time.perf_counter() - started, seed=seed,
+                                    batched=batched)  # fmt: skip
+        if not isinstance(items[0], str):  # kept for pictures and reports; the caller's tensor is not touched
+            explanation.input = (torch.stack(items) if batched else items[0].clone()).detach().cpu()
+        return explanation
 
     def explain_steps(self, x: Any, target: int | None = None, seed: int = 0) -> Steps:
         """One input's explanation as a step generator (see the module docstring).

@@ -9,6 +9,7 @@ Example::
     evoxplain explain                                   # EfficientNet-Lite0 on the sample photo
     evoxplain explain digit.png --model lenet-mnist --method geex --queries 4000
     evoxplain explain x.npy --model model.onnx --target 3 --out results/
+    evoxplain explain digit.png --model http://127.0.0.1:8080/v2/models/lenet --concurrency 4 --journal q.sqlite
 
 The work is done by :func:`run_explain` (from Python too) and its steps, plain functions
 (:func:`resolve_model`, :func:`load_source`, :func:`make_explainer`, :func:`summary_text`,
@@ -30,11 +31,13 @@ import typer
 from ..attribution import GEEX, recommended_settings
 from ..attribution.defaults import bernoulli_mask, gaussian_mask
 from ..blackbox import BlackBox
+from ..endpoints import InferenceEndpoint, endpoint_from_url, is_url, safe_url
 from ..errors import EvoxplainError, InvalidInputError, ModelCallError
 from ..explanation import Explanation
 from ..files import atomic_path
 from ..inputs import InputSpec, fit_image, load_input
 from ..plugins import ZOO_HINT, builtin_model, builtin_models
+from ..report.build import write_report
 from ..runs import Manifest, now, write_manifest
 from .common import app, class_name, fail, parse_baseline, parse_pair
 
@@ -42,6 +45,8 @@ METHODS = ("auto", "gers", "geex", "ge", "bgeex")
 ESTIMATORS = ("auto", "mean", "regression")
 DESIGNS = ("auto", "random", "orthogonal")
 DEFAULT_MODEL = "efficientnet-lite0"
+REPORT = "report.html"
+"""The HTML report ``evoxplain explain`` writes beside its PNG (:mod:`evoxplain.report`)."""
 _MODEL_SUFFIXES = {".pt", ".pth", ".ts", ".pt2", ".onnx"}
 
 
@@ -50,7 +55,7 @@ class ResolvedModel:
     """What to query and how to read it.
 
     Attributes:
-        model: a module, or the path of a TorchScript/ONNX file (BlackBox loads it).
+        model: a module, the path of a TorchScript/ONNX file (BlackBox loads it), or an endpoint.
         name: how the summary names it.
         classes: class names by index, or None (file models).
         spec: the image input it takes (:class:`evoxplain.inputs.InputSpec`), or None if unknown.
@@ -64,11 +69,16 @@ class ResolvedModel:
     builtin: bool
 
 
-def resolve_model(name: str, size: tuple[int, int] | None = None, channels: int | None = None) -> ResolvedModel:
-    """A built-in model by name (see ``evoxplain models``), or a TorchScript (``.pt``/``.pth``/``.ts``),
-    ``torch.export`` (``.pt2``) or ONNX file.
+def resolve_model(
+    name: str, size: tuple[int, int] | None = None, channels: int | None = None, **endpoint: Any
+) -> ResolvedModel:
+    """A built-in model by name (see ``evoxplain models``), a TorchScript (``.pt``/``.pth``/``.ts``),
+    ``torch.export`` (``.pt2``) or ONNX file, or a model behind an endpoint (an
+    ``http://.../v2/models/NAME`` or ``.../invocations`` URL; ``endpoint`` holds its options, see
+    :func:`evoxplain.endpoints.endpoint_from_url`).
 
-    ``size`` and ``channels`` say what a file model takes (image files are fitted to them).
+    ``size`` and ``channels`` say what a file or endpoint model takes (image files are fitted to
+    them); an endpoint whose metadata gives an image shape says it itself.
 
     Example:
         >>> torch.jit.script(model).save("model.pt")
@@ -79,6 +89,8 @@ def resolve_model(name: str, size: tuple[int, int] | None = None, channels: int 
         raise InvalidInputError(f"--channels must be 1 (grayscale) or 3 (RGB), not {channels}")
     if size is not None and channels is None:
         raise InvalidInputError("--size needs --channels too (1 for grayscale, 3 for RGB): a model file does not say")
+    if is_url(name):
+        return resolve_endpoint(name, size=size, channels=channels, options=endpoint)
     path = Path(name)
     if path.suffix.lower() not in _MODEL_SUFFIXES:
         entry = builtin_model(name) if name in builtin_models() or not path.exists() else None
@@ -103,10 +115,23 @@ def resolve_model(name: str, size: tuple[int, int] | None = None, channels: int 
     return ResolvedModel(str(path), path.name, None, spec, builtin=False)
 
 
+def resolve_endpoint(
+    url: str, *, size: tuple[int, int] | None, channels: int | None, options: dict[str, Any]
+) -> ResolvedModel:
+    """A model behind ``url``, checked for readiness now; its image input from the metadata
+    (an Open Inference Protocol server publishing a ``(C, H, W)`` shape) or ``size``/``channels``."""
+    model = endpoint_from_url(url, **{k: v for k, v in options.items() if v is not None})
+    spec = InputSpec(channels, size) if channels is not None else None
+    shape = model.input_shape() if isinstance(model, InferenceEndpoint) else None
+    if spec is None and shape is not None and len(shape) == 3 and shape[0] in (1, 3) and min(shape[1:]) > 0:
+        spec = InputSpec(shape[0], (shape[1], shape[2]))
+    return ResolvedModel(model, safe_url(url), None, spec, builtin=False)
+
+
 def load_source(path: str | Path | None, spec: InputSpec | None = None) -> tuple[torch.Tensor, str]:
     """The input to explain and a file stem for the outputs.
 
-    * None: the sample photo of an installed plugin (the built-in EfficientNet-Lite0's cat),
+    * None: the sample photo of an installed plugin (the built-in EfficientNet-Lite0's cameraman),
       fitted to ``spec`` (which needs a size);
     * a file: :func:`evoxplain.inputs.load_input` (a ``.npy`` array, or an image fitted to
       ``spec``), checked against ``spec`` before any query.
@@ -234,7 +259,9 @@ def summary_text(
     total_queries: int,
     method: str | None = None,
 ) -> str:
-    """The text summary of one explanation: prediction, settings, cost, completeness, regions.
+    """The text summary of one explanation, each line in words: what was predicted and explained,
+    the change the values share out, the settings and cost, how the values add up, what stands out
+    of the sampling noise, and the regions (features, tokens) that raise and lower the score most.
 
     Example:
         >>> bb = BlackBox(model)
@@ -244,7 +271,8 @@ def summary_text(
         model: my-model
         ...
     """
-    from ..viz import top_regions
+    from ..report.words import change_line, noise_summary, percent, region_lines, short_label, total_line
+    from ..viz import AttributionMap
 
     predicted = int(probs.argmax())
     p = exp.params
@@ -257,57 +285,26 @@ def summary_text(
         f"input shape: {tuple(input_shape)}",
         f"predicted class: {class_name(classes, predicted)}, probability {float(probs[predicted]):.4f}",
         f"explained class: {class_name(classes, exp.target)}, probability {float(probs[exp.target]):.4f}",
+        "what the values mean: " + change_line(exp, short_label(classes, int(exp.target))),
         f"method: {method + ' = ' if method else ''}{exp.method} ({settings})",
-        f"queries used: {exp.queries} for the explanation, {total_queries} in all",
+        f"queries used: {exp.queries} for the explanation, {total_queries} in all (with the prediction)",
         f"seconds: {exp.seconds:.1f}",
+        total_line(exp),
     ]
-    if exp.baseline_score is not None and p.get("integrated") is False:  # Bernoulli masks at full strength
-        lines.append(
-            f"sum of values: {float(exp.totals):.4f}, f(x) - f(baseline) = {float(exp.score - exp.baseline_score):.4f} "
-            "(not integrated: each cell's average effect over random masks; they add up to the change only "
-            "for a model additive in the cells)"
-        )
-    elif exp.baseline_score is not None:
-        delta = float(exp.score - exp.baseline_score)
-        total = float(exp.totals)
-        lines.append(
-            f"completeness: f(x) - f(baseline) = {delta:.4f}, sum of values = {total:.4f}, "
-            f"gap = {abs(total - delta):.4f}"
-        )
-    else:
-        lines.append(f"sum of values: {float(exp.totals):.4f} (GE is not integrated: no completeness check)")
+    amap = AttributionMap.of(exp)
+    bounds = p.get("design") == "orthogonal" and p.get("estimator") != "regression"  # the regression's stay fit
     if exp.stderr is not None:
-        bounds = p.get("design") == "orthogonal" and p.get("estimator") != "regression"  # the regression's stay fit
-        lines.append(noise_line(exp.values, exp.stderr, upper_bounds=bounds))
-    values = exp.values
-    if values.ndim >= 2:
-        lines.append("top regions (rows, columns: sum of values):")
-        for sign, label in ((1, "+"), (-1, "-")):
-            for (r0, r1, c0, c1), value in top_regions(values, sign=sign, k=3):
-                lines.append(f"  {label} rows {r0}-{r1 - 1}, cols {c0}-{c1 - 1}: {value:+.4f}")
+        lines.append(noise_summary(amap, bounds, noun=None if exp.values.ndim >= 2 else "features"))
+    if exp.values.ndim >= 2:
+        what = "cells of the mask" if amap.cells else "cells of a 7 x 7 grid"
+        lines.append(f"regions ({what}; rows and columns in pixels; share of the change):")
+        lines += [f"  {line}" for line in region_lines(amap)]
     else:
-        order = values.abs().argsort(descending=True)[:5].tolist()
-        lines.append("top features (index: value): " + ", ".join(f"{i}: {float(values[i]):+.4f}" for i in order))
+        order = np.argsort(-np.abs(amap.shares), kind="stable")[:5].tolist()
+        unit = "share of the change" if amap.in_shares else "value"
+        shown = [percent(amap.shares[i]) if amap.in_shares else f"{amap.shares[i]:+.4f}" for i in order]
+        lines.append(f"top features (index: {unit}): " + ", ".join(f"{i}: {v}" for i, v in zip(order, shown)))
     return "\n".join(lines) + "\n"
-
-
-def noise_line(values: torch.Tensor, stderr: torch.Tensor, upper_bounds: bool = False) -> str:
-    """How far the values stand above their sampling noise, in one line of the summary
-    (``upper_bounds``: the errors overstate the noise, as the mean estimators' with orthogonal designs).
-
-    Example:
-        >>> noise_line(torch.tensor([3.0, 0.5]), torch.tensor([1.0, 1.0]))
-        'sampling noise: 50% of the values are more than 2 standard errors from 0 (the largest: 3.0); ...'
-    """
-    known = stderr.isfinite() & (stderr > 0)
-    if not bool(known.any()):
-        return "sampling noise: not estimable (about as few query pairs as mask cells: use more queries)"
-    z = values[known].abs() / stderr[known]
-    bounds = " (upper bounds of the errors: orthogonal design)" if upper_bounds else ""
-    return (
-        f"sampling noise: {float((z > 2).float().mean()):.0%} of the values are more than 2 standard errors "
-        f"from 0 (the largest: {float(z.max()):.1f}){bounds}; the errors shrink as 1/sqrt(queries)"
-    )
 
 
 def prepare_folder(out: str | Path) -> Path:
@@ -329,41 +326,52 @@ def prepare_folder(out: str | Path) -> Path:
 
 
 def write_outputs(
-    out: str | Path, stem: str, x: torch.Tensor, exp: Explanation, title: str, summary: str
+    out: str | Path, stem: str, x: torch.Tensor, exp: Explanation, title: str, summary: str, label: str = ""
 ) -> list[Path]:
-    """Write ``<stem>_heatmap.png``, ``<stem>_values.npy`` and ``<stem>_summary.txt`` under ``out``
-    (and ``<stem>_stderr.npy``, the values' standard errors, where the method estimates them),
-    all or nothing: every file is written beside its place first and renamed only when all are
-    written, so a failure leaves the previous run's files as they were, none half-written or mixed.
+    """Write ``<stem>_heatmap.png``, ``<stem>_values.npy``, ``<stem>_summary.txt``, the explanation
+    itself (``<stem>.evx``, :meth:`Explanation.save`) and the input (``<stem>_input.npy``) under
+    ``out``, and ``<stem>_stderr.npy`` (the values' standard errors) where the method estimates
+    them; all or nothing: every file is written beside its place first and renamed only when all
+    are written, so a failure leaves the previous run's files as they were, none half-written or mixed.
+
+    An image's PNG is :func:`evoxplain.viz.explanation_figure` (``label``: the explained class's
+    name): the values at the resolution they were estimated at, in shares of the explained change,
+    noise-level cells muted. A row's is a bar chart titled ``title``.
 
     Example:
         >>> exp = GEEX(model, queries=500, seed=0).explain(image)
         >>> [p.name for p in write_outputs("results", "cat", image, exp, "tabby", "a summary")]
-        ['cat_heatmap.png', 'cat_values.npy', 'cat_summary.txt', 'cat_stderr.npy']
+        ['cat_heatmap.png', 'cat_values.npy', 'cat_summary.txt', 'cat.evx', 'cat_input.npy', 'cat_stderr.npy']
     """
-    from ..viz import bars, overlay
+    from ..viz import bars, explanation_figure
 
     folder = prepare_folder(out)
-    kinds = ("heatmap.png", "values.npy", "summary.txt") + (("stderr.npy",) if exp.stderr is not None else ())
-    written = [folder / f"{stem}_{kind}" for kind in kinds]
+    kinds = ["_heatmap.png", "_values.npy", "_summary.txt", ".evx", "_input.npy"]
+    written = [folder / f"{stem}{kind}" for kind in kinds + (["_stderr.npy"] if exp.stderr is not None else [])]
     values = exp.values.detach().cpu()
     with contextlib.ExitStack() as files:  # each file is written beside its place, then all are renamed, or none
-        png, npy, txt, *stderr = (files.enter_context(atomic_path(path)) for path in written)
+        png, npy, txt, evx, given, *stderr = (files.enter_context(atomic_path(path)) for path in written)
         if values.ndim >= 2:
             picture = x.detach().cpu().reshape(-1, *x.shape[-2:])
             low, high = float(picture.min()), float(picture.max())
             if low < 0 or high > 1:  # a .npy input on another scale: stretch it to [0, 1] to show it
                 picture = (picture - low) / max(high - low, 1e-12)
-            channels = picture.shape[0]
-            shown = picture if channels in (1, 3) else picture.mean(dim=0, keepdim=True)
-            overlay(shown, values.reshape(-1, *x.shape[-2:]).sum(dim=0), path=png, title=title)
+            shown = picture if picture.shape[0] in (1, 3) else picture.mean(dim=0, keepdim=True)
+            explanation_figure(shown, exp, label=label or str(exp.target), path=png)
         else:
             bars(values, path=png, title=title)
         _save_npy(npy, values.numpy())
         txt.write_text(summary, encoding="utf-8")
+        exp.save(evx)
+        _save_npy(given, x.detach().cpu().numpy())
         if stderr:
             _save_npy(stderr[0], exp.stderr.detach().cpu().numpy())
     return written
+
+
+def _role(path: Path, stem: str) -> str:
+    """A written file's role in the manifest: ``heatmap``, ``values``, ``explanation`` ..."""
+    return "explanation" if path.suffix == ".evx" else path.name.removeprefix(f"{stem}_").split(".")[0]
 
 
 def _save_npy(path: Path, array: np.ndarray) -> Path:
@@ -381,6 +389,8 @@ class ExplainResult:
     classes: list[str] | None
     paths: list[Path]
     seconds: float
+    usage: dict[str, int] | None = None
+    """The BlackBox's counters (:attr:`evoxplain.BlackBox.usage`)."""
 
     @property
     def predicted(self) -> int:
@@ -411,6 +421,10 @@ class ExplainOptions:
     progress: bool = False
     estimator: str = "auto"
     design: str = "auto"
+    concurrency: int | None = None
+    max_batch: int | None = None
+    token_env: str | None = None
+    journal: str | Path | None = None
 
 
 def run_explain(
@@ -427,15 +441,21 @@ def run_explain(
         >>> torch.jit.script(model).save("model.pt")            # your model, as a TorchScript file
         >>> result = run_explain("digit.png", model="model.pt", size=(28, 28), channels=1, method="geex", out="results")
         >>> result.explanation.queries, [p.name for p in result.paths]
-        (2002, ['digit_heatmap.png', 'digit_values.npy', 'digit_summary.txt', 'digit_stderr.npy', 'manifest.json'])
+        (2002, ['digit_heatmap.png', 'digit_values.npy', 'digit_summary.txt', 'digit.evx', 'digit_input.npy',
+                'digit_stderr.npy', 'manifest.json', 'report.html'])
     """
     o = options or ExplainOptions(**settings)
     started_at = now()
-    resolved = resolve_model(o.model, o.size, o.channels)
+    endpoint = {"concurrency": o.concurrency, "max_batch": o.max_batch, "token_env": o.token_env}
+    if not is_url(o.model) and any(value is not None for value in endpoint.values()):
+        raise InvalidInputError("--concurrency, --max-batch and --token-env are for a model behind an endpoint (a URL)")
+    resolved = resolve_model(o.model, o.size, o.channels, **endpoint)
     x, stem = load_source(source, resolved.spec)
     prepare_folder(o.out)
     batch_size = o.batch_size or (32 if x.numel() > 10_000 else 256)  # large images: bounded memory
-    blackbox = BlackBox(resolved.model, output="logits" if resolved.builtin else "auto", batch_size=batch_size)
+    blackbox = BlackBox(
+        resolved.model, output="logits" if resolved.builtin else "auto", batch_size=batch_size, journal=o.journal
+    )
     try:
         probs = blackbox.probabilities(x[None])[0].cpu()
     except ModelCallError as err:
@@ -458,68 +478,76 @@ def run_explain(
     summary = summary_text(resolved.name, exp, probs, resolved.classes, tuple(x.shape), blackbox.queries, o.method)
     name = class_name(resolved.classes, exp.target)
     title = f"{name}: p={float(probs[exp.target]):.3f} ({o.method}, {exp.queries} queries)"
-    paths = write_outputs(o.out, stem, x, exp, title, summary)
+    label = resolved.classes[exp.target] if resolved.classes else str(exp.target)
+    paths = write_outputs(o.out, stem, x, exp, title, summary, label=label)
+    named = {i: resolved.classes[i] for i in {exp.target, int(probs.argmax())}} if resolved.classes else {}
     manifest = Manifest(
         kind="explanation",
         model=resolved.name,
         settings={**exp.params, "method": exp.method, "target": exp.target},
-        files={path.name.removeprefix(f"{stem}_").split(".")[0]: path.name for path in paths},
+        files={_role(path, stem): path.name for path in paths} | {"report": REPORT},
         started=started_at,
-        extra={"queries": exp.queries, "seconds": exp.seconds, "input": stem, "shape": list(x.shape)},
-    )
+        extra={
+            "queries": exp.queries, "seconds": exp.seconds, "input": stem, "shape": list(x.shape),
+            "class_names": named, "probability": float(probs[exp.target]), "usage": blackbox.usage,
+        },
+    )  # fmt: skip
     manifest.finished = now()
     paths.append(write_manifest(o.out, manifest))
-    return ExplainResult(exp, probs, resolved.classes, paths, seconds)
+    paths.append(write_report(o.out, Path(o.out) / REPORT))
+    return ExplainResult(exp, probs, resolved.classes, paths, seconds, blackbox.usage)
+
+
+HELP = {
+    "input": "An image file (PNG/JPEG) or a .npy array; default: the sample photo (a cameraman).",
+    "model": "A built-in model (see `evoxplain models`), a TorchScript/torch.export/ONNX file, or a model behind an "
+    "endpoint: http://HOST:PORT/v2/models/NAME (Open Inference Protocol) or .../invocations (MLflow).",
+    "method": "auto (the benchmarked defaults: Bernoulli masks for images, geex for anything else), bgeex, gers, "
+    "geex or ge.",
+    "estimator": "Bernoulli masks: mean or regression; auto: the method's (regression for large images).",
+    "design": "random or orthogonal directions (same distribution per query, less noise); auto: the method's.",
+    "queries": "Perturbed inputs (even). Default: 1000 for efficientnet-lite0, else 2000.",
+    "sigma": "Search radius, in input units.",
+    "mask_size": "Mask H,W (or one int); default: half the size for small images, else 14 cells along the shorter "
+    "side (auto: 28 once queries reach 4 per cell of that grid), gers size/32 (at least 7).",
+    "target": "Class to explain; default: the predicted class.",
+    "seed": "Random seed.",
+    "baseline": "A number, 'blur', 'mean' or auto (blur for images over 64 px, else 0).",
+    "fitness": "prob, logit, logprob or entropy.",
+    "batch_size": "Most inputs per model call.",
+    "size": "Image size H,W a model file takes (with --channels).",
+    "channels": "Image channels a model file takes (1 or 3).",
+    "out": "Folder for the heatmap, values and summary.",
+    "concurrency": "A model behind an endpoint: requests in flight at once (default 4).",
+    "max_batch": "A model behind an endpoint: the most inputs per request (default 64).",
+    "token_env": "A model behind an endpoint: the environment variable holding its bearer token.",
+    "journal": "An SQLite query journal: inputs answered before are not sent again (any model).",
+}
+"""The help of each of ``evoxplain explain``'s arguments."""
 
 
 @app.command()
 def explain(
-    input: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="INPUT", help="An image file (PNG/JPEG) or a .npy array; default: the sample photo of a cat."
-        ),
-    ] = None,
-    model: Annotated[
-        str, typer.Option(help="A built-in model (see `evoxplain models`) or a TorchScript/torch.export/ONNX file.")
-    ] = DEFAULT_MODEL,
-    method: Annotated[
-        str,
-        typer.Option(
-            help="auto (the benchmarked defaults: Bernoulli masks for images, geex for anything else), "
-            "bgeex, gers, geex or ge."
-        ),
-    ] = "auto",
-    estimator: Annotated[
-        str, typer.Option(help="Bernoulli masks: mean or regression; auto: the method's (regression for large images).")
-    ] = "auto",
-    design: Annotated[
-        str,
-        typer.Option(
-            help="random or orthogonal directions (same distribution per query, less noise); auto: the method's."
-        ),
-    ] = "auto",
-    queries: Annotated[
-        int | None, typer.Option(help="Perturbed inputs (even). Default: 1000 for efficientnet-lite0, else 2000.")
-    ] = None,
-    sigma: Annotated[float, typer.Option(help="Search radius, in input units.")] = 0.2,
-    mask_size: Annotated[
-        str | None,
-        typer.Option(
-            help="Mask H,W (or one int); default: half the size for small images, else 14 cells along the "
-            "shorter side (auto: 28 once queries reach 4 per cell of that grid), gers size/32 (at least 7)."
-        ),
-    ] = None,
-    target: Annotated[int | None, typer.Option(help="Class to explain; default: the predicted class.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    baseline: Annotated[
-        str, typer.Option(help="A number, 'blur', 'mean' or auto (blur for images over 64 px, else 0).")
-    ] = "auto",
-    fitness: Annotated[str, typer.Option(help="prob, logit, logprob or entropy.")] = "prob",
-    batch_size: Annotated[int | None, typer.Option(help="Most inputs per model call.")] = None,
-    size: Annotated[str | None, typer.Option(help="Image size H,W a model file takes (with --channels).")] = None,
-    channels: Annotated[int | None, typer.Option(help="Image channels a model file takes (1 or 3).")] = None,
-    out: Annotated[Path, typer.Option(help="Folder for the heatmap, values and summary.")] = Path("evoxplain-out"),
+    input: Annotated[str | None, typer.Argument(metavar="INPUT", help=HELP["input"])] = None,
+    model: Annotated[str, typer.Option(help=HELP["model"])] = DEFAULT_MODEL,
+    method: Annotated[str, typer.Option(help=HELP["method"])] = "auto",
+    estimator: Annotated[str, typer.Option(help=HELP["estimator"])] = "auto",
+    design: Annotated[str, typer.Option(help=HELP["design"])] = "auto",
+    queries: Annotated[int | None, typer.Option(help=HELP["queries"])] = None,
+    sigma: Annotated[float, typer.Option(help=HELP["sigma"])] = 0.2,
+    mask_size: Annotated[str | None, typer.Option(help=HELP["mask_size"])] = None,
+    target: Annotated[int | None, typer.Option(help=HELP["target"])] = None,
+    seed: Annotated[int, typer.Option(help=HELP["seed"])] = 0,
+    baseline: Annotated[str, typer.Option(help=HELP["baseline"])] = "auto",
+    fitness: Annotated[str, typer.Option(help=HELP["fitness"])] = "prob",
+    batch_size: Annotated[int | None, typer.Option(help=HELP["batch_size"])] = None,
+    size: Annotated[str | None, typer.Option(help=HELP["size"])] = None,
+    channels: Annotated[int | None, typer.Option(help=HELP["channels"])] = None,
+    out: Annotated[Path, typer.Option(help=HELP["out"])] = Path("evoxplain-out"),
+    concurrency: Annotated[int | None, typer.Option(help=HELP["concurrency"])] = None,
+    max_batch: Annotated[int | None, typer.Option(help=HELP["max_batch"])] = None,
+    token_env: Annotated[str | None, typer.Option(help=HELP["token_env"])] = None,
+    journal: Annotated[Path | None, typer.Option(help=HELP["journal"])] = None,
 ) -> None:
     """Explain one input: writes OUT/<name>_heatmap.png, _values.npy, _stderr.npy and _summary.txt."""
     try:
@@ -527,7 +555,7 @@ def explain(
             model=model, method=method, queries=queries, sigma=sigma, mask_size=parse_pair(mask_size, "--mask-size"),
             target=target, seed=seed, baseline=parse_baseline(baseline), fitness=fitness, batch_size=batch_size,
             size=parse_pair(size, "--size"), channels=channels, out=out, progress=True, estimator=estimator,
-            design=design,
+            design=design, concurrency=concurrency, max_batch=max_batch, token_env=token_env, journal=journal,
         )  # fmt: skip
         result = run_explain(input, options)
     except EvoxplainError as err:
@@ -542,5 +570,11 @@ def _print_result(result: ExplainResult) -> None:
     if exp.target != predicted:
         typer.echo(f"explained: {class_name(result.classes, exp.target)}, probability {float(probs[exp.target]):.4f}")
     typer.echo(f"queries: {exp.queries}, time: {result.seconds:.1f} s")
+    usage = result.usage or {}
+    if usage.get("bytes_sent") or usage.get("journal_hits") or usage.get("retries"):
+        typer.echo(
+            f"sent: {usage['sent']} inputs in {usage['requests']} requests ({usage['retries']} retries, "
+            f"{usage['bytes_sent']:,} bytes); journal hits: {usage['journal_hits']}"
+        )
     for path in result.paths:
         typer.echo(f"wrote {path}")

@@ -1,4 +1,4 @@
-"""Pictures of attributions: heatmaps over images, and coloured tokens for text.
+"""Plain pictures of attributions: heatmaps over images, bars, coloured tokens, image grids.
 
 Figures use matplotlib's non-interactive "Agg" backend: nothing opens a window.
 
@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .constraints import Integer, Optional, check_all
-from .errors import InvalidInputError
+from ..constraints import Integer, Optional, check_all
+from ..errors import InvalidInputError
 
 
 def _array(values: Any) -> np.ndarray:
