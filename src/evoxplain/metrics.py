@@ -127,7 +127,16 @@ def aopc_deletion(
         >>> res.curves.shape           # 0, 10, ..., 780, 784 pixels removed
         torch.Size([2, 80])
     """
-    return _aopc("deletion", model, inputs, attributions, replacement, stride, target, batch_size)
+    return _aopc(
+        kind="deletion",
+        model=model,
+        inputs=inputs,
+        attributions=attributions,
+        replacement=replacement,
+        stride=stride,
+        target=target,
+        batch_size=batch_size,
+    )
 
 
 def aopc_insertion(
@@ -158,7 +167,16 @@ def aopc_insertion(
         >>> torch.allclose(res.curves[:, -1], model(images).softmax(1).amax(1))   # at the inputs
         True
     """
-    return _aopc("insertion", model, inputs, attributions, replacement, stride, target, batch_size)
+    return _aopc(
+        kind="insertion",
+        model=model,
+        inputs=inputs,
+        attributions=attributions,
+        replacement=replacement,
+        stride=stride,
+        target=target,
+        batch_size=batch_size,
+    )
 
 
 def normalised_aopc(curves: torch.Tensor, kind: str) -> torch.Tensor:
@@ -203,7 +221,9 @@ def _aopc(
     s = len(counts)
     bb.check_budget(n * s, what=f"aopc_{kind} of {n} inputs with {s} steps each")
     with bb.meter() as meter:
-        curves, targets = _curves(kind, bb, x, ranking, repl, wanted, counts, size)
+        curves, targets = _curves(
+            kind=kind, bb=bb, x=x, ranking=ranking, repl=repl, wanted=wanted, counts=counts, size=size
+        )
 
     c64 = curves.double()
     return AOPCResult(

@@ -171,7 +171,7 @@ def make_sampler(
             return F.interpolate(basis, size=high, mode="nearest" if nearest else "linear", **corners)[0].T
 
         axes = (axis(h, height), axis(w, width))
-        return NoiseSampler(shape, (mask_channels, h, w), resize, device, axes=axes)
+        return NoiseSampler(shape=shape, low_shape=(mask_channels, h, w), transform=resize, device=device, axes=axes)
 
     if smoothing is not None:
         kernel_size, sigma = smoothing
@@ -189,11 +189,17 @@ def make_sampler(
             return F.conv1d(basis, kernel.to("cpu", torch.float64).view(1, 1, -1))[:, 0].T
 
         axes = (axis(height), axis(width))
-        return NoiseSampler(shape, (mask_channels, height + pad, width + pad), smooth, device, axes=axes)
+        return NoiseSampler(
+            shape=shape,
+            low_shape=(mask_channels, height + pad, width + pad),
+            transform=smooth,
+            device=device,
+            axes=axes,
+        )
 
     if shared:
-        return NoiseSampler(shape, (1, height, width), to_input, device)
-    return NoiseSampler(shape, shape, lambda z: z, device)
+        return NoiseSampler(shape=shape, low_shape=(1, height, width), transform=to_input, device=device)
+    return NoiseSampler(shape=shape, low_shape=shape, transform=lambda z: z, device=device)
 
 
 def bernoulli(directions: torch.Tensor) -> torch.Tensor:

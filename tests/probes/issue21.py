@@ -15,11 +15,9 @@ and after it. Memory figures are peak resident sets of a child process (Linux ``
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import pickle
-import resource
 import subprocess
 import sys
 import tempfile
@@ -139,8 +137,9 @@ def read_input(path: Path, channels: int | None = None, size=None) -> torch.Tens
 
         return load_input(path, InputSpec(channels, size) if channels else None)
     except ImportError:
-        from evoxplain.cli import load_input
         from evoxplain.zoo import InputSpec
+
+        from evoxplain.cli import load_input
 
         return load_input(path, InputSpec(channels, size) if channels else None)[0]
 
@@ -320,7 +319,6 @@ def latent_problem():
 
 def item11():
     from evoxplain.exemplars import ExemplarSearch
-    from evoxplain.metrics import aopc_deletion
 
     calls = {"n": 0}
 
@@ -333,23 +331,11 @@ def item11():
     )
     try:
         results = quiet(lambda: search.run_many([2, 2, 1, 1]))
-        kept = f"{sum(bool(getattr(r, 'error', '')) for r in results)} failed, {sum(r.converged for r in results)} converged"
+        failed = sum(bool(getattr(r, "error", "")) for r in results)
+        kept = f"{failed} failed, {sum(r.converged for r in results)} converged"
     except EvoxplainError as err:
         kept = f"raised {type(err).__name__}, every search lost"
-    spent = {}
-    for name, classes in (("unknown", None), ("known", 4)):
-        m = Counting(model())
-        bb = BlackBox(m, num_classes=classes) if classes else m
-        quiet(
-            lambda bb=bb: outcome(lambda: GEEX(bb, queries=64, seed=0).explain(torch.rand(2, 3, 24, 24), target=[0, 9]))
-        )
-        a = Counting(model())
-        quiet(lambda a=a, c=classes: outcome(lambda: aopc_deletion(BlackBox(a, num_classes=c) if c else a,
-                                                                   torch.rand(3, 3, 24, 24), torch.rand(3, 3, 24, 24), target=9)))  # fmt: skip
-        e = Counting(torch.nn.Sequential(torch.nn.Linear(3, 4)).eval())
-        quiet(lambda e=e, c=classes: outcome(lambda: ExemplarSearch(BlackBox(e, num_classes=c) if c else e, lambda z: z, 3,
-                                                                    seed=0).run_many([0, 7])))  # fmt: skip
-        spent[name] = (m.seen, a.seen, e.seen)
+    spent = {"unknown": queries_before_a_bad_target(None), "known": queries_before_a_bad_target(4)}
     ok = "failed" in kept and spent["known"] == (0, 0, 0) and spent["unknown"][0] <= 2
     return ok, (
         f"run_many, NaN in generation 3: {kept}; queries before a bad target (GEEX batch, AOPC, run_many): "
@@ -357,13 +343,56 @@ def item11():
     )
 
 
+def queries_before_a_bad_target(classes: int | None) -> tuple[int, int, int]:
+    """Inputs sent before a bad target is refused: a GEEX batch, AOPC, run_many (``classes``: told or not)."""
+    from evoxplain.exemplars import ExemplarSearch
+    from evoxplain.metrics import aopc_deletion
+
+    images = torch.rand(3, 3, 24, 24)
+    m, a, e = Counting(model()), Counting(model()), Counting(torch.nn.Sequential(torch.nn.Linear(3, 4)).eval())
+    wrap = (lambda net: BlackBox(net, num_classes=classes)) if classes else (lambda net: net)
+    outcome(lambda: GEEX(wrap(m), queries=64, seed=0).explain(images[:2], target=[0, 9]))
+    outcome(lambda: aopc_deletion(wrap(a), images, images, target=9))
+    outcome(lambda: ExemplarSearch(wrap(e), lambda z: z, 3, seed=0).run_many([0, 7]))
+    return m.seen, a.seen, e.seen
+
+
 def item12():
+    try:
+        from evoxplain.cli.explain import run_explain
+    except ImportError:
+        from evoxplain.cli import run_explain
     torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3)).eval()).save(str(WORK / "flat.pt"))
     np.save(WORK / "x.npy", np.random.default_rng(0).random((1, 4, 4), dtype=np.float32))
     (WORK / "a-file").write_text("not a folder")
-    seen = cli("explain", str(WORK / "x.npy"), "--model", str(WORK / "flat.pt"), "--queries", "8",
-               "--out", str(WORK / "a-file" / "out"))  # fmt: skip
-    return "exit 2," in seen and "raw" not in seen, f"--out under a file: {seen}"
+    load, loaded = torch.jit.load, []
+
+    def counted(*args, **kwargs):  # the model file, loaded as usual, counting what it is sent
+        loaded.append(Counting(load(*args, **kwargs)).eval())
+        return loaded[-1]
+
+    torch.jit.load = counted
+    try:
+        options = dict(model=str(WORK / "flat.pt"), queries=8, seed=0)
+        seen = outcome(lambda: run_explain(str(WORK / "x.npy"), out=WORK / "a-file" / "out", **options))
+        sent = sum(m.seen for m in loaded)
+        quiet(lambda: run_explain(str(WORK / "x.npy"), out=WORK / "out12", **options))
+        before = {p.name: p.read_bytes() for p in (WORK / "out12").iterdir()}
+        save = np.save
+        np.save = lambda *a, **k: (_ for _ in ()).throw(OSError("disk full"))
+        try:
+            outcome(lambda: run_explain(str(WORK / "x.npy"), out=WORK / "out12", **{**options, "seed": 1}))
+        finally:
+            np.save = save
+        after = {p.name: p.read_bytes() for p in (WORK / "out12").iterdir()}
+    finally:
+        torch.jit.load = load
+    mixed = sorted(name for name in before if after.get(name) != before[name])
+    ok = seen.startswith("clear") and sent <= 1 and not mixed
+    return ok, (
+        f"--out under a file: {seen[:50]} after {sent} queries; a write that fails midway changed "
+        f"{', '.join(mixed) or 'none'} of the previous run's files"
+    )
 
 
 def item13():
@@ -414,11 +443,11 @@ def item13():
         lambda: GEEX(BlackBox(net, batch_size=np.int64(8)), sigma=np.float32(0.2), queries=np.int64(8))
     )
     ok = len(clear) == len(seen) and not blamed and generator and accepted_np == "accepted"
-    wrong = [f"{name} ({seen[name][:30]})" for name in seen if name not in clear]
+    wrong = ", ".join(f"{name} ({seen[name][:30]})" for name in seen if name not in clear)
+    nan = f"NaN baseline {'blamed on the input' if blamed else 'named'}"
     return ok, (
-        f"{len(clear)}/{len(seen)} clear errors{'; not: ' + ', '.join(wrong) if wrong else ''}; NaN baseline "
-        f"{'blamed on the input' if blamed else 'named'}; NaN generator output {'named' if generator else 'not named'}; "
-        f"np.float32 sigma / np.int64 sizes: {accepted_np[:30]}"
+        f"{len(clear)}/{len(seen)} clear errors{'; not: ' + wrong if wrong else ''}; {nan}; NaN generator output "
+        f"{'named' if generator else 'not named'}; np.float32 sigma / np.int64 sizes: {accepted_np[:30]}"
     )
 
 

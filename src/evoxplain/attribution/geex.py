@@ -213,7 +213,9 @@ class GEEX(Explainer):
         self._check_sigma(x, base)
         delta = x - base
         sampler = self._sampler(tuple(x.shape), p.shared_for(x))
-        estimate = p.estimate(sampler, x, delta, self.integrated)  # a regression of too many cells is refused here
+        estimate = p.estimate(
+            sampler=sampler, x=x, delta=delta, integrated=self.integrated
+        )  # a regression of too many cells is refused here
         anchors = torch.stack([x, base]) if self.integrated or isinstance(p, BernoulliMasks) else x[None]
         target, scores = self._read_anchor((yield from self._ask(anchors)), target)
         design = OrthogonalSigns(sampler.dimensions, generator) if self.design == "orthogonal" else None
@@ -221,13 +223,15 @@ class GEEX(Explainer):
         per_step = self._pairs_per_step(values)
         for first in range(0, pairs, per_step):
             count = min(per_step, pairs - first)
-            cells, d, alpha = self._draw(sampler, generator, design, (first, count), keep_cells=p.needs_cells)
+            cells, d, alpha = self._draw(
+                sampler=sampler, generator=generator, design=design, pairs=(first, count), keep_cells=p.needs_cells
+            )
             alpha = alpha.view(-1, *([1] * x.ndim))
-            queries, directions = p.queries(d, x, base, delta, alpha, self.integrated)
+            queries, directions = p.queries(d=d, x=x, base=base, delta=delta, alpha=alpha, integrated=self.integrated)
             del d  # the directions live on in `directions` (Gaussian) or are done with (masks)
             f = self.fitness((yield from self._ask(queries)), target, self.blackbox.output)
             del queries
-            estimate.add(cells, directions, alpha, f[:count] - f[count:])
+            estimate.add(cells=cells, directions=directions, alpha=alpha, diff=f[:count] - f[count:])
             del directions
         values, stderr = estimate.result()
         return {

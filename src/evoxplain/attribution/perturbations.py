@@ -127,7 +127,7 @@ class GaussianNoise(Checked):
         return out, d
 
     def estimate(self, sampler: NoiseSampler, x: torch.Tensor, delta: torch.Tensor, integrated: bool) -> Estimate:
-        return _GradientEstimate(self.sigma, sampler, x, delta, integrated)
+        return _GradientEstimate(sigma=self.sigma, sampler=sampler, x=x, delta=delta, integrated=integrated)
 
 
 @dataclass(frozen=True)
@@ -178,8 +178,8 @@ class BernoulliMasks(Checked):
     def estimate(self, sampler: NoiseSampler, x: torch.Tensor, delta: torch.Tensor, integrated: bool) -> Estimate:
         shared = self.shared_for(x)
         if self.estimator == "regression":
-            return _CellEstimate(sampler, x, delta, shared)
-        return _MaskEstimate(sampler, x, delta, shared)
+            return _CellEstimate(sampler=sampler, x=x, delta=delta, shared=shared)
+        return _MaskEstimate(sampler=sampler, x=x, delta=delta, shared=shared)
 
 
 Perturbation = GaussianNoise | BernoulliMasks
@@ -241,7 +241,7 @@ class _MaskEstimate(_SharedMasks):
     """The mean estimator ``Σ y (2b − 1) / Σ α``, divided by the masks' correlation area."""
 
     def __init__(self, sampler: NoiseSampler, x: torch.Tensor, delta: torch.Tensor, shared: bool):
-        super().__init__(sampler, x, delta, shared)
+        super().__init__(sampler=sampler, x=x, delta=delta, shared=shared)
         self.sums = PairMean(x.numel(), x.device)
 
     def add(self, cells, directions, alpha, diff):
@@ -257,7 +257,7 @@ class _CellEstimate(_SharedMasks):
     """The regression on the cells' signs, each cell's value spread evenly over its elements."""
 
     def __init__(self, sampler: NoiseSampler, x: torch.Tensor, delta: torch.Tensor, shared: bool):
-        super().__init__(sampler, x, delta, shared)
+        super().__init__(sampler=sampler, x=x, delta=delta, shared=shared)
         self.fit = CellRegression(sampler.dimensions, x.device)
 
     def add(self, cells, directions, alpha, diff):

@@ -45,7 +45,7 @@ class RandomSearch(LatentSearch):
     method = "random"
 
     def _new_state(self, objective: Objective, seed: int, stream: int) -> SearchState:
-        return _RandomState(self, objective, seed, stream)
+        return _RandomState(method=self, objective=objective, seed=seed, stream=stream)
 
 
 class _RandomState(SearchState):
@@ -98,14 +98,14 @@ class CMAESSearch(LatentSearch):
         return {**super().params(), "sigma0": self.sigma0, "cma_options": self.cma_options}
 
     def _new_state(self, objective: Objective, seed: int, stream: int) -> SearchState:
-        return _CMAState(self, objective, seed, stream)
+        return _CMAState(method=self, objective=objective, seed=seed, stream=stream)
 
 
 class _CMAState(SearchState):
     method: CMAESSearch
 
     def __init__(self, method: CMAESSearch, objective: Objective, seed: int, stream: int):
-        super().__init__(method, objective, seed, stream)
+        super().__init__(method=method, objective=objective, seed=seed, stream=stream)
         normal = np.random.Generator(np.random.PCG64(stream_sequence(seed, stream).spawn(1)[0]))
         options = {
             "popsize": method.settings.population,
@@ -136,4 +136,4 @@ class _CMAState(SearchState):
 
     def select(self, latents: Latents, inputs: Any, probs: torch.Tensor, loss: torch.Tensor) -> None:
         self.es.tell(self._asked, loss.double().tolist())
-        self.merge(latents, inputs, probs, loss)
+        self.merge(latents=latents, inputs=inputs, probs=probs, loss=loss)

@@ -16,7 +16,8 @@ bit for bit. No global random state is read or written.
 Example:
     >>> class MySearch(LatentSearch):            # a method is a state class and a name
     ...     method = "mine"
-    ...     def _new_state(self, objective, seed, stream): return MyState(self, objective, seed, stream)
+    ...     def _new_state(self, objective, seed, stream):
+    ...         return MyState(method=self, objective=objective, seed=seed, stream=stream)
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ class SearchState:
 
     def select(self, latents: Latents, inputs: Any, probs: torch.Tensor, loss: torch.Tensor) -> None:
         """Update the elite with a batch just evaluated (default: keep the best ever seen)."""
-        self.merge(latents, inputs, probs, loss)
+        self.merge(latents=latents, inputs=inputs, probs=probs, loss=loss)
 
     # -- the protocol the loop uses --
 
@@ -158,7 +159,7 @@ class SearchState:
         self.queries += len(latents)
         self.objective.bind(probs.shape[1])
         probs = probs.detach().float().cpu()
-        self.select(latents.detach().cpu(), inputs, probs, self.objective.loss(probs))
+        self.select(latents=latents.detach().cpu(), inputs=inputs, probs=probs, loss=self.objective.loss(probs))
         self.record()
 
     # -- the same for every search of a call at once (subclasses may batch the work) --
@@ -197,8 +198,10 @@ class SearchState:
             probs = torch.cat([self.elite_probs, probs])
             if extra is not None:
                 extra = torch.cat([self.elite_extra, extra])
-        rows = [loss, latents, probs] + ([] if extra is None else [extra])
-        keep_elites([self], old, inputs, *(t[None] for t in rows))
+        keep_elites(
+            [self], old=old, inputs=inputs, loss=loss[None], latents=latents[None], probs=probs[None],
+            extra=None if extra is None else extra[None],
+        )  # fmt: skip
 
     def record(self) -> None:
         """Append this generation to the history and apply the stopping rule."""
@@ -312,7 +315,7 @@ def record_all(states: Sequence[SearchState], loss: torch.Tensor, probs: torch.T
     ok, target_probs = stopping_rule([state.objective for state in states], loss, probs)
     rows = torch.stack([loss[:, 0], loss[:, -1], target_probs[:, 0]], dim=1).tolist()
     for state, (best, worst, best_prob), first, every in zip(states, rows, ok[:, 0].tolist(), ok.all(1).tolist()):
-        state.history.append(Generation(state.queries, best, worst, best_prob))
+        state.history.append(Generation(queries=state.queries, best_loss=best, worst_loss=worst, best_prob=best_prob))
         if state.queries_to_best is None and first:
             state.queries_to_best = state.queries
         if every:

@@ -87,7 +87,7 @@ class GradientSearch(LatentSearch):
         return {**super().params(), "optimizer": self.optimizer, "lr": self.lr, "beta": self.beta}
 
     def _new_state(self, objective: Objective, seed: int, stream: int) -> SearchState:
-        return _GradientState(self, objective, seed, stream)
+        return _GradientState(method=self, objective=objective, seed=seed, stream=stream)
 
     def _generation(self, kind: type[SearchState], asks: list[tuple[SearchState, Latents]],
                     states: Sequence[SearchState]) -> None:  # fmt: skip
@@ -127,7 +127,7 @@ class _GradientState(SearchState):
     method: GradientSearch
 
     def __init__(self, method: GradientSearch, objective: Objective, seed: int, stream: int):
-        super().__init__(method, objective, seed, stream)
+        super().__init__(method=method, objective=objective, seed=seed, stream=stream)
         self.z = self.prior(method.settings.population).to(method.device).requires_grad_(True)
         if method.optimizer == "adam":
             self.opt = torch.optim.Adam([self.z], lr=method.lr)
@@ -139,7 +139,7 @@ class _GradientState(SearchState):
         return self.z
 
     def select(self, latents: Latents, inputs: Any, probs: torch.Tensor, loss: torch.Tensor) -> None:
-        self.merge(latents, inputs, probs, loss, keep_elite=False)  # members move: no archive
+        self.merge(latents=latents, inputs=inputs, probs=probs, loss=loss, keep_elite=False)  # members move: no archive
 
     def tell_loss(self, latents: Latents, inputs: Any, probs: torch.Tensor) -> torch.Tensor:
         """Book-keep like :meth:`tell`; return the summed fitness to back-propagate."""

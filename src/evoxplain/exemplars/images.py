@@ -235,4 +235,4 @@ def image_exemplars(
     results = search.run_many(targets)
     by_class = {name: results[k * runs : (k + 1) * runs] for k, name in enumerate(named.values())}
     shown = {name: [run for run, _ in best_runs(group, per_class, unique=False)] for name, group in by_class.items()}
-    return ImageExemplars(by_class, shown, search.method, title)
+    return ImageExemplars(results=by_class, shown=shown, method=search.method, title=title)

@@ -89,7 +89,7 @@ class ExemplarSearch(LatentSearch):
         return {**super().params(), "children": self.children, "step": self.step, "momentum": self.momentum}
 
     def _new_state(self, objective: Objective, seed: int, stream: int) -> SearchState:
-        return _MomentumState(self, objective, seed, stream)
+        return _MomentumState(method=self, objective=objective, seed=seed, stream=stream)
 
 
 class _MomentumState(SearchState):
@@ -110,7 +110,7 @@ class _MomentumState(SearchState):
         return _mutate([self])[0]
 
     def select(self, latents: Latents, inputs: Any, probs: torch.Tensor, loss: torch.Tensor) -> None:
-        self.merge(latents, inputs, probs, loss, extra=self._pending)
+        self.merge(latents=latents, inputs=inputs, probs=probs, loss=loss, extra=self._pending)
 
     # Lockstep searches (two or more) ask for batches of one size, the initial populations, then
     # k·m children each: their fitness, selection and stopping rule, and past the first
@@ -144,7 +144,11 @@ class _MomentumState(SearchState):
             names = ("elite_loss", "elite", "elite_probs", "elite_extra")
             elites = [torch.stack([getattr(s, name) for s in states]) for name in names]
             candidates = [torch.cat([e, c], dim=1) for e, c in zip(elites, candidates)]
-        record_all(states, *keep_elites(states, old, inputs, *candidates))
+        loss, latents, probs, extra = candidates
+        kept_loss, kept_probs = keep_elites(
+            states, old=old, inputs=inputs, loss=loss, latents=latents, probs=probs, extra=extra
+        )
+        record_all(states, kept_loss, kept_probs)
 
 
 def _mutate(states: Sequence[_MomentumState]) -> list[Latents]:

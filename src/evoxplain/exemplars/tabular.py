@@ -190,7 +190,7 @@ def tabular_exemplars(
         }
     )
     frame = pd.concat([meta, rows], axis=1)
-    return TabularExemplars(frame, by_class, [str(c) for c in rows.columns], search.method)
+    return TabularExemplars(frame=frame, results=by_class, columns=[str(c) for c in rows.columns], method=search.method)
 
 
 def _as_frame(generator: Any, rows: torch.Tensor):

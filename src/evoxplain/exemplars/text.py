@@ -183,7 +183,7 @@ def text_exemplars(
     ]  # fmt: skip
     columns = ["class", "run", "sentence", "probability", "queries", "converged"]
     frame = require("pandas", "exemplars", "exemplar tables").DataFrame(rows, columns=columns)
-    return TextExemplars(frame, by_class, search.method, blackbox)
+    return TextExemplars(frame=frame, results=by_class, method=search.method, blackbox=blackbox)
 
 
 def _as_text_blackbox(classifier: Any) -> BlackBox:

@@ -261,7 +261,7 @@ def train_dcgan(
         for start in range(0, len(images), batch_size):
             real = images[order[start : start + batch_size]]
             real = _flip(real, rng) if flip else real
-            d_loss, g_loss = _gan_step(gen, disc, (opt_g, opt_d), real, rng)
+            d_loss, g_loss = _gan_step(gen=gen, disc=disc, optimizers=(opt_g, opt_d), real=real, rng=rng)
             d_total, g_total, steps = d_total + d_loss, g_total + g_loss, steps + 1
         history.d_loss.append(d_total / steps)
         history.g_loss.append(g_total / steps)
@@ -335,10 +335,10 @@ def main(argv: list[str] | None = None) -> GANHistory:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     gen, history = train_dcgan(
-        args.dataset,
-        args.epochs,
-        args.seed,
-        args.root,
+        dataset=args.dataset,
+        epochs=args.epochs,
+        seed=args.seed,
+        root=args.root,
         latent_dim=args.latent_dim,
         train_subset=args.train_subset,
         exclude_class=args.exclude_class,

@@ -395,8 +395,8 @@ def scenario_data(
         >>> bool((y == 5).any())
         False
     """
-    x, y = _data("train", root, train_subset, dataset)
-    x_test, y_test = _data("test", root, test_subset, dataset)
+    x, y = _data(split="train", root=root, subset=train_subset, dataset=dataset)
+    x_test, y_test = _data(split="test", root=root, subset=test_subset, dataset=dataset)
     if exclude_class is not None:
         exclude_class = class_index(exclude_class, dataset_classes(dataset))
     if half is not None or exclude_class is not None:
@@ -505,7 +505,7 @@ def train_fer_classifier(
             )
 
     fit_classifier(
-        model, x_train, y_train, optimizer,
+        model=model, x=x_train, y=y_train, optimizer=optimizer,
         epochs=epochs, batch_size=batch_size, generator=generator, augment=augment, report=report,
     )  # fmt: skip
     _set_dropout_generator(model, None)
@@ -522,7 +522,7 @@ def vae_test_loss(vae: FERVAE, images: torch.Tensor, batch_size: int = 500) -> t
     for s in range(0, len(images), batch_size):
         x = images[s : s + batch_size]
         mu, logvar = vae.encode(x)
-        r, k = vae_losses(x, vae.decode_logits(mu), mu, logvar)
+        r, k = vae_losses(x=x, logits=vae.decode_logits(mu), mu=mu, logvar=logvar)
         recon, kl = recon + float(r) * len(x), kl + float(k) * len(x)
     vae.train(was_training)
     return recon / len(images), kl / len(images)
@@ -578,9 +578,9 @@ def train_vae(
             print(f"epoch {epoch + 1}/{epochs}: test recon BCE {r:.2f}, KL {k:.2f} (per image)", flush=True)
 
     fit_vae(
-        vae, x_train, lambda batch, g: vae_losses(batch, *vae(batch, g)), torch.optim.Adam(vae.parameters(), lr=lr),
-        epochs=epochs, batch_size=batch_size, generator=generator, cycles=cycles,
-        augment=_flip if flip else None, report=report,
+        model=vae, x=x_train, losses=lambda batch, g: vae_losses(batch, *vae(batch, g)),
+        optimizer=torch.optim.Adam(vae.parameters(), lr=lr), epochs=epochs, batch_size=batch_size,
+        generator=generator, cycles=cycles, augment=_flip if flip else None, report=report,
     )  # fmt: skip
     vae.eval()
     return (vae, *vae_test_loss(vae, x_test))
@@ -599,7 +599,7 @@ def train_fer_vae(
         >>> vae.latent_dim
         16
     """
-    return train_vae("fer", epochs, seed, root, **options)
+    return train_vae(dataset="fer", epochs=epochs, seed=seed, root=root, **options)
 
 
 # -- shipped weights -------------------------------------------------------------------------------

@@ -337,7 +337,9 @@ def train_sentiment_classifier(
         test = test.iloc[:test_subset]
     tokens = [tokenize(t) for t in train["text"]]
     vocabulary = Vocabulary.build(tokens, min_count=min_count, max_size=vocab_size)
-    model = SentimentClassifier(vocabulary, embed_dim, hidden, dropout, max_tokens, seed=seed)
+    model = SentimentClassifier(
+        vocabulary=vocabulary, embed_dim=embed_dim, hidden=hidden, dropout=dropout, max_tokens=max_tokens, seed=seed
+    )
     x = pad_batch([head_and_tail(vocabulary.encode(t), max_tokens) for t in tokens])
     y = torch.tensor(train["label"].to_numpy())
     x_test, y_test = model.encode(list(test["text"])), torch.tensor(test["label"].to_numpy())
@@ -350,7 +352,16 @@ def train_sentiment_classifier(
             acc = accuracy(model, x_test, y_test, batch_size=250)
             print(f"epoch {epoch + 1}/{epochs}: train loss {loss:.4f}, test accuracy {acc:.4f}", flush=True)
 
-    fit_classifier(model, x, y, optimizer, epochs=epochs, batch_size=batch_size, generator=generator, report=report)
+    fit_classifier(
+        model=model,
+        x=x,
+        y=y,
+        optimizer=optimizer,
+        epochs=epochs,
+        batch_size=batch_size,
+        generator=generator,
+        report=report,
+    )
     _set_dropout_generator(model, None)
     model.eval()
     return model, accuracy(model, x_test, y_test, batch_size=250)

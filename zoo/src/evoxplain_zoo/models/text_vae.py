@@ -268,7 +268,14 @@ def train_sentence_vae(
     vocabulary = Vocabulary.build(train, min_count=min_count, max_size=vocab_size)
     x = pad_batch([vocabulary.encode(s) for s in train])
     x_valid = pad_batch([vocabulary.encode(s) for s in valid])
-    vae = SentenceVAE(vocabulary, embed_dim, hidden, latent_dim, word_dropout, seed=seed)
+    vae = SentenceVAE(
+        vocabulary=vocabulary,
+        embed_dim=embed_dim,
+        hidden=hidden,
+        latent_dim=latent_dim,
+        word_dropout=word_dropout,
+        seed=seed,
+    )
     generator = torch.Generator().manual_seed(seed + 2)
 
     def losses(batch: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -280,7 +287,7 @@ def train_sentence_vae(
             print(f"epoch {epoch + 1}/{epochs}: validation NLL {r:.2f}, KL {k:.2f} (per sentence)", flush=True)
 
     fit_vae(
-        vae, x, losses, torch.optim.Adam(vae.parameters(), lr=lr),
+        model=vae, x=x, losses=losses, optimizer=torch.optim.Adam(vae.parameters(), lr=lr),
         epochs=epochs, batch_size=batch_size, generator=generator, cycles=cycles, clip=clip, report=report,
     )  # fmt: skip
     vae.eval()
