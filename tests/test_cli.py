@@ -120,6 +120,17 @@ def test_the_large_image_default_says_its_values_need_not_add_up():
     assert "the errors are upper bounds" in summary  # the mean estimator's are computed as for independent masks
 
 
+def test_the_summary_says_which_baseline_was_used_and_to_match_it_to_the_removal():
+    blackbox = BlackBox(lambda x: torch.stack([x.mean((1, 2, 3)), -x.mean((1, 2, 3))], 1).softmax(1))
+    image = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0))
+    probs = blackbox.probabilities(image[None])[0]
+    for baseline, words in ((0.0, "0.0 (black)"), (0.1307, "0.1307 (a constant)"), ("blur", "blur (a blurred copy")):
+        exp = make_explainer(blackbox, tuple(image.shape), queries=64, baseline=baseline).explain(image, 0)
+        lines = summary_text("m", exp, probs, None, image.shape, 66, "auto").splitlines()
+        line = next(line for line in lines if line.startswith("baseline: "))
+        assert line.startswith(f"baseline: {words}") and "match it to the removal you mean" in line
+
+
 def test_the_noise_line_counts_what_stands_out_and_says_when_the_errors_are_upper_bounds():
     values, errors = torch.tensor([3.0, 0.5, -5.0, 0.1]), torch.tensor([1.0, 1.0, 1.0, 1.0])
     line = noise_summary(AttributionMap.from_values(values, errors), noun="features")

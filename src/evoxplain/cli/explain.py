@@ -250,6 +250,27 @@ def make_explainer(
     )
 
 
+BASELINE_WORDS = {
+    "blur": "a blurred copy of the input",
+    "mean": "the input's own mean (per channel)",
+    "tensor": "the tensor given",
+}
+
+
+def baseline_line(baseline: object) -> str:
+    """The summary's line on the baseline: what absent features took, to be matched to the removal
+    the user means (a deletion to black wants 0; to the data's mean pixel, that mean).
+
+    Example:
+        >>> baseline_line(0.0)
+        'baseline: 0.0 (black), what absent pixels took: match it to the removal you mean (--baseline)'
+    """
+    if baseline is None:
+        return "baseline: none (the method removes nothing)"
+    words = BASELINE_WORDS.get(str(baseline), "black" if baseline == 0 else "a constant")
+    return f"baseline: {baseline} ({words}), what absent pixels took: match it to the removal you mean (--baseline)"
+
+
 def summary_text(
     model_name: str,
     exp: Explanation,
@@ -287,6 +308,7 @@ def summary_text(
         f"explained class: {class_name(classes, exp.target)}, probability {float(probs[exp.target]):.4f}",
         "what the values mean: " + change_line(exp, short_label(classes, int(exp.target))),
         f"method: {method + ' = ' if method else ''}{exp.method} ({settings})",
+        baseline_line(p.get("baseline")),
         f"queries used: {exp.queries} for the explanation, {total_queries} in all (with the prediction)",
         f"seconds: {exp.seconds:.1f}",
         total_line(exp),
