@@ -189,10 +189,10 @@ def make_explainer(
 ) -> GEEX:
     """The GEEX preset called ``method`` for inputs of ``shape``.
 
-    ``auto``: :func:`recommended_settings` for the shape and ``queries`` (images over 64 px:
-    Bernoulli masks of crisp cells fitted by regression, not integrated, 28 cells along the shorter
-    side from two mirrored pairs per cell on, else 14; smaller images: ``bgeex``; anything else:
-    ``geex``); ``ge``: plain gradient estimate; ``geex``: integrated; ``gers``: integrated with
+    ``auto``: :func:`recommended_settings` for the shape and ``queries`` (images: Bernoulli masks
+    of crisp cells fitted by regression, not integrated, orthogonal; images over 64 px: 14 cells
+    along the shorter side, 28 from two mirrored pairs per cell on; smaller images: half-size
+    cells, one per pixel from two pairs per pixel on; anything else: ``geex``); ``ge``: plain gradient estimate; ``geex``: integrated; ``gers``: integrated with
     noise drawn at ``mask_size`` (default :func:`default_mask`) for every channel and upsampled;
     ``bgeex``: the paper's integrated Bernoulli masks at ``mask_size``, shared by the channels. A
     ``mask_size`` given to ``ge`` or ``geex`` resizes their noise too. ``estimator`` (Bernoulli
@@ -534,7 +534,8 @@ HELP = {
     "side (auto: 28 once queries reach 4 per cell of that grid), gers size/32 (at least 7).",
     "target": "Class to explain; default: the predicted class.",
     "seed": "Random seed.",
-    "baseline": "A number, 'blur', 'mean' or auto (blur for images over 64 px, else 0).",
+    "baseline": "What absent pixels take: a number, 'blur', 'mean' (the input's own) or auto (blur for images over "
+    "64 px, else 0, black). Match it to the removal you mean: the data's mean pixel for a deletion to the mean.",
     "fitness": "prob, logit, logprob or entropy.",
     "batch_size": "Most inputs per model call.",
     "size": "Image size H,W a model file takes (with --channels).",
