@@ -287,7 +287,7 @@ def test_every_baseline_matches_the_replacement_and_the_folder_says_which():
     for _, _, grid, _ in methods:
         assert all(c.get("baseline", mean.baseline) == mean.baseline for c in grid)  # SmoothGrad, Saliency: none
     with pytest.raises(BenchmarkError, match="ImageNet deletes to a blurred copy"):
-        bench.Settings(dataset="imagenet", replacement="black").baseline
+        _ = bench.Settings(dataset="imagenet", replacement="black").baseline
 
 
 def test_the_shipped_default_row_is_recommended_settings_at_each_budget():

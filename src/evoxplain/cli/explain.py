@@ -192,7 +192,8 @@ def make_explainer(
     ``auto``: :func:`recommended_settings` for the shape and ``queries`` (images: Bernoulli masks
     of crisp cells fitted by regression, not integrated, orthogonal; images over 64 px: 14 cells
     along the shorter side, 28 from two mirrored pairs per cell on; smaller images: half-size
-    cells, one per pixel from two pairs per pixel on; anything else: ``geex``); ``ge``: plain gradient estimate; ``geex``: integrated; ``gers``: integrated with
+    cells, one per pixel from two pairs per pixel on; anything else: ``geex``); ``ge``: plain
+    gradient estimate; ``geex``: integrated; ``gers``: integrated with
     noise drawn at ``mask_size`` (default :func:`default_mask`) for every channel and upsampled;
     ``bgeex``: the paper's integrated Bernoulli masks at ``mask_size``, shared by the channels. A
     ``mask_size`` given to ``ge`` or ``geex`` resizes their noise too. ``estimator`` (Bernoulli
