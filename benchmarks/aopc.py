@@ -49,6 +49,9 @@ FITNESS = ["prob", "logprob"]  # the score explained: every black-box method get
 FINALISTS = 3  # candidates carried from the smallest budget's search to the larger budgets
 SMALL_GRID = "σ 0.2 / 0.6, masks 7 / 14 (bGEEX also 28), RISE cells 16 / 32, f = probability only"
 DATASETS = ["mnist", "fashion-mnist", "imagenet"]
+NAMED_ONLY = ("default", "GEEX reference", "bGEEX 14×14")
+"""Rows a run measures only when ``--methods`` names them: the shipped default, the reference
+notebook's GEEX and the small-image default before it followed the budget."""
 REPLACEMENTS = ["black", "mean"]
 DATASET_MEAN = {"mnist": 0.1307, "fashion-mnist": 0.2860}
 """The training split's mean pixel: the GEEX notebooks normalise by it, so their deletion to 0 deletes to it."""
@@ -261,8 +264,8 @@ def chosen_methods(
     method is refused before anything is loaded."""
     methods = [(name, cls, grid, sorted(budgets)) for name, (cls, grid) in grids(dataset, grid_size, baseline).items()]
     methods += [(name, cls, grid, [None]) for name, (cls, grid) in unbudgeted(dataset, baseline).items()]
-    if names is None:  # the rows added for issue 27 are asked for by name
-        return [method for method in methods if method[0] not in ("default", "GEEX reference", "bGEEX 14×14")]
+    if names is None:
+        return [method for method in methods if method[0] not in NAMED_ONLY]
     by_name = {method[0]: method for method in methods}
     unknown = [name for name in names if name not in by_name]
     if unknown:

@@ -72,8 +72,9 @@ def test_explain_npy_with_torchscript(files, tmp_path):
     assert result.exit_code == 0, result.output
     assert "queries: 202" in result.stdout and "predicted:" in result.stdout
     summary = _check_outputs(tmp_path, "x", (1, 28, 28))
-    assert "queries used: 202" in summary and "standard errors from 0" in summary
-    assert "mask_size=(14, 14)" in summary and "bGEEX" in summary and "regions (" in summary  # auto: small image
+    assert "queries used: 202" in summary and "sampling noise: not estimable" in summary  # 100 pairs, 196 cells
+    assert "mask_size=(14, 14)" in summary and "bGE (" in summary and "regions (" in summary  # auto: small image
+    assert "estimator=regression" in summary and "baseline: 0.0 (black)" in summary
 
 
 def test_explain_png_with_onnx_fitted_to_size(files, tmp_path):
@@ -214,7 +215,7 @@ def test_parsers():
         "bernoulli",
         (14, 14),
         0.0,
-        "mean",
+        "regression",
     )
     assert (row.distribution, row.integrated, row.sigma) == ("gaussian", True, 0.2)
     paper = make_explainer(blackbox, (3, 224, 224), "bgeex")  # the paper's bGEEX: integrated, the mean
@@ -227,8 +228,9 @@ def test_parsers():
     assert make_explainer(blackbox, (3, 224, 224), queries=5000).mask_size == (28, 28)  # the budget's grid
     assert make_explainer(blackbox, (3, 224, 224), queries=5000, mask_size=(7, 7)).mask_size == (7, 7)
     assert make_explainer(blackbox, (3, 224, 224), design="random").design == "random"
-    assert make_explainer(blackbox, (1, 28, 28), design="orthogonal").design == "orthogonal"
-    assert make_explainer(blackbox, (1, 28, 28)).design == "random"
+    assert make_explainer(blackbox, (1, 28, 28), design="random").design == "random"
+    assert make_explainer(blackbox, (1, 28, 28)).design == "orthogonal"  # auto: the small-image default's too
+    assert make_explainer(blackbox, (1, 28, 28), "bgeex").design == "random"  # the paper's preset
     with pytest.raises(InvalidInputError, match="--design"):
         make_explainer(blackbox, (3, 224, 224), design="sobol")
     with pytest.raises(InvalidInputError):
