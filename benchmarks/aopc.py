@@ -97,6 +97,9 @@ class Settings:
         "instead of searching again (e.g. to score more images)",
     )
     plan: bool = option(False, "only print the model inputs each row still to run will take, then stop")
+    finalists: int = option(
+        FINALISTS, "the smallest budget's best candidates searched again at each larger budget (1: its choice kept)"
+    )
 
     @property
     def title(self) -> str:
@@ -466,7 +469,7 @@ def setup_of(settings: Settings, data: Data) -> dict[str, Any]:
         "dataset": settings.dataset,
         "scored images": scored + "; targets = predicted classes",
         "held-out images": f"{len(data.held)} (settings chosen on these by AOPC deletion: the whole grid at the "
-        f"smallest budget, its best {FINALISTS} again at each larger budget)",
+        f"smallest budget, its best {settings.finalists} again at each larger budget)",
         "replacement": data.replacement,
         **({"deletion": "to the training split's mean pixel; every baseline the same"} if mean else {}),
         "stride": data.stride,
@@ -524,7 +527,13 @@ def settings_chosen_before(earlier: dict, setup: dict) -> dict[tuple[str, int | 
 
 
 def choose(
-    data: Data, name: str, cls: type, grid: list[dict], budget: int | None, before: dict | None
+    data: Data,
+    name: str,
+    cls: type,
+    grid: list[dict],
+    budget: int | None,
+    before: dict | None,
+    finalists: int = FINALISTS,
 ) -> tuple[dict, list[dict], list[dict]]:
     """The setting to score at ``budget``, every candidate's held-out score (best first) and the
     finalists the larger budgets search: by AOPC deletion on the held-out images, or (``before``)
@@ -539,7 +548,7 @@ def choose(
     ranking = sorted(range(len(candidates)), key=held_scores.__getitem__, reverse=True)
     print(f"{name} @ {budget}: held-out deletion {[round(s, 3) for s in held_scores]}", flush=True)
     held_out = [{"settings": grid[i], "deletion": held_scores[i]} for i in ranking]  # best first
-    return candidates[ranking[0]], held_out, [grid[i] for i in ranking[:FINALISTS]]
+    return candidates[ranking[0]], held_out, [grid[i] for i in ranking[:finalists]]
 
 
 def run(settings: Settings) -> list[dict]:
@@ -573,7 +582,9 @@ def run(settings: Settings) -> list[dict]:
             if chosen_before is not None and (name, budget) not in chosen_before:
                 raise BenchmarkError(f"--settings-from {settings.settings_from}: it has no row for {name} @ {budget}")
             before = None if chosen_before is None else chosen_before[name, budget]
-            chosen, held_out, grid = choose(data, name=name, cls=cls, grid=grid, budget=budget, before=before)
+            chosen, held_out, grid = choose(
+                data, name=name, cls=cls, grid=grid, budget=budget, before=before, finalists=settings.finalists
+            )
             row = scored_row(data, name=name, cls=cls, chosen=chosen, budget=budget)
             row.update(finalists=grid, held_out=held_out, machine=folder.meta["machine"], date=folder.meta["date"])
             folder.rows.append(row | {"forward_seconds_per_query": data.forward_seconds})

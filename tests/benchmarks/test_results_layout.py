@@ -67,3 +67,10 @@ def test_tables_and_values_read_the_rows():
     assert picked == tables.results_of(designs)["rows"][1]["elements"]
     with pytest.raises(ValueError):  # a filter that leaves two rows is refused, not guessed
         tables.found(tables.results_of(designs), ("rows", "method=GE (σ 0.1)", "elements"))
+
+
+def test_the_readme_numbers_are_generated_from_the_results():
+    readme = RESULTS.parents[1] / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    assert tables.filled(text, tables.results_base(readme)) == text, "run: python -m benchmarks.tables --fill README.md"
+    assert len(tables.VALUE.findall(text)) >= 4  # the small-image default's own numbers
