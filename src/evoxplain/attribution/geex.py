@@ -15,7 +15,9 @@ search radius σ, n queries drawn as n/2 mirrored pairs.
 * bGEEX (``distribution="bernoulli"``): masks b ∈ {0, 1} (noise thresholded at 0), mirror 1 − b,
   queries b ⊙ x(α) + (1 − b) ⊙ x̊ with x(α) = x̊ + α(x − x̊). ξ = Σ f(z)(2b − 1) / (G Σ_pairs α), scaled
   so that a model linear in the features is complete in expectation: exactly with uncorrelated
-  masks (G = 1), up to the smoothing of the values where resized or smoothed masks are correlated
+  masks (G = 1) or groups of features masked together (``groups``: G = the size of each
+  feature's group, which shares its group's value evenly), up to the smoothing of the values
+  where resized or smoothed masks are correlated
   (G = the sampler's ``bernoulli_gain``, their mean correlation area). A mask shared by the
   channels of a pixel gives the pixel's value, split over its channels in proportion to |x − x̊|.
   Text is always explained this way, one mask entry per token.
@@ -46,7 +48,7 @@ import torch
 from ..baseline import Baseline, make_baseline
 from ..errors import InvalidInputError
 from ..orthogonal import OrthogonalSigns, check_design
-from ..sampling import NoiseSampler, _pair, _smoothing, bernoulli, make_sampler
+from ..sampling import Groups, NoiseSampler, _pair, _smoothing, bernoulli, make_sampler
 from .base import Explainer
 from .cell_regression import CellRegression
 from .pair_mean import PairMean
@@ -72,6 +74,10 @@ class GEEX(Explainer):
         mask_interpolation: how resized noise is upsampled: ``"bilinear"`` (the default) or
             ``"nearest"`` (crisp square cells; the default with ``estimator="regression"``).
         smoothing: ``(kernel_size, sigma)``: Gaussian-filter full-size noise (unit variance kept).
+        groups: features present or absent together (Bernoulli masks): blocks of feature indices,
+            such as the one-hot columns of each category (``[[3, 4, 5], [6, 7]]``; every other
+            feature alone), or one group id per feature (:func:`~evoxplain.sampling.feature_groups`).
+            A group's value is shared evenly by its features, so they sum to it.
         distribution: ``"gaussian"`` or ``"bernoulli"`` (present/absent masks).
         estimator: for Bernoulli masks and text, ``"mean"`` (the paper's Σ f(z)(2b − 1) / (G Σ α))
             or ``"regression"`` (least squares on the cells, same expectation, lower variance;
@@ -105,6 +111,7 @@ class GEEX(Explainer):
         mask_size: int | tuple[int, int] | None = None,
         mask_interpolation: Literal["bilinear", "nearest"] | None = None,
         smoothing: tuple[int, float] | None = None,
+        groups: Groups | None = None,
         distribution: Literal["gaussian", "bernoulli"] = "gaussian",
         estimator: Literal["mean", "regression"] = "mean",
         design: Literal["random", "orthogonal"] = "random",
@@ -138,6 +145,11 @@ class GEEX(Explainer):
             smoothing = _smoothing(smoothing)
         if mask_size is not None and smoothing is not None:
             raise InvalidInputError("choose mask_size (resizing) or smoothing, not both")
+        if groups is not None and distribution != "bernoulli":
+            raise InvalidInputError(
+                "groups mask features together, present or absent: use them with distribution='bernoulli' "
+                "(Gaussian noise moves each feature on its own; sum its values over a group instead)"
+            )
         super().__init__(model, baseline=baseline, fitness=fitness, batch_size=batch_size, seed=seed, progress=progress)
         self.queries = int(queries)
         self.sigma = float(sigma)
@@ -145,6 +157,7 @@ class GEEX(Explainer):
         self.mask_size = mask_size
         self.mask_interpolation = mask_interpolation or ("nearest" if estimator == "regression" else "bilinear")
         self.smoothing = smoothing
+        self.groups = groups
         self.distribution = distribution
         self.estimator = estimator
         self.design = design
@@ -156,6 +169,7 @@ class GEEX(Explainer):
             mask_size=mask_size,
             mask_interpolation=self.mask_interpolation,
             smoothing=smoothing,
+            groups=None if groups is None else "tensor" if hasattr(groups, "shape") else groups,
             distribution=distribution,
             estimator=estimator,
             design=design,
@@ -191,12 +205,13 @@ class GEEX(Explainer):
             )
         bb, device = self.blackbox, self.blackbox.device
         generator = torch.Generator(device=device).manual_seed(seed)
+        default_shared = bernoulli_masks and x.ndim >= 3 and self.groups is None
+        shared = self.shared_mask if self.shared_mask is not None else default_shared
+        sampler = self._sampler(tuple(x.shape), shared)  # checks the masks against x before any query
         base = make_baseline(self.baseline, x)
         anchors = torch.stack([x, base]) if self.integrated or bernoulli_masks else x[None]
         target, scores, _ = self._anchor(anchors, target)
         delta = x - base
-        shared = self.shared_mask if self.shared_mask is not None else (bernoulli_masks and x.ndim >= 3)
-        sampler = self._sampler(tuple(x.shape), shared)
         fit = CellRegression(sampler.dimensions, device) if self.estimator == "regression" else None
         sums = PairMean(x.numel(), device) if fit is None else None
         pairs = self.queries // 2
@@ -247,6 +262,8 @@ class GEEX(Explainer):
         }
 
     def _explain_text(self, text: str, target: int | None, seed: int) -> dict[str, Any]:
+        if self.groups is not None:
+            raise InvalidInputError("groups are for tensors of features; text is masked token by token")
         tokens = _TOKEN.findall(text)
         if not tokens:
             raise InvalidInputError("the text to explain has no tokens (it is empty or whitespace)")
@@ -303,6 +320,7 @@ class GEEX(Explainer):
                 interpolation=self.mask_interpolation,
                 smoothing=self.smoothing,
                 shared=shared,
+                groups=self.groups,
                 device=self.blackbox.device,
             )
         return self._samplers[key]
