@@ -23,8 +23,9 @@ Methods at each budget (queries per row): GEEX with Gaussian noise (integrated, 
 standardised columns), Bernoulli masks with the mean or the regression estimator (integrated or
 not, orthogonal or random designs), Captum's LIME and KernelSHAP through evoxplain (groups = the
 features), and shap's ``KernelExplainer`` on the same game (the baseline its one background row,
-``nsamples`` = the budget, no L1 selection). Settings with alternatives are chosen on held-out
-rows by AOPC deletion, then scored on other rows: AOPC deletion and insertion over features
+``nsamples`` = the budget, no L1 selection). The ``evoxplain default`` is GEEX with
+``recommended_settings`` for a row (and the features as ``groups``). Settings with alternatives
+are chosen on held-out rows by AOPC deletion, then scored on other rows: AOPC deletion and insertion over features
 (probability of the explained class, features replaced by the baseline, most important first),
 Spearman rank correlation and top-3 agreement with the exact values, completeness gap
 |Σ values − (f(x) − f(x̊))|, seconds per explanation.
@@ -47,7 +48,7 @@ import torch
 
 from benchmarks import feature_scores as fs
 from benchmarks.harness import REPOSITORY, BenchmarkError, RunFolder, default_folder, main_of, markdown_table, option
-from evoxplain import GEEX, LIME, BlackBox, KernelSHAP
+from evoxplain import GEEX, LIME, BlackBox, KernelSHAP, recommended_settings
 from evoxplain.fitness import fitness_fn
 
 DATASETS = ("adult", "breast_cancer")
@@ -63,6 +64,7 @@ CANDIDATES: dict[str, list[dict[str, Any]]] = {
     "LIME": [{}],
     "KernelSHAP": [{}],
     "shap KernelExplainer": [{}],
+    "evoxplain default": [{}],
 }
 METHODS = ["exact Shapley", *CANDIDATES]
 TOP_K = 3
@@ -252,6 +254,8 @@ def explain(method: str, options: dict, model: Model, table: Table, x: np.ndarra
     if method == "shap KernelExplainer":
         return shap_kernel(model, table, x, budget, seed)
     common = {"baseline": torch.as_tensor(table.baseline), "fitness": model.fitness, "seed": seed, "queries": budget}
+    if method == "evoxplain default":
+        options = recommended_settings(table.baseline.shape, queries=budget)
     grouped = {"groups": torch.as_tensor(table.ids)} if options.get("distribution") != "gaussian" else {}
     kind = {"LIME": LIME, "KernelSHAP": KernelSHAP}.get(method, GEEX)
     explainer = kind(model.blackbox, **common, **grouped, **options)
@@ -440,7 +444,7 @@ def paired_lines(rows: list[dict]) -> list[str]:
     out = []
     for budget in sorted({r["budget"] for r in rows if r["budget"]}):
         at = {r["method"]: r for r in rows if r["budget"] == budget}
-        for ours in ("GEEX gaussian", "bGEEX", "bGEEX regression"):
+        for ours in ("evoxplain default", "GEEX gaussian", "bGEEX", "bGEEX regression"):
             for other in ("LIME", "KernelSHAP", "shap KernelExplainer"):
                 if ours in at and other in at:
                     deletion = paired(rows, at[ours], at[other])

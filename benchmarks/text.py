@@ -9,7 +9,8 @@ tokens, an absent token being dropped from the sentence:
   with random or orthogonal designs chosen on held-out sentences by AOPC deletion;
 * Captum's LIME and KernelSHAP through evoxplain on the sentence's token-presence vector (a model
   of {0, 1}^tokens that composes the sentence of the present tokens);
-* leave-one-token-out occlusion (tokens + 1 queries, whatever the budget).
+* leave-one-token-out occlusion (tokens + 1 queries, whatever the budget);
+* the ``evoxplain default``: GEEX with ``recommended_settings`` for a string.
 
 Scores on other sentences: token-deletion and insertion AOPC (tokens dropped, or put back into an
 empty sentence, most important first; the mean over sentences of each one's normalised AOPC),
@@ -32,7 +33,7 @@ import torch
 from benchmarks import feature_scores as fs
 from benchmarks.harness import BenchmarkError, RunFolder, default_folder, main_of, markdown_table, option
 from benchmarks.tabular import data_root
-from evoxplain import GEEX, LIME, BlackBox, KernelSHAP, Occlusion
+from evoxplain import GEEX, LIME, BlackBox, KernelSHAP, Occlusion, recommended_settings
 
 CANDIDATES: dict[str, list[dict[str, Any]]] = {
     "bGEEX": [{"design": d} for d in ("random", "orthogonal")],
@@ -40,6 +41,7 @@ CANDIDATES: dict[str, list[dict[str, Any]]] = {
     "LIME": [{}],
     "KernelSHAP": [{}],
     "Occlusion": [{}],
+    "evoxplain default": [{}],
 }
 SEEDS = (0, 1)
 """Every method explains every scored sentence with each seed; the first seed's values are scored."""
@@ -106,7 +108,11 @@ class Presence:
 def explain(method: str, options: dict, blackbox: BlackBox, sentence: str, budget: int, seed: int) -> dict:
     """One sentence's token values with ``method`` at ``budget`` (queries counted by ``blackbox``)."""
     before = blackbox.queries
-    if method.startswith("bGEEX"):
+    if method == "evoxplain default":
+        exp = GEEX(blackbox, queries=budget, seed=seed, **recommended_settings(sentence, queries=budget)).explain(
+            sentence
+        )
+    elif method.startswith("bGEEX"):
         exp = GEEX(blackbox, queries=budget, distribution="bernoulli", seed=seed, **options).explain(sentence)
     else:
         model = Presence(blackbox, sentence)
@@ -226,7 +232,7 @@ def markdown(results: dict) -> list[str]:
     out = []
     for budget in sorted({r["budget"] for r in rows if r["budget"]}):
         at = {r["method"]: r for r in rows if r["budget"] in (budget, None)}
-        for ours in ("bGEEX", "bGEEX regression"):
+        for ours in ("evoxplain default", "bGEEX", "bGEEX regression"):
             for other in ("LIME", "KernelSHAP", "Occlusion"):
                 if ours in at and other in at:
                     out.append(
