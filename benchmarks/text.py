@@ -239,8 +239,25 @@ def markdown(results: dict) -> list[str]:
                         f"- {budget}: {ours} − {other}: deletion {paired(at[ours], at[other], 'deletion')}; "
                         f"stability {paired(at[ours], at[other], 'stability')}"
                     )
-    return lines + (
-        ["", "Sentence by sentence (mean ± s.e., sentences where the first is higher):", ""] + out if out else []
+    title = "Sentence by sentence (mean ± s.e., sentences where the first is higher):"
+    return lines + goal_lines(rows) + (["", title, ""] + out if out else [])
+
+
+def goal_lines(rows: list[dict]) -> list[str]:
+    """The issue's goals: the default has the best AOPC deletion and the highest stability at every budget."""
+    out = []
+    for budget in sorted({r["budget"] for r in rows if r["budget"]}):
+        at = {r["method"]: r for r in rows if r["budget"] in (budget, None)}
+        if "evoxplain default" not in at:
+            continue
+        ours = at.pop("evoxplain default")
+        for field in ("deletion", "stability"):
+            best = max(at.values(), key=lambda r: r[field][0])
+            gap = ours[field][0] - best[field][0]
+            verdict = "met" if gap >= 0 else "missed"
+            out.append(f"- {budget}: the highest {field}: {verdict} ({gap:+.4f} against {best['method']})")
+    return (
+        ["", "Goals (evoxplain default against the best other method, mean over sentences):", ""] + out if out else []
     )
 
 
