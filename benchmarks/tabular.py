@@ -66,7 +66,7 @@ CANDIDATES: dict[str, list[dict[str, Any]]] = {
     "shap KernelExplainer": [{}],
     "evoxplain default": [{}],
 }
-METHODS = ["exact Shapley", *CANDIDATES]
+METHODS = ["exact Shapley", "exact Banzhaf", *CANDIDATES]
 TOP_K = 3
 EXACT_ENUMERATION = 16
 """Features up to which exact Shapley values are enumerated (2^features coalitions per row)."""
@@ -232,6 +232,18 @@ def exact_values(model: Model, table: Table, x: np.ndarray, targets: np.ndarray)
 
 def enumerated_shapley(model: Model, x: np.ndarray, base: np.ndarray, ids: np.ndarray, target: int) -> np.ndarray:
     """Exact Shapley values of the explained score of ``target`` over the features, from every coalition."""
+    return enumerated_values(model, x, base, ids, target)[0]
+
+
+def enumerated_values(
+    model: Model, x: np.ndarray, base: np.ndarray, ids: np.ndarray, target: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact Shapley and Banzhaf values of the explained score over the features, from every coalition.
+
+    Both average a feature's marginal contributions v(S ∪ g) − v(S) over the coalitions S without
+    it: Shapley values weigh every coalition size equally (|S|!(F − |S| − 1)!/F!), Banzhaf values
+    every coalition equally (1 / 2^(F−1)), what masks with p = 1/2 estimate.
+    """
     features = int(ids.max()) + 1
     coalitions = (np.arange(2**features)[:, None] >> np.arange(features)[None]) & 1
     inputs = np.where(coalitions[:, ids] == 1, x[None], base[None])
@@ -239,11 +251,12 @@ def enumerated_shapley(model: Model, x: np.ndarray, base: np.ndarray, ids: np.nd
     size = coalitions.sum(1)
     weight = np.array([math.factorial(s) * math.factorial(features - s - 1) for s in range(features)])
     weight = weight / math.factorial(features)
-    values = np.empty(features)
+    shapley, banzhaf = np.empty(features), np.empty(features)
     for g in range(features):
         without = np.flatnonzero(coalitions[:, g] == 0)
-        values[g] = (weight[size[without]] * (v[without | (1 << g)] - v[without])).sum()
-    return values
+        contribution = v[without | (1 << g)] - v[without]
+        shapley[g], banzhaf[g] = (weight[size[without]] * contribution).sum(), contribution.mean()
+    return shapley, banzhaf
 
 
 # -- methods -----------------------------------------------------------------------------------------
@@ -335,15 +348,26 @@ def measure(method: str, model: Model, table: Table, budget: int, settings: Sett
     return row
 
 
-def exact_row(model: Model, table: Table) -> tuple[dict, np.ndarray]:
-    """The exact values' own scores (how far Shapley values themselves get on AOPC) and the values."""
+def exact_rows(model: Model, table: Table) -> tuple[list[dict], np.ndarray]:
+    """The exact values' own scores (how far Shapley values themselves get on AOPC) and the values;
+    where the coalitions are enumerated, the exact Banzhaf values' scores too (what masks with
+    p = 1/2 converge to: their agreement with the Shapley values is the most such masks can reach)."""
     started = time.perf_counter()
-    targets = probabilities(model, table.scored).argmax(1)
-    exact = exact_values(model, table, table.scored, targets)
-    row = {"model": model.name, "method": "exact Shapley", "budget": None, "settings": {}, "held_out": None}
-    row.update(seconds=(time.perf_counter() - started) / len(table.scored), queries=None)
-    row.update(scores(model, table, table.scored, exact, exact))
-    return row, exact
+    x, base = table.scored, table.baseline.astype(float)
+    targets = probabilities(model, x).argmax(1)
+    exact = exact_values(model, table, x, targets)
+    found = {"exact Shapley": exact}
+    if model.name != "logistic" and int(table.ids.max()) + 1 <= EXACT_ENUMERATION:
+        pairs = [enumerated_values(model, x[i], base, table.ids, int(targets[i])) for i in range(len(x))]
+        found["exact Banzhaf"] = np.stack([banzhaf for _, banzhaf in pairs])
+    seconds = (time.perf_counter() - started) / len(x)
+    rows = []
+    for method, values in found.items():
+        row = {"model": model.name, "method": method, "budget": None, "settings": {}, "held_out": None}
+        row.update(seconds=seconds, queries=None)
+        row.update(scores(model, table, x, values, exact))
+        rows.append(row)
+    return rows, exact
 
 
 # -- the run -----------------------------------------------------------------------------------------
@@ -368,9 +392,10 @@ def run(settings: Settings) -> list[dict]:
     with threadpool_limits(1):
         for name in settings.models:
             model = fit_model(name, table, settings.seed)
-            row, exact = exact_row(model, table)
-            row["accuracy"] = float((model.estimator.predict(table.train) == table.labels).mean())
-            folder.rows[:] = [r for r in folder.rows if key(r) != key(row)] + [row]
+            exact_found, exact = exact_rows(model, table)
+            exact_found[0]["accuracy"] = float((model.estimator.predict(table.train) == table.labels).mean())
+            replaced = {key(r) for r in exact_found}
+            folder.rows[:] = [r for r in folder.rows if key(r) not in replaced] + exact_found
             for budget in settings.budgets:
                 for method in settings.methods:
                     if (name, method, budget) in done:
