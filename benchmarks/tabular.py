@@ -213,7 +213,9 @@ def exact_values(model: Model, table: Table, x: np.ndarray, targets: np.ndarray)
         return by_feature(sign * model.estimator.coef_[0] * (x - base), table.ids)
     features = int(table.ids.max()) + 1
     if features <= EXACT_ENUMERATION:
-        return np.stack([enumerated_shapley(model, x[i], base, table.ids, int(targets[i])) for i in range(len(x))])
+        return np.stack(
+            [enumerated_shapley(model, x=x[i], base=base, ids=table.ids, target=int(targets[i])) for i in range(len(x))]
+        )
     import shap
 
     # exact for the forest's probability (a mean of trees) and the boosting's log-odds (a sum of trees);
@@ -232,7 +234,7 @@ def exact_values(model: Model, table: Table, x: np.ndarray, targets: np.ndarray)
 
 def enumerated_shapley(model: Model, x: np.ndarray, base: np.ndarray, ids: np.ndarray, target: int) -> np.ndarray:
     """Exact Shapley values of the explained score of ``target`` over the features, from every coalition."""
-    return enumerated_values(model, x, base, ids, target)[0]
+    return enumerated_values(model, x=x, base=base, ids=ids, target=target)[0]
 
 
 def enumerated_values(
@@ -265,7 +267,7 @@ def enumerated_values(
 def explain(method: str, options: dict, model: Model, table: Table, x: np.ndarray, budget: int, seed: int) -> dict:
     """Feature values ``(N, F)`` of ``method`` with ``options`` at ``budget``, with seconds and queries per row."""
     if method == "shap KernelExplainer":
-        return shap_kernel(model, table, x, budget, seed)
+        return shap_kernel(model, table=table, x=x, budget=budget, seed=seed)
     common = {"baseline": torch.as_tensor(table.baseline), "fitness": model.fitness, "seed": seed, "queries": budget}
     if method == "evoxplain default":
         options = recommended_settings(table.baseline.shape, queries=budget)
@@ -335,16 +337,18 @@ def measure(method: str, model: Model, table: Table, budget: int, settings: Sett
     if len(candidates) > 1:
 
         def held_out_score(options: dict) -> float:
-            found = explain(method, options, model, table, table.held_out, budget, settings.seed + 1)
-            return scores(model, table, table.held_out, found["values"], None)["deletion"]
+            found = explain(
+                method, options, model=model, table=table, x=table.held_out, budget=budget, seed=settings.seed + 1
+            )
+            return scores(model, table=table, x=table.held_out, values=found["values"], exact=None)["deletion"]
 
         chosen, held = fs.choose(candidates, held_out_score)
     else:
         chosen = candidates[0]
-    found = explain(method, chosen, model, table, table.scored, budget, settings.seed)
+    found = explain(method, chosen, model=model, table=table, x=table.scored, budget=budget, seed=settings.seed)
     row = {"model": model.name, "method": method, "budget": budget, "settings": chosen, "held_out": held}
     row.update(seconds=found["seconds"], queries=found["queries"])
-    row.update(scores(model, table, table.scored, found["values"], exact))
+    row.update(scores(model, table=table, x=table.scored, values=found["values"], exact=exact))
     return row
 
 
@@ -355,17 +359,19 @@ def exact_rows(model: Model, table: Table) -> tuple[list[dict], np.ndarray]:
     started = time.perf_counter()
     x, base = table.scored, table.baseline.astype(float)
     targets = probabilities(model, x).argmax(1)
-    exact = exact_values(model, table, x, targets)
+    exact = exact_values(model, table=table, x=x, targets=targets)
     found = {"exact Shapley": exact}
     if model.name != "logistic" and int(table.ids.max()) + 1 <= EXACT_ENUMERATION:
-        pairs = [enumerated_values(model, x[i], base, table.ids, int(targets[i])) for i in range(len(x))]
+        pairs = [
+            enumerated_values(model, x=x[i], base=base, ids=table.ids, target=int(t)) for i, t in enumerate(targets)
+        ]
         found["exact Banzhaf"] = np.stack([banzhaf for _, banzhaf in pairs])
     seconds = (time.perf_counter() - started) / len(x)
     rows = []
     for method, values in found.items():
         row = {"model": model.name, "method": method, "budget": None, "settings": {}, "held_out": None}
         row.update(seconds=seconds, queries=None)
-        row.update(scores(model, table, x, values, exact))
+        row.update(scores(model, table=table, x=x, values=values, exact=exact))
         rows.append(row)
     return rows, exact
 
@@ -400,7 +406,9 @@ def run(settings: Settings) -> list[dict]:
                 for method in settings.methods:
                     if (name, method, budget) in done:
                         continue
-                    folder.rows.append(measure(method, model, table, budget, settings, exact))
+                    folder.rows.append(
+                        measure(method, model, table=table, budget=budget, settings=settings, exact=exact)
+                    )
                     print(summary(folder.rows[-1]), flush=True)
                     folder.save(status=f"running: {len(folder.rows)} rows")
     folder.finish()

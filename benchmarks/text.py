@@ -144,7 +144,7 @@ def measure(method: str, blackbox: BlackBox, held: list[str], scored: list[str],
     if len(candidates) > 1:
 
         def held_out_score(options: dict) -> float:
-            runs = [explain(method, options, blackbox, s, budget, seed=99) for s in held]
+            runs = [explain(method, options, blackbox=blackbox, sentence=s, budget=budget, seed=99) for s in held]
             return float(np.mean([token_aopc(blackbox, s, r["values"])["deletion"] for s, r in zip(held, runs)]))
 
         chosen, held_scores = fs.choose(candidates, held_out_score)
@@ -152,7 +152,9 @@ def measure(method: str, blackbox: BlackBox, held: list[str], scored: list[str],
         chosen = candidates[0]
     per_sentence = []
     for sentence in scored:
-        runs = [explain(method, chosen, blackbox, sentence, budget, seed) for seed in SEEDS]
+        runs = [
+            explain(method, chosen, blackbox=blackbox, sentence=sentence, budget=budget, seed=seed) for seed in SEEDS
+        ]
         stability = float(fs.spearman(runs[0]["values"][None], runs[1]["values"][None])[0])
         aopc = token_aopc(blackbox, sentence, runs[0]["values"])
         per_sentence.append(
@@ -187,7 +189,7 @@ def run(settings: Settings) -> list[dict]:
             if wanted in done:
                 continue
             done.add(wanted)
-            folder.rows.append(measure(method, blackbox, held, scored, budget))
+            folder.rows.append(measure(method, blackbox, held=held, scored=scored, budget=budget))
             r = folder.rows[-1]
             print(f"{method:18} {r['budget']}: deletion {r['deletion'][0]:.3f} stability {r['stability'][0]:.3f}")
             folder.save(status=f"running: {len(folder.rows)} rows")

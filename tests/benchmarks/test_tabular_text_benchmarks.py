@@ -44,7 +44,7 @@ def test_enumerated_shapley_values_equal_shaps_tree_explainer(name):
     table = small_table(settings, 6)
     model = tabular.wrap(name, tabular.fit_model(name, table, seed=0).estimator, logit=name == "boosting")
     targets = tabular.probabilities(model, table.scored).argmax(1)
-    enumerated = tabular.exact_values(model, table, table.scored, targets)  # 6 features: enumerated
+    enumerated = tabular.exact_values(model, table=table, x=table.scored, targets=targets)  # 6 features: enumerated
     output = "raw" if name == "boosting" else "probability"
     reference = shap.TreeExplainer(
         model.estimator,
