@@ -49,6 +49,7 @@ import torch
 from benchmarks import feature_scores as fs
 from benchmarks.harness import REPOSITORY, BenchmarkError, RunFolder, default_folder, main_of, markdown_table, option
 from evoxplain import GEEX, LIME, BlackBox, KernelSHAP, recommended_settings
+from evoxplain.errors import require
 from evoxplain.fitness import fitness_fn
 
 DATASETS = ("adult", "breast_cancer")
@@ -216,8 +217,7 @@ def exact_values(model: Model, table: Table, x: np.ndarray, targets: np.ndarray)
         return np.stack(
             [enumerated_shapley(model, x=x[i], base=base, ids=table.ids, target=int(targets[i])) for i in range(len(x))]
         )
-    import shap
-
+    shap = require("shap", "benchmarks", "Exact TreeSHAP values")
     # exact for the forest's probability (a mean of trees) and the boosting's log-odds (a sum of trees);
     # for the boosting's probability shap's TreeExplainer gives other values than the Shapley values
     output = "raw" if model.fitness == "logit" else "probability"
@@ -284,7 +284,7 @@ def explain(method: str, options: dict, model: Model, table: Table, x: np.ndarra
 
 def shap_kernel(model: Model, table: Table, x: np.ndarray, budget: int, seed: int) -> dict:
     """shap's KernelExplainer on the features' game: its one background row is the baseline."""
-    import shap
+    shap = require("shap", "benchmarks", "shap's KernelExplainer rows")
 
     features, base = int(table.ids.max()) + 1, table.baseline
     score, bb = fitness_fn(model.fitness), model.blackbox
@@ -355,17 +355,19 @@ def measure(method: str, model: Model, table: Table, budget: int, settings: Sett
 def exact_rows(model: Model, table: Table) -> tuple[list[dict], np.ndarray]:
     """The exact values' own scores (how far Shapley values themselves get on AOPC) and the values;
     where the coalitions are enumerated, the exact Banzhaf values' scores too (what masks with
-    p = 1/2 converge to: their agreement with the Shapley values is the most such masks can reach)."""
+    p = 1/2 converge to: how far their ranks can agree with the Shapley values' at any budget)."""
     started = time.perf_counter()
     x, base = table.scored, table.baseline.astype(float)
     targets = probabilities(model, x).argmax(1)
-    exact = exact_values(model, table=table, x=x, targets=targets)
-    found = {"exact Shapley": exact}
     if model.name != "logistic" and int(table.ids.max()) + 1 <= EXACT_ENUMERATION:
         pairs = [
             enumerated_values(model, x=x[i], base=base, ids=table.ids, target=int(t)) for i, t in enumerate(targets)
         ]
-        found["exact Banzhaf"] = np.stack([banzhaf for _, banzhaf in pairs])
+        exact = np.stack([shapley for shapley, _ in pairs])
+        found = {"exact Shapley": exact, "exact Banzhaf": np.stack([banzhaf for _, banzhaf in pairs])}
+    else:
+        exact = exact_values(model, table=table, x=x, targets=targets)
+        found = {"exact Shapley": exact}
     seconds = (time.perf_counter() - started) / len(x)
     rows = []
     for method, values in found.items():

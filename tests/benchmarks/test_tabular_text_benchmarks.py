@@ -38,7 +38,7 @@ def small_table(settings: tabular.Settings, features: int) -> tabular.Table:
 @pytest.mark.parametrize("name", ["forest", "boosting"])
 def test_enumerated_shapley_values_equal_shaps_tree_explainer(name):
     """The forest's probability and the boosting's log-odds: TreeSHAP is exact there, and so is enumeration."""
-    import shap
+    shap = pytest.importorskip("shap", reason="shap is in the benchmarks extra: pip install -e '.[benchmarks]'")
 
     settings = tabular.Settings(dataset="breast_cancer", rows=4, held_out=1)
     table = small_table(settings, 6)
@@ -67,7 +67,9 @@ def test_enumerated_shapley_values_equal_shaps_tree_explainer(name):
 
 
 def test_a_tiny_tabular_run_measures_every_method_and_resumes(data_root, tmp_path):
-    common = {"rows": 3, "held_out": 2, "models": ["logistic", "forest"], "data": data_root, "out": tmp_path}
+    pytest.importorskip("shap", reason="shap is in the benchmarks extra: pip install -e '.[benchmarks]'")
+    common = {"rows": 3, "held_out": 2, "models": ["logistic", "forest"], "train_rows": 600}
+    common.update(data=data_root, out=tmp_path)
     rows = tabular.run(tabular.Settings(dataset="adult", budgets=[40], **common))
     by = {(r["model"], r["method"], r["budget"]): r for r in rows}
     assert len(rows) == 3 + 2 * len(tabular.CANDIDATES)  # Banzhaf values for the forest, the logit is additive
