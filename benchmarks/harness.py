@@ -2,13 +2,12 @@
 as they come, and resume.
 
 A benchmark is a module of ``benchmarks`` with a settings dataclass (``Settings``), a
-``run(settings) -> rows`` that tests import and call, and a thin ``main`` (see
-``benchmarks/README.md``, "How to write a benchmark"). Its results go to one run folder,
+``run(settings) -> rows`` that tests import and call, and a thin ``main`` (``benchmarks/tabular.py``
+and ``benchmarks/text.py`` are two). Its results go to one run folder,
 ``benchmarks/results/<benchmark>/<run>/``:
 
 * ``run.json``: what ran, where and when (:func:`run_metadata`: command, machine, commit, date,
-  library versions) and whether it finished; the index ``benchmarks/results/README.md`` is made
-  from these files (``python -m benchmarks.index``);
+  library versions) and whether it finished;
 * ``results.json``: the settings and the rows (and any other section the benchmark keeps);
 * ``results.md``: the same for a reader, a metadata header and what the benchmark renders.
 
