@@ -331,8 +331,18 @@ def scores(model: Model, table: Table, x: np.ndarray, values: np.ndarray, exact:
     return out
 
 
-def measure(method: str, model: Model, table: Table, budget: int, settings: Settings, exact: np.ndarray) -> dict:
-    """One row: the settings chosen on held-out rows, then scored on the scored rows."""
+def banzhaf_agreement(values: np.ndarray, banzhaf: np.ndarray) -> dict:
+    """How close ``values`` are to the exact Banzhaf values, what p = 1/2 masks converge to: rank
+    correlation, and the largest difference in a row relative to that row's largest |value|."""
+    error = np.abs(values - banzhaf).max(1) / np.abs(banzhaf).max(1).clip(1e-12)
+    return {"banzhaf_spearman": fs.mean_and_se(fs.spearman(values, banzhaf)), "banzhaf_error": fs.mean_and_se(error)}
+
+
+def measure(
+    method: str, model: Model, table: Table, budget: int, settings: Settings, exact: dict[str, np.ndarray]
+) -> dict:
+    """One row: the settings chosen on held-out rows, then scored on the scored rows (``exact``:
+    the exact Shapley values, and the Banzhaf values where they were enumerated)."""
     candidates, held = CANDIDATES[method], None
     if len(candidates) > 1:
 
@@ -348,11 +358,13 @@ def measure(method: str, model: Model, table: Table, budget: int, settings: Sett
     found = explain(method, chosen, model=model, table=table, x=table.scored, budget=budget, seed=settings.seed)
     row = {"model": model.name, "method": method, "budget": budget, "settings": chosen, "held_out": held}
     row.update(seconds=found["seconds"], queries=found["queries"])
-    row.update(scores(model, table=table, x=table.scored, values=found["values"], exact=exact))
+    row.update(scores(model, table=table, x=table.scored, values=found["values"], exact=exact["exact Shapley"]))
+    if "exact Banzhaf" in exact:
+        row.update(banzhaf_agreement(found["values"], exact["exact Banzhaf"]))
     return row
 
 
-def exact_rows(model: Model, table: Table) -> tuple[list[dict], np.ndarray]:
+def exact_rows(model: Model, table: Table) -> tuple[list[dict], dict[str, np.ndarray]]:
     """The exact values' own scores (how far Shapley values themselves get on AOPC) and the values;
     where the coalitions are enumerated, the exact Banzhaf values' scores too (what masks with
     p = 1/2 converge to: how far their ranks can agree with the Shapley values' at any budget)."""
@@ -375,7 +387,7 @@ def exact_rows(model: Model, table: Table) -> tuple[list[dict], np.ndarray]:
         row.update(seconds=seconds, queries=None)
         row.update(scores(model, table=table, x=x, values=values, exact=exact))
         rows.append(row)
-    return rows, exact
+    return rows, found
 
 
 # -- the run -----------------------------------------------------------------------------------------
@@ -470,7 +482,7 @@ def markdown(results: dict) -> list[str]:
         ]
         header = ["method", "budget", "deletion", "insertion", "spearman", "top-3", "gap", "s/row", "queries", "chosen"]
         lines += markdown_table(header, body)
-        lines += goal_lines(mine) + paired_lines(mine)
+        lines += goal_lines(mine) + banzhaf_lines(mine) + paired_lines(mine)
     return lines
 
 
@@ -490,6 +502,18 @@ def goal_lines(rows: list[dict]) -> list[str]:
             name = field.removesuffix("_per_row")
             out.append(f"- {budget}: {name}, default − {other}: {mean:+.4f} ± {se:.4f}: {verdict}")
     return ["", "Goals (evoxplain default − the other, row by row; a tie is within two s.e.):", ""] + out if out else []
+
+
+def banzhaf_lines(rows: list[dict]) -> list[str]:
+    """Where the coalitions were enumerated: how close each method came to the exact Banzhaf values."""
+    out = [
+        f"- {r['budget']}: {r['method']}: Spearman {r['banzhaf_spearman'][0]:.3f} ± {r['banzhaf_spearman'][1]:.3f}, "
+        f"largest difference {r['banzhaf_error'][0]:.4f} ± {r['banzhaf_error'][1]:.4f} of the largest value"
+        for r in rows
+        if "banzhaf_spearman" in r
+    ]
+    header = "Against the exact Banzhaf values (mean ± s.e. over rows; the difference relative to each row's largest):"
+    return ["", header, ""] + out if out else []
 
 
 def paired_lines(rows: list[dict]) -> list[str]:

@@ -82,6 +82,9 @@ def test_a_tiny_tabular_run_measures_every_method_and_resumes(data_root, tmp_pat
         regression = by[(model, "bGEEX regression", 40)]
         assert regression["queries"] == 42 and len(regression["held_out"]) == 4
         assert regression["settings"] == regression["held_out"][0]["settings"]  # the held-out choice is scored
+    # enumerated coalitions: every forest row is measured against the exact Banzhaf values too
+    assert all("banzhaf_spearman" in r for r in rows if r["model"] == "forest" and r["budget"])
+    assert not any("banzhaf_spearman" in r for r in rows if r["model"] == "logistic")
     # a linear logit in 14 features: the regression is exact once the pairs span the features
     assert by[("logistic", "bGEEX regression", 40)]["spearman"][0] > 0.95
     again = tabular.run(tabular.Settings(dataset="adult", budgets=[40, 60], methods=["bGEEX"], resume=True, **common))
