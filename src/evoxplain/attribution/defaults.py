@@ -38,7 +38,10 @@
   held-out rows of UCI Adult and breast cancer (``benchmarks/tabular.py``: logistic regression,
   random forest, gradient boosting, 500 to 10,000 queries) this family had the best AOPC deletion,
   or tied (a linear model is fitted exactly by every estimator), and within it the path-free
-  orthogonal setting was the best or tied; results in ``benchmarks/results/tabular/``.
+  orthogonal setting was the best or tied; results in ``benchmarks/results/tabular/``. Masks
+  with p = 1/2 estimate Banzhaf values, not Shapley values: where features interact they rank
+  features a little differently from shap and need not add up to f(x) − f(x̊) (the results'
+  notes say when to prefer Shapley values).
 * Text (a string): Bernoulli masks over the tokens (GEEX's only way with text) with the mean
   estimator in orthogonal designs, the held-out choice at every budget of ``benchmarks/text.py``
   (IMDB sentences through the shipped BiLSTM; ``benchmarks/results/text/imdb/``).
