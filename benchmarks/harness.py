@@ -2,13 +2,15 @@
 as they come, and resume.
 
 A benchmark is a module of ``benchmarks`` with a settings dataclass (``Settings``), a
-``run(settings) -> rows`` that tests import and call, and a thin ``main`` (``benchmarks/tabular.py``
-and ``benchmarks/text.py`` are two). Its results go to one run folder,
+``run(settings) -> rows`` that tests import and call, and a thin ``main`` (see
+``benchmarks/README.md``, "How to write a benchmark"). Its results go to one run folder,
 ``benchmarks/results/<benchmark>/<run>/``:
 
 * ``run.json``: what ran, where and when (:func:`run_metadata`: command, machine, commit, date,
-  library versions) and whether it finished;
-* ``results.json``: the settings and the rows (and any other section the benchmark keeps);
+  library versions) and whether it finished; the index ``benchmarks/results/README.md`` is made
+  from these files (``python -m benchmarks.index``);
+* ``results.json``: the same metadata (``meta``: the file stands alone), the settings and the
+  rows, and any other section the benchmark keeps;
 * ``results.md``: the same for a reader, a metadata header and what the benchmark renders.
 
 :class:`RunFolder` rewrites all three after every row, so a run cut short keeps what it finished,
@@ -53,7 +55,8 @@ class BenchmarkError(Exception):
 def option(default: Any = dataclasses.MISSING, help: str = "", **argparse_options: Any) -> Any:
     """A settings field that is also a command-line option ``--field-name`` (``help``, and any
     ``argparse`` keyword such as ``choices`` or ``metavar``). Lists take a copy of ``default`` and
-    are given as several words, or as one word split at ``sep=","`` where the field says so.
+    are given as several words, or as one word split at ``sep=","`` where the field says so; a
+    ``bool`` is a flag, False unless given.
 
     Example:
         >>> @dataclasses.dataclass
@@ -284,6 +287,9 @@ def header_lines(meta: dict[str, Any]) -> list[str]:
 class RunFolder:
     """One run's folder: ``run.json``, ``results.json`` and ``results.md``, rewritten by :meth:`save`.
 
+    :attr:`meta` is the run's metadata, :attr:`results` what ``results.json`` holds beside it
+    (``settings``, ``rows`` and the benchmark's own sections).
+
     ``render(results) -> lines`` writes the benchmark's part of ``results.md`` (below the
     metadata header), ``figures(folder, results)`` anything else (plots); both run at every save.
     With ``resume`` (by default the settings' own ``resume``), an earlier run's ``results.json`` in
@@ -328,7 +334,7 @@ class RunFolder:
         self.meta["status"] = status or self.meta["status"]
         self.meta["hardware"]["load_average"] = load_average()
         write_json(self.folder / "run.json", self.meta)
-        write_json(self.folder / "results.json", self.results)
+        write_json(self.folder / "results.json", {"meta": self.meta, **self.results})
         lines = header_lines(self.meta) + [""] + (self.render(self.results) if self.render else [])
         (self.folder / "results.md").write_text("\n".join(lines).rstrip("\n") + "\n")
         if self.figures is not None and self.rows:
