@@ -36,7 +36,7 @@
 
 The evidence, with the runs it comes from: ``benchmarks/FINDINGS.md`` in the repository
 (sections "Attributions on ImageNet" and "Attributions on MNIST and Fashion-MNIST"); for rows and
-text, ``benchmarks/results/tabular/README.md`` and ``benchmarks/results/text/README.md``.
+text, ``benchmarks/results/tabular/adult/README.md`` and ``benchmarks/results/text/imdb/README.md``.
 
 Example:
     >>> recommended_settings((1, 28, 28))
