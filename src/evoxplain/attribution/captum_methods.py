@@ -5,7 +5,8 @@ Each method hands Captum a forward function that sends every perturbed input thr
 explained score of the target (``fitness``, the probability by default, as for GEEX). Captum
 builds ``batch_size`` perturbations per call (``perturbations_per_eval``). Features are grouped
 into a regular grid of square superpixels shared by the channels (:mod:`.superpixels`); a row
-``(D,)`` gives every feature its own group.
+``(D,)`` gives every feature its own group, unless ``groups`` says which features go together
+(the one-hot columns of a category: :func:`~evoxplain.sampling.feature_groups`).
 
 Queries per input (``Explanation.queries``, every input the model saw):
 
@@ -42,6 +43,7 @@ from ..blackbox import BlackBox
 from ..constraints import Integer, Optional, Pair, Real, check_all
 from ..errors import InvalidInputError, require
 from ..fitness import Fitness
+from ..sampling import Groups, feature_groups
 from .base import Explainer, seeded_global_rng
 from .superpixels import default_cell, grid_mask, spread
 
@@ -100,6 +102,7 @@ class _Surrogate(Explainer):
         *,
         queries: int = 1000,
         superpixel: int | None = None,
+        groups: Groups | None = None,
         baseline: Baseline = 0.0,
         fitness: str = "prob",
         batch_size: int | None = None,
@@ -107,11 +110,15 @@ class _Surrogate(Explainer):
     ):
         own = check_all(SETTINGS, queries=queries, superpixel=superpixel)
         super().__init__(model, baseline=baseline, fitness=fitness, batch_size=batch_size, seed=seed)
-        self.queries, self.superpixel = own["queries"], own["superpixel"]
+        if groups is not None and superpixel is not None:
+            raise InvalidInputError("choose superpixel (a grid) or groups, not both")
+        self.queries, self.superpixel, self.groups = own["queries"], own["superpixel"], groups
         self._params.update(queries=self.queries, superpixel=self.superpixel)
 
     def _feature_mask(self, x: torch.Tensor) -> torch.Tensor:
-        """Superpixel ids of ``x``'s shape (one group per feature for a row)."""
+        """Group ids of ``x``'s shape: ``groups``, else superpixels (one group per feature for a row)."""
+        if self.groups is not None:
+            return feature_groups(self.groups, tuple(x.shape)).to(x.device)
         cell = self.superpixel if self.superpixel is not None else default_cell(tuple(x.shape))
         if x.ndim >= 2 and cell > min(x.shape[-2:]):
             raise InvalidInputError(f"superpixel={cell} is larger than the image {tuple(x.shape[-2:])}")
@@ -161,6 +168,9 @@ class LIME(_Surrogate):
         queries: random coalitions (``n_samples``); one explanation costs ``queries + 1``.
         superpixel: the side of a square superpixel in pixels; None: a 14×14 grid (16 px at
             224, 2 px at 28). Ignored for rows ``(D,)``: each feature is its own group.
+        groups: features switched on and off together instead of superpixels: blocks of feature
+            indices (the one-hot columns of a category; every other feature alone) or one id per
+            feature (:func:`~evoxplain.sampling.feature_groups`).
         baseline: what an "off" superpixel shows: a number, ``"mean"``, ``"blur"`` or a tensor.
         alpha: the surrogate's L1 penalty: 0 (default) fits weighted least squares
             (scikit-learn ``LinearRegression``); > 0 a ``Lasso``. Captum's default, 0.01, zeroes
@@ -185,6 +195,7 @@ class LIME(_Surrogate):
         *,
         queries: int = 1000,
         superpixel: int | None = None,
+        groups: Groups | None = None,
         baseline: Baseline = 0.0,
         alpha: float = 0.0,
         kernel_width: float = 1.0,
@@ -196,6 +207,7 @@ class LIME(_Surrogate):
             model,
             queries=queries,
             superpixel=superpixel,
+            groups=groups,
             baseline=baseline,
             fitness=fitness,
             batch_size=batch_size,
@@ -241,7 +253,7 @@ class KernelSHAP(_Surrogate):
         model: anything :class:`~evoxplain.BlackBox` accepts, or a ``BlackBox``.
         queries: coalitions (``n_samples``, at least 2); one explanation costs exactly
             ``queries`` (the first coalition is the input, answered by the prediction query).
-        superpixel: as for :class:`LIME`.
+        superpixel, groups: as for :class:`LIME`.
         baseline: what an "off" superpixel shows: a number, ``"mean"``, ``"blur"`` or a tensor.
         fitness, batch_size, seed: as for :class:`LIME`.
 

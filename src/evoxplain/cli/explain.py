@@ -191,9 +191,10 @@ def make_explainer(
 
     ``auto``: :func:`recommended_settings` for the shape and ``queries`` (images over 64 px:
     Bernoulli masks of crisp cells fitted by regression, not integrated, 28 cells along the shorter
-    side from two mirrored pairs per cell on, else 14; smaller images: ``bgeex``; anything else:
-    ``geex``); ``ge``: plain gradient estimate; ``geex``: integrated; ``gers``: integrated with
-    noise drawn at ``mask_size`` (default :func:`default_mask`) for every channel and upsampled;
+    side from two mirrored pairs per cell on, else 14; smaller images: ``bgeex``; rows: Bernoulli
+    masks over the features fitted by regression, not integrated); ``ge``: plain gradient estimate;
+    ``geex``: integrated; ``gers``: integrated with noise drawn at ``mask_size`` (default
+    :func:`default_mask`) for every channel and upsampled;
     ``bgeex``: the paper's integrated Bernoulli masks at ``mask_size``, shared by the channels. A
     ``mask_size`` given to ``ge`` or ``geex`` resizes their noise too. ``estimator`` (Bernoulli
     masks): ``mean`` or ``regression``; ``auto`` keeps the preset's (``mean`` but where ``auto``
