@@ -93,7 +93,9 @@ def preprocess_image(image, size: int = 224) -> torch.Tensor:
     return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
 
 
-def load_imagenet_samples(root: str | Path | None = None, size: int = 224, *, download: bool = False) -> ImageNetSamples:
+def load_imagenet_samples(
+    root: str | Path | None = None, size: int = 224, *, download: bool = False
+) -> ImageNetSamples:
     """Load the ``imagenet_samples/`` images, preprocessed to ``size`` × ``size``.
 
     Args:
