@@ -76,3 +76,33 @@ def _loads_as_tensors(blob: bytes) -> bool:
     except Exception:
         return False
     return True
+
+
+def onnx_fixed_batch(path: str | Path) -> int | None:
+    """The batch size an ONNX file was exported with when its batch axis is fixed, else None.
+
+    Example:
+        >>> torch.onnx.export(torch.nn.Linear(4, 2), (torch.rand(1, 4),), "fixed.onnx", dynamo=False)
+        >>> onnx_fixed_batch("fixed.onnx")
+        1
+    """
+    from .errors import require
+
+    ort = require("onnxruntime", "onnx", "ONNX models")
+    try:
+        shape = ort.InferenceSession(str(path)).get_inputs()[0].shape
+    except Exception as err:
+        raise InvalidInputError(f"{path} is not an ONNX model ONNX Runtime can open: {err}") from None
+    return shape[0] if shape and isinstance(shape[0], int) else None
+
+
+def fixed_batch_hint(fixed: int) -> str:
+    """What to do about an ONNX file whose batch axis was fixed at ``fixed`` when exported."""
+    fix = "pass batch_size=1 (on the command line --batch-size 1: one input per call, slower), or "
+    fix = fix if fixed == 1 else ""
+    return (
+        f"this ONNX file takes batches of exactly {fixed} input{'s' if fixed > 1 else ''} (its batch axis was fixed "
+        f"when it was exported), but evoxplain sends batches of many perturbed inputs: {fix}export it again with a "
+        "dynamic batch axis: torch.onnx.export(model, (x,), path, input_names=['x'], "
+        "dynamic_shapes={'x': {0: torch.export.Dim('batch')}})"
+    )

@@ -30,9 +30,11 @@ from tqdm.auto import tqdm
 
 from ..baseline import Baseline
 from ..blackbox import BlackBox, as_blackbox
+from ..diagnostics import diagnose
 from ..errors import InvalidInputError
 from ..explanation import Explanation
 from ..fitness import fitness_fn
+from ..progress import shown
 
 
 class Explainer:
@@ -122,7 +124,7 @@ class Explainer:
         parts: list[dict[str, Any]] = []
         started_queries, started = bb.queries, time.perf_counter()
         total = sum(self.cost(item) for item in items)
-        with tqdm(total=total, disable=not self.progress, unit="query", desc=self.method) as self._bar:
+        with tqdm(total=total, disable=not shown(self.progress), unit="query", desc=self.method) as self._bar:
             for i, item in enumerate(items):
                 bb.check_budget(
                     self.cost(item),
@@ -131,7 +133,10 @@ class Explainer:
                 )
                 sub_seed = int(np.random.SeedSequence([seed, i]).generate_state(1, np.uint64)[0] >> 2)
                 parts.append(self._explain_one(item, targets[i], sub_seed))
-        return self._assemble(parts, started, started_queries, seed, batched)
+        explanation = self._assemble(parts, started, started_queries, seed, batched)
+        gaussian = getattr(self, "distribution", "gaussian") == "gaussian"
+        diagnose(explanation, items, sigma=getattr(self, "sigma", None) if gaussian else None)
+        return explanation
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in self._params.items() if k != "access")

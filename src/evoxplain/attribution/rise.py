@@ -128,5 +128,6 @@ class RISE(Explainer):
             masks = torch.cat([self.masks(min(BLOCK, last - s), spatial, generator) for s in range(first, last, BLOCK)])
             f = self.fitness(bb(base + masks.view(len(masks), *broadcast, *spatial) * delta), target, bb.output)
             total += f @ masks.reshape(len(masks), -1)
+            self._progress(len(masks))
         saliency = (total / (self.queries * self.p)).view(spatial).expand_as(x)
         return {"values": saliency.cpu().clone(), "target": target, "score": scores[0]}

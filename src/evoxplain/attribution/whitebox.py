@@ -77,6 +77,7 @@ class _WhiteBox(Explainer):
         def forward(batch: torch.Tensor) -> torch.Tensor:
             bb.check_budget(len(batch), what=f"{self.name}: a batch of {len(batch)} forward/backward passes")
             bb.queries += len(batch)
+            self._progress(len(batch))
             with bb._autocast():
                 raw = self.module(batch)
             return self.fitness(raw.float(), target, bb.output)

@@ -18,7 +18,8 @@ The work is done by :func:`run_explain` (from Python too) and its steps, plain f
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,18 +27,34 @@ import numpy as np
 import torch
 import typer
 
-from ..attribution import GEEX, recommended_settings
+from ..attribution import (
+    GEEX,
+    LIME,
+    RISE,
+    Explainer,
+    IntegratedGradients,
+    KernelSHAP,
+    Occlusion,
+    Saliency,
+    SmoothGrad,
+    recommended_settings,
+)
 from ..attribution.defaults import bernoulli_mask, gaussian_mask
 from ..blackbox import BlackBox
+from ..diagnostics import EvoxplainWarning
 from ..errors import EvoxplainError, InvalidInputError, ModelCallError
 from ..explanation import Explanation
 from ..files import atomic_path, write_text_atomic
 from ..inputs import InputSpec, fit_image, load_input
+from ..model_files import fixed_batch_hint, onnx_fixed_batch
 from ..plugins import ZOO_HINT, builtin_model, builtin_models
 from ..runs import Manifest, now, write_manifest
 from .common import app, class_name, fail, parse_baseline, parse_pair
 
-METHODS = ("auto", "gers", "geex", "ge", "bgeex")
+GEEX_METHODS = ("auto", "gers", "geex", "ge", "bgeex")
+BLACK_BOX = ("lime", "kernelshap", "occlusion", "rise")
+WHITE_BOX = ("saliency", "ig", "smoothgrad")
+METHODS = GEEX_METHODS + BLACK_BOX + WHITE_BOX
 ESTIMATORS = ("auto", "mean", "regression")
 DESIGNS = ("auto", "random", "orthogonal")
 DEFAULT_MODEL = "efficientnet-lite0"
@@ -129,9 +146,27 @@ def load_source(path: str | Path | None, spec: InputSpec | None = None) -> tuple
         photo, stem = samples[0]()
         return fit_image(photo, spec), stem
     x = load_input(path, spec)
+    if spec is not None and x.ndim == 2 and spec.channels == 1 and (spec.size is None or tuple(x.shape) == spec.size):
+        x = x[None]  # an (H, W) array for a model of one channel: the channel axis is certain
     if spec is not None:
         x = spec.check(x)
+        if spec.channels == 1 and Path(path).suffix.lower() != ".npy" and _is_colour(path):
+            warnings.warn(
+                f"{Path(path).name} is a colour image; it was converted to grayscale because the model takes "
+                f"{spec.describe()}",
+                EvoxplainWarning,
+                stacklevel=2,
+            )
     return x, Path(path).stem
+
+
+def _is_colour(path: str | Path) -> bool:
+    """Whether an image file's pixels differ between its colour channels."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        rgb = np.asarray(image.convert("RGB"))
+    return bool((rgb[..., 0] != rgb[..., 1]).any() or (rgb[..., 1] != rgb[..., 2]).any())
 
 
 def default_mask(shape: tuple[int, ...], method: str = "bgeex") -> tuple[int, int]:
@@ -160,20 +195,25 @@ def make_explainer(
     progress: bool = False,
     estimator: str = "auto",
     design: str = "auto",
-) -> GEEX:
-    """The GEEX preset called ``method`` for inputs of ``shape``.
+    cell: int | None = None,
+) -> Explainer:
+    """The explainer called ``method`` for inputs of ``shape``: a GEEX preset (:data:`GEEX_METHODS`),
+    another black-box method (``lime``, ``kernelshap``, ``occlusion``, ``rise``) or a white-box one
+    (``saliency``, ``ig``, ``smoothgrad``: a torch model only, a clear error otherwise).
 
-    ``auto``: :func:`recommended_settings` for the shape and ``queries`` (images over 64 px:
-    Bernoulli masks of crisp cells fitted by regression, not integrated, 28 cells along the shorter
-    side from two mirrored pairs per cell on, else 14; smaller images: ``bgeex``; anything else:
-    ``geex``); ``ge``: plain gradient estimate; ``geex``: integrated; ``gers``: integrated with
-    noise drawn at ``mask_size`` (default :func:`default_mask`) for every channel and upsampled;
-    ``bgeex``: the paper's integrated Bernoulli masks at ``mask_size``, shared by the channels. A
-    ``mask_size`` given to ``ge`` or ``geex`` resizes their noise too. ``estimator`` (Bernoulli
-    masks): ``mean`` or ``regression``; ``auto`` keeps the preset's (``mean`` but where ``auto``
-    recommends the regression). ``design``: ``random`` or ``orthogonal`` directions; ``auto``
-    keeps the preset's (orthogonal where ``auto`` recommends it). ``baseline="auto"``: a blurred
-    copy for images larger than 64 pixels, else 0.
+    GEEX presets: ``auto``: :func:`recommended_settings` for the shape and ``queries`` (images over
+    64 px: Bernoulli masks of crisp cells fitted by regression, not integrated, 28 cells along the
+    shorter side from two mirrored pairs per cell on, else 14; smaller images: ``bgeex``; anything
+    else: ``geex``); ``ge``: plain gradient estimate; ``geex``: integrated; ``gers``: integrated
+    with noise drawn at ``mask_size`` (default :func:`default_mask`) for every channel and
+    upsampled; ``bgeex``: the paper's integrated Bernoulli masks at ``mask_size``, shared by the
+    channels. A ``mask_size`` given to ``ge`` or ``geex`` resizes their noise too. ``estimator``
+    (Bernoulli masks): ``mean`` or ``regression``; ``auto`` keeps the preset's. ``design``:
+    ``random`` or ``orthogonal`` directions; ``auto`` keeps the preset's.
+
+    The others: ``queries`` is LIME's and KernelSHAP's coalitions and RISE's masks; ``cell`` (pixels)
+    is LIME's and KernelSHAP's superpixel side, RISE's grid cell and Occlusion's window (their
+    defaults when None). ``baseline="auto"``: a blurred copy for images larger than 64 pixels, else 0.
 
     GERS noise is not shared by the channels: a shared Gaussian mask moves them together, so it
     sees only the gradient summed over the channels and misses what depends on colour.
@@ -183,9 +223,63 @@ def make_explainer(
         (7, 7)
         >>> make_explainer(BlackBox(model), (3, 224, 224)).estimator
         'regression'
+        >>> make_explainer(BlackBox(model), (1, 28, 28), "lime", queries=500, cell=4)
+        LIME(baseline=0.0, fitness='prob', queries=500, superpixel=4, alpha=0.0, kernel_width=1.0)
     """
     if method not in METHODS:
         raise InvalidInputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    if baseline == "auto":
+        baseline = recommended_settings(shape, queries).get("baseline", 0.0)
+    if method in GEEX_METHODS:
+        explainer = _geex_preset(
+            blackbox, shape, method, queries=queries, sigma=sigma, mask_size=mask_size, baseline=baseline,
+            fitness=fitness, seed=seed, estimator=estimator, design=design,
+        )  # fmt: skip
+    else:
+        common = {"baseline": baseline, "fitness": fitness, "seed": seed}
+        explainer = _other_method(blackbox, shape, method, queries=queries, cell=cell, common=common)
+    explainer.progress = progress
+    return explainer
+
+
+def _other_method(blackbox: BlackBox, shape: tuple[int, ...], method: str, *, queries, cell, common) -> Explainer:
+    """LIME, KernelSHAP, Occlusion, RISE or a white-box method, with the command's settings."""
+    if method in WHITE_BOX:
+        if blackbox.kind != "torch":
+            raise InvalidInputError(
+                f"--method {method} is white-box: it backpropagates through the model, which needs a torch model "
+                f"(a built-in one or a torch.export .pt2 file); this one is {blackbox.kind}. Use a black-box "
+                "method: auto, geex, bgeex, gers, ge, lime, kernelshap, occlusion or rise"
+            )
+        if method == "saliency":
+            return Saliency(blackbox, absolute=False, fitness=common["fitness"], seed=common["seed"])
+        if method == "smoothgrad":
+            return SmoothGrad(blackbox, fitness=common["fitness"], seed=common["seed"])
+        return IntegratedGradients(blackbox, **common)
+    if method == "lime":
+        return LIME(blackbox, queries=queries, superpixel=cell, **common)
+    if method == "kernelshap":
+        return KernelSHAP(blackbox, queries=queries, superpixel=cell, **common)
+    if method == "rise":
+        return RISE(blackbox, queries=queries, cell=cell, **common)
+    return Occlusion(blackbox, window=cell, **common)
+
+
+def _geex_preset(
+    blackbox: BlackBox,
+    shape: tuple[int, ...],
+    method: str,
+    *,
+    queries: int,
+    sigma: float,
+    mask_size: tuple[int, int] | None,
+    baseline: float | str,
+    fitness: str,
+    seed: int | None,
+    estimator: str,
+    design: str,
+) -> GEEX:
+    """The GEEX preset ``method`` (see :func:`make_explainer`)."""
     if estimator not in ESTIMATORS:
         raise InvalidInputError(f"--estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}")
     if design not in DESIGNS:
@@ -210,8 +304,6 @@ def make_explainer(
         settings["estimator"] = estimator
     if design != "auto":
         settings["design"] = design
-    if baseline == "auto":
-        baseline = recommended.get("baseline", 0.0)
     return GEEX(
         blackbox,
         queries=queries,
@@ -219,7 +311,6 @@ def make_explainer(
         baseline=baseline,
         fitness=fitness,
         seed=seed,
-        progress=progress,
         **settings,
     )
 
@@ -378,6 +469,7 @@ class ExplainResult:
     classes: list[str] | None
     paths: list[Path]
     seconds: float
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def predicted(self) -> int:
@@ -408,6 +500,7 @@ class ExplainOptions:
     progress: bool = False
     estimator: str = "auto"
     design: str = "auto"
+    cell: int | None = None
 
 
 def run_explain(
@@ -417,6 +510,7 @@ def run_explain(
 
     ``source`` is the input file (None: the sample photo); ``options`` (or the same settings as
     keywords) the command's options, parsed. The output folder is checked before the first query.
+    What :mod:`evoxplain.diagnostics` warns about is in ``warnings`` (and the manifest).
 
     Example:
         >>> from PIL import Image
@@ -428,16 +522,67 @@ def run_explain(
     """
     o = options or ExplainOptions(**settings)
     started_at = now()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EvoxplainWarning)
+        done = _explain(source, o)
+    messages = _pass_on(caught)
+    exp, resolved, probs, stem = done.explanation, done.resolved, done.probabilities, done.stem
+    summary = summary_text(resolved.name, exp, probs, resolved.classes, tuple(done.x.shape), done.total, o.method)
+    name = class_name(resolved.classes, exp.target)
+    title = f"{name}: p={float(probs[exp.target]):.3f} ({o.method}, {exp.queries} queries)"
+    paths = write_outputs(o.out, stem, done.x, exp, title, summary)
+    extra = {"queries": exp.queries, "seconds": exp.seconds, "input": stem, "shape": list(done.x.shape)}
+    manifest = Manifest(
+        kind="explanation",
+        model=resolved.name,
+        settings={**exp.params, "method": exp.method, "target": exp.target},
+        files={path.name.removeprefix(f"{stem}_").split(".")[0]: path.name for path in paths},
+        started=started_at,
+        extra={**extra, "warnings": messages} if messages else extra,
+    )
+    manifest.finished = now()
+    paths.append(write_manifest(o.out, manifest))
+    return ExplainResult(exp, probs, resolved.classes, paths, done.seconds, messages)
+
+
+def _pass_on(caught: list[warnings.WarningMessage]) -> list[str]:
+    """The messages of the :class:`EvoxplainWarning` caught; the other warnings issued again."""
+    for w in caught:
+        if not issubclass(w.category, EvoxplainWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return [str(w.message) for w in caught if issubclass(w.category, EvoxplainWarning)]
+
+
+@dataclass
+class _Explained:
+    resolved: ResolvedModel
+    x: torch.Tensor
+    stem: str
+    probabilities: torch.Tensor
+    explanation: Explanation
+    seconds: float
+    total: int
+
+
+def _explain(source: str | Path | None, o: ExplainOptions) -> _Explained:
+    """Load and check the model and input, predict, explain (no file written but the folder check)."""
     resolved = resolve_model(o.model, o.size, o.channels)
     x, stem = load_source(source, resolved.spec)
     prepare_folder(o.out)
     batch_size = o.batch_size or (32 if x.numel() > 10_000 else 256)  # large images: bounded memory
+    if not resolved.builtin and str(resolved.model).lower().endswith(".onnx"):
+        fixed = onnx_fixed_batch(resolved.model)
+        if fixed is not None and (fixed != 1 or batch_size != 1):
+            raise InvalidInputError(f"{resolved.name}: {fixed_batch_hint(fixed)}")
     blackbox = BlackBox(resolved.model, output="logits" if resolved.builtin else "auto", batch_size=batch_size)
     try:
         probs = blackbox.probabilities(x[None])[0].cpu()
     except ModelCallError as err:
-        if resolved.spec is None and x.ndim == 3:
-            raise ModelCallError(f"{err} Use --size H,W and --channels C to say what images the model takes.") from err
+        if resolved.spec is None and x.ndim in (2, 3):
+            raise ModelCallError(
+                f"{err} Use --size H,W and --channels C to say what images the model takes (an (H, W) array then "
+                "gets its channel axis)."
+            ) from err
         raise
     if o.target is not None and not 0 <= o.target < len(probs):
         raise InvalidInputError(
@@ -447,26 +592,12 @@ def run_explain(
     explainer = make_explainer(
         blackbox, tuple(x.shape), method=o.method, queries=queries, sigma=o.sigma, mask_size=o.mask_size,
         baseline=o.baseline, fitness=o.fitness, seed=o.seed, progress=o.progress, estimator=o.estimator,
-        design=o.design,
+        design=o.design, cell=o.cell,
     )  # fmt: skip
     started = time.perf_counter()
     exp = explainer.explain(x, o.target, batched=False)
     seconds = time.perf_counter() - started
-    summary = summary_text(resolved.name, exp, probs, resolved.classes, tuple(x.shape), blackbox.queries, o.method)
-    name = class_name(resolved.classes, exp.target)
-    title = f"{name}: p={float(probs[exp.target]):.3f} ({o.method}, {exp.queries} queries)"
-    paths = write_outputs(o.out, stem, x, exp, title, summary)
-    manifest = Manifest(
-        kind="explanation",
-        model=resolved.name,
-        settings={**exp.params, "method": exp.method, "target": exp.target},
-        files={path.name.removeprefix(f"{stem}_").split(".")[0]: path.name for path in paths},
-        started=started_at,
-        extra={"queries": exp.queries, "seconds": exp.seconds, "input": stem, "shape": list(x.shape)},
-    )
-    manifest.finished = now()
-    paths.append(write_manifest(o.out, manifest))
-    return ExplainResult(exp, probs, resolved.classes, paths, seconds)
+    return _Explained(resolved, x, stem, probs, exp, seconds, blackbox.queries)
 
 
 @app.command()
@@ -484,7 +615,8 @@ def explain(
         str,
         typer.Option(
             help="auto (the benchmarked defaults: Bernoulli masks for images, geex for anything else), "
-            "bgeex, gers, geex or ge."
+            "bgeex, gers, geex, ge; lime, kernelshap, occlusion, rise; white-box (torch models only): "
+            "saliency, ig, smoothgrad."
         ),
     ] = "auto",
     estimator: Annotated[
@@ -497,7 +629,15 @@ def explain(
         ),
     ] = "auto",
     queries: Annotated[
-        int | None, typer.Option(help="Perturbed inputs (even). Default: 1000 for efficientnet-lite0, else 2000.")
+        int | None,
+        typer.Option(
+            help="Perturbed inputs (GEEX: even; LIME, KernelSHAP: coalitions; RISE: masks). "
+            "Default: 1000 for efficientnet-lite0, else 2000."
+        ),
+    ] = None,
+    cell: Annotated[
+        int | None,
+        typer.Option(help="LIME/KernelSHAP superpixel side, RISE grid cell, Occlusion window, in pixels."),
     ] = None,
     sigma: Annotated[float, typer.Option(help="Search radius, in input units.")] = 0.2,
     mask_size: Annotated[
@@ -524,11 +664,13 @@ def explain(
             model=model, method=method, queries=queries, sigma=sigma, mask_size=parse_pair(mask_size, "--mask-size"),
             target=target, seed=seed, baseline=parse_baseline(baseline), fitness=fitness, batch_size=batch_size,
             size=parse_pair(size, "--size"), channels=channels, out=out, progress=True, estimator=estimator,
-            design=design,
+            design=design, cell=cell,
         )  # fmt: skip
         result = run_explain(input, options)
     except EvoxplainError as err:
         fail(err)
+    for message in result.warnings:
+        typer.echo(f"warning: {message}", err=True)
     exp, probs, predicted = result.explanation, result.probabilities, result.predicted
     typer.echo(f"predicted: {class_name(result.classes, predicted)}, probability {float(probs[predicted]):.4f}")
     if exp.target != predicted:

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..blackbox import BlackBox, as_blackbox
 from ..errors import (
@@ -37,6 +38,7 @@ from ..errors import (
     ModelOutputError,
     QueryBudgetExceeded,
 )
+from ..progress import shown
 from .objective import Objective, stopping_rule
 from .result import ExemplarResult, Generation
 
@@ -495,14 +497,16 @@ class LatentSearch:
     def _drive(self, states: Sequence[SearchState]) -> None:
         """The lockstep loop: every generation, one generator call and one model call."""
         kind = type(states[0])  # one method, one kind of state
-        while True:
-            asks = kind.ask_all(states)
-            if not asks:
-                return
-            latents = torch.cat([z for _, z in asks])
-            self._check_budget(len(latents), states)
-            inputs, probs = self._evaluate(latents)
-            kind.tell_all(asks, inputs, probs)
+        with tqdm(total=len(states), unit="search", desc=self.method, disable=not shown()) as bar:
+            while True:
+                asks = kind.ask_all(states)
+                if not asks:
+                    return
+                latents = torch.cat([z for _, z in asks])
+                self._check_budget(len(latents), states)
+                inputs, probs = self._evaluate(latents)
+                kind.tell_all(asks, inputs, probs)
+                bar.update(sum(state.done for state in states) - bar.n)
 
     def _check_budget(self, needed: int, states: Sequence[SearchState]) -> None:
         """Stop before a generation the model's own budget cannot pay for, keeping what was found."""
