@@ -103,6 +103,5 @@ def fixed_batch_hint(fixed: int) -> str:
     return (
         f"this ONNX file takes batches of exactly {fixed} input{'s' if fixed > 1 else ''} (its batch axis was fixed "
         f"when it was exported), but evoxplain sends batches of many perturbed inputs: {fix}export it again with a "
-        "dynamic batch axis: torch.onnx.export(model, (x,), path, input_names=['x'], "
-        "dynamic_shapes={'x': {0: torch.export.Dim('batch')}})"
+        "dynamic batch axis: torch.onnx.export(model, (x,), path, dynamic_shapes=({0: torch.export.Dim('batch')},))"
     )

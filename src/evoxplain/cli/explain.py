@@ -46,7 +46,7 @@ from ..errors import EvoxplainError, InvalidInputError, ModelCallError
 from ..explanation import Explanation
 from ..files import atomic_path, write_text_atomic
 from ..inputs import InputSpec, fit_image, load_input
-from ..model_files import fixed_batch_hint, onnx_fixed_batch
+from ..model_files import fixed_batch_hint, load_export, onnx_fixed_batch
 from ..plugins import ZOO_HINT, builtin_model, builtin_models
 from ..runs import Manifest, now, write_manifest
 from .common import app, class_name, fail, parse_baseline, parse_pair
@@ -116,7 +116,8 @@ def resolve_model(name: str, size: tuple[int, int] | None = None, channels: int 
             "torch.export (.pt2) or ONNX (.onnx) file"
         )
     spec = InputSpec(channels, size) if channels is not None else None
-    return ResolvedModel(str(path), path.name, None, spec, builtin=False)
+    model = load_export(path) if path.suffix.lower() == ".pt2" else str(path)  # a module: white-box methods work
+    return ResolvedModel(model, path.name, None, spec, builtin=False)
 
 
 def load_source(path: str | Path | None, spec: InputSpec | None = None) -> tuple[torch.Tensor, str]:
@@ -566,6 +567,8 @@ class _Explained:
 
 def _explain(source: str | Path | None, o: ExplainOptions) -> _Explained:
     """Load and check the model and input, predict, explain (no file written but the folder check)."""
+    if o.method not in METHODS:
+        raise InvalidInputError(f"--method must be one of {', '.join(METHODS)}, not {o.method!r}")
     resolved = resolve_model(o.model, o.size, o.channels)
     x, stem = load_source(source, resolved.spec)
     prepare_folder(o.out)
