@@ -162,9 +162,7 @@ DATASETS: dict[str, Dataset] = {
             "evoxplain_zoo.data.subsets",
             (DataFile("fer2013_subset.npz", f"sha256:{FER_ARRAYS}"),),
             # GitHub makes the archive on request, so its bytes are not guaranteed: the built arrays are checked
-            Source(
-                "https://github.com/RecepTahirGunlu/Duygu-Tanima/archive/8041c66.zip", None, "fer2013-images.zip"
-            ),
+            Source("https://github.com/RecepTahirGunlu/Duygu-Tanima/archive/8041c66.zip", None, "fer2013-images.zip"),
             build_fer_subset,
         ),
         Dataset(
