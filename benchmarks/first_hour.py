@@ -15,6 +15,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import shlex
 import subprocess
 import sys
@@ -43,15 +44,19 @@ def commit() -> str:
 
 
 def run(command: str, folder: Path) -> dict:
-    """Run ``command`` in ``folder`` with the evoxplain next to this Python; time it."""
+    """Run ``command`` in ``folder`` with the evoxplain next to this Python; its wall time, and the
+    CPU time it used (user + system: what a busy shared machine does not inflate)."""
     args = shlex.split(command)
     args[0] = str(Path(sys.executable).with_name("evoxplain"))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(args, cwd=folder, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         print(done.stderr[-2000:], file=sys.stderr)
-    return {"seconds": round(seconds, 1), "exit": done.returncode}
+    return {"seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "exit": done.returncode}
 
 
 def markdown(result: dict) -> str:
@@ -61,14 +66,17 @@ def markdown(result: dict) -> str:
         f"- Command: `{result['command']}`",
         f"- Machine: {result['machine']}",
         f"- Date: {result['date']}; evoxplain at commit {result['commit']}",
-        "- Each command in a fresh process (Python start-up and model loading included), one after another.",
+        "- Each command in a fresh process (Python start-up and model loading included), one after another. "
+        "Wall seconds depend on what else the machine runs (see the load average); CPU seconds (user + "
+        "system, all threads) are the work itself: on an idle machine with n cores the wall time is "
+        "about CPU / n for the parallel parts.",
         "",
-        "| what | command | seconds |",
-        "|---|---|---|",
+        "| what | command | wall seconds | CPU seconds |",
+        "|---|---|---|---|",
     ]
     for row in result["rows"]:
         seconds = f"{row['seconds']:.0f}" if row["exit"] == 0 else f"failed (exit {row['exit']})"
-        lines.append(f"| {row['what']} | `{row['command']}` | {seconds} |")
+        lines.append(f"| {row['what']} | `{row['command']}` | {seconds} | {row['cpu_seconds']:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -81,6 +89,7 @@ def main() -> None:
     from evoxplain_zoo.data import load_mnist
 
     rows = []
+    load_before = [round(v, 2) for v in os.getloadavg()]
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         np.save(folder / "digit.npy", load_mnist("test")[0][0, 0].numpy())  # a 28×28 array, as users have
@@ -94,7 +103,7 @@ def main() -> None:
     result = {
         "command": "python benchmarks/first_hour.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
-        f"torch {torch.__version__}; load average {load} at the end",
+        f"torch {torch.__version__}; load average {load_before} at the start, {load} at the end",
         "date": datetime.date.today().isoformat(),
         "commit": commit(),
         "rows": rows,
