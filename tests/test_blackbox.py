@@ -93,7 +93,8 @@ def test_text_model_gets_lists_of_strings():
     "model, message",
     [
         (lambda x: torch.full((len(x), 3), float("nan")), "NaN"),
-        (lambda x: x.sum(1), "1-D"),
+        (lambda x: torch.zeros(len(x), 0), "expected"),
+        (lambda x: torch.zeros(len(x), 3, dtype=torch.complex64), "complex"),
         (lambda x: torch.zeros(len(x) + 1, 3), "rows"),
         (lambda x: torch.zeros(len(x), 3, 2), "expected"),
         (lambda x: "not scores", "not an array"),
@@ -147,3 +148,131 @@ def test_bf16_autocast_is_close_to_fp32():
     exact = model(x).detach()
     assert not torch.equal(out, exact)  # it really ran in bfloat16
     torch.testing.assert_close(out, exact, atol=5e-2, rtol=5e-2)
+
+
+def test_a_model_of_one_score_is_a_binary_classifier():
+    def sigmoid_head(x):  # a probability of class 1, (N, 1)
+        return torch.sigmoid(x.sum(1, keepdim=True))
+
+    x = torch.rand(4, 3)
+    with pytest.warns(UserWarning, match="output='probs'"):
+        bb = BlackBox(sigmoid_head)
+        probs = bb.probabilities(x)
+    p = sigmoid_head(x)[:, 0]
+    torch.testing.assert_close(probs, torch.stack([1 - p, p], 1))
+    assert bb.output == "probs" and bb.num_classes == 2 and bb.predict(x).tolist() == (p > 0.5).long().tolist()
+    logit = BlackBox(lambda x: 3 * x.sum(1) - 5)  # (N,) logits: outside [0, 1], so certainly not probabilities
+    torch.testing.assert_close(logit.probabilities(x)[:, 1], torch.sigmoid(3 * x.sum(1) - 5))
+    assert logit.output == "logits"
+    declared = BlackBox(lambda x: x[:, 0] * 0.5, output="logits")  # in [0, 1] yet declared logits: no warning
+    torch.testing.assert_close(declared.probabilities(x)[:, 1], torch.sigmoid(x[:, 0] * 0.5))
+
+
+def test_probabilities_are_read_with_the_precision_s_tolerance():
+    def nearly(x):  # probabilities with a -1e-5 entry, as float error leaves them
+        p = torch.tensor([[0.299, 0.70101, -0.00001]]).expand(len(x), 3)
+        return p.clone()
+
+    bb = BlackBox(nearly)
+    assert bb.output == "auto" and float(bb.probabilities(torch.rand(2, 4))[0, 0]) == pytest.approx(0.299)
+    assert bb.output == "probs"  # not softmaxed again
+
+
+def test_independent_probabilities_are_multilabel_or_an_error_naming_output():
+    def sigmoid_labels(x):
+        return torch.sigmoid(torch.stack([x.sum(1) * 4, -x.sum(1), x[:, 0]], 1))
+
+    x = torch.rand(3, 4)
+    with pytest.warns(UserWarning, match="output='multilabel'"):
+        guessed = BlackBox(sigmoid_labels)
+        guessed(x)
+    assert guessed.output == "logits"
+    bb = BlackBox(sigmoid_labels, output="multilabel")
+    torch.testing.assert_close(bb.probabilities(x), sigmoid_labels(x))
+    with pytest.raises(ModelOutputError, match="multilabel"):
+        BlackBox(lambda x: x * 3 - 1, output="multilabel")(x)
+
+
+def test_bf16_softmax_models_pass_the_probability_check_on_every_seed():
+    for seed in range(20):
+        g = torch.Generator().manual_seed(seed)
+        net = torch.nn.Sequential(torch.nn.Linear(16, 1000), torch.nn.Softmax(dim=1)).eval()
+        with torch.no_grad():
+            net[0].weight.copy_(torch.randn(1000, 16, generator=g))
+        bb = BlackBox(net, precision="bf16", batch_size=8)
+        bb(torch.rand(32, 16, generator=g))
+        assert bb.output == "probs"
+
+
+def test_queries_are_counted_per_piece_of_work_across_threads():
+    import threading
+
+    from evoxplain import GEEX
+
+    bb = BlackBox(torch.nn.Linear(4, 3).eval(), batch_size=4)
+    results = []
+
+    def explain(seed):
+        results.append(GEEX(bb, queries=10, seed=seed).explain(torch.rand(4)).queries)
+
+    threads = [threading.Thread(target=explain, args=(s,)) for s in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [12] * 8 and bb.queries == 96
+
+
+def test_the_budget_holds_under_threads():
+    import threading
+
+    bb = BlackBox(lambda x: torch.zeros(len(x), 2), budget=100, batch_size=1)
+    errors = []
+
+    def hammer():
+        for _ in range(30):
+            try:
+                bb(torch.rand(1, 4))
+            except QueryBudgetExceeded:
+                errors.append(1)
+
+    threads = [threading.Thread(target=hammer) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert bb.queries == 100 and len(errors) == 80
+
+
+def test_explainers_and_metrics_never_change_the_blackbox_they_are_given():
+    from evoxplain import GEEX
+    from evoxplain.metrics import aopc_deletion
+
+    bb = BlackBox(torch.nn.Linear(4, 3).eval(), batch_size=7)
+    with pytest.raises(InvalidInputError):
+        GEEX(bb, batch_size=0)
+    GEEX(bb, batch_size=3, queries=10, seed=0).explain(torch.rand(4))
+    conv = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 4), torch.nn.Flatten()).eval()
+    aopc_deletion(BlackBox(conv), torch.rand(1, 1, 4, 4), torch.rand(1, 4, 4), batch_size=5)
+    assert bb.batch_size == 7
+    assert bb(torch.rand(9, 4), batch_size=np.int64(4)).shape == (9, 3)
+    for bad in (True, 0, 2.5):
+        with pytest.raises(InvalidInputError, match="batch_size"):
+            bb(torch.rand(2, 4), batch_size=bad)
+
+
+def test_devices_and_inputs_that_cannot_work_are_refused_before_any_query():
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidInputError, match="CUDA"):
+            BlackBox(torch.nn.Linear(4, 3).eval(), device="cuda")
+    with torch.device("meta"):
+        meta = torch.nn.Linear(4, 3)
+    with pytest.raises(InvalidInputError, match="meta"):
+        BlackBox(meta)
+    bb = BlackBox(softmax_model)
+    with pytest.raises(InvalidInputError, match="complex"):
+        bb(torch.rand(2, 4, dtype=torch.complex64))
+    for bad in (dict(budget=True), dict(batch_size=True), dict(num_classes=True)):
+        with pytest.raises(InvalidInputError):
+            BlackBox(softmax_model, **bad)
+    assert bb.queries == 0

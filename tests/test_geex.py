@@ -348,7 +348,7 @@ def test_bad_inputs_and_models_raise_evoxplain_errors():
         (lambda: GEEX(model, queries=8).explain(X16, target=3), InvalidInputError, "out of range"),
         (lambda: GEEX(model, queries=8).explain(X16, target=[0, 1]), InvalidInputError, "target"),
         (lambda: GEEX(model, queries=8, mask_size=4).explain(X16), InvalidInputError, "image"),
-        (lambda: GEEX(lambda x: x.sum(1), queries=8).explain(X16), ModelOutputError, "1-D"),
+        (lambda: GEEX(lambda x: x[:, :0], queries=8).explain(X16), ModelOutputError, "expected"),
         (lambda: GEEX(lambda x: model(x) * float("nan"), queries=8).explain(X16), ModelOutputError, "NaN"),
         (lambda: GEEX(BlackBox(model, num_classes=4), queries=8).explain(X16), ModelOutputError, "classes"),
         (lambda: GEEX(model, queries=8, baseline=torch.zeros(3)).explain(X16), InvalidInputError, "does not fit"),

@@ -16,8 +16,9 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,10 +35,13 @@ from .errors import (
 from .fitness import log_probabilities
 from .model_files import fixed_batch_hint, load_export
 
-Output = Literal["auto", "probs", "logits"]
+Output = Literal["auto", "probs", "logits", "multilabel"]
+OUTPUTS = ("auto", "probs", "logits", "multilabel")
 Inputs = torch.Tensor | np.ndarray | Sequence[str]
 
 _PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+_TOLERANCE = {"fp32": 1e-3, "fp16": 1e-2, "bf16": 3e-2}
+"""How far a probability may stray below 0 or above 1, and a row's sum from 1, at each precision."""
 
 
 class BlackBox:
@@ -50,10 +54,13 @@ class BlackBox:
             ``predict_proba``; or any callable from a batch to a ``(batch, classes)`` array.
             A model of strings (a text pipeline, a function of a list of strings) is queried
             with lists of strings.
-        output: what the model returns: ``"probs"`` (rows sum to 1), ``"logits"``, or
-            ``"auto"`` (decided from the first answer: probabilities if every row is
-            non-negative and sums to 1).
-        batch_size: the most inputs sent to the model in one call.
+        output: what the model returns: ``"probs"`` (rows sum to 1), ``"logits"``,
+            ``"multilabel"`` (one independent probability per class, e.g. sigmoid outputs), or
+            ``"auto"``: decided from the first answer (see :func:`read_output`). A model that
+            returns one score per input (``(N,)`` or ``(N, 1)``: a sigmoid head,
+            ``predict_proba[:, 1]``) is a binary classifier of two classes: ``[1 − p, p]`` for a
+            probability, ``[0, s]`` for a logit (whose softmax is ``[1 − σ(s), σ(s)]``).
+        batch_size: the most inputs sent to the model in one call (each call may give its own).
         budget: a hard limit on the inputs ever sent; the query that would pass it raises
             :class:`~evoxplain.QueryBudgetExceeded` before the model sees it.
         num_classes: the expected number of classes; learned from the first answer if None.
@@ -63,6 +70,10 @@ class BlackBox:
         device: where queries are built; defaults to the model's device (CPU for non-torch).
         allow_pickle: open a ``torch.export`` file even if parts of it are pickles (which run
             code when loaded); only for files you trust (:mod:`evoxplain.model_files`).
+
+    ``queries`` counts every input sent, from every thread; :meth:`meter` counts the inputs one
+    piece of work sends (an explanation reports those). The counter and the budget are safe to
+    share between threads.
 
     Example:
         >>> from sklearn.datasets import load_iris
@@ -89,30 +100,33 @@ class BlackBox:
     ):
         if isinstance(model, BlackBox):
             raise InvalidInputError("model is already a BlackBox; pass it directly, or wrap the underlying model")
-        if output not in ("auto", "probs", "logits"):
-            raise InvalidInputError(f"output must be 'auto', 'probs' or 'logits', not {output!r}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise InvalidInputError(f"batch_size must be a positive integer, not {batch_size!r}")
-        if budget is not None and (not isinstance(budget, int) or budget < 0):
+        if output not in OUTPUTS:
+            raise InvalidInputError(f"output must be one of {OUTPUTS}, not {output!r}")
+        self.batch_size = check_batch_size(batch_size)
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 0):
             raise InvalidInputError(f"budget must be a non-negative integer or None, not {budget!r}")
-        if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
+        if num_classes is not None and (
+            isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1
+        ):
             raise InvalidInputError(f"num_classes must be a positive integer, not {num_classes!r}")
         if input_type not in ("torch", "numpy"):
             raise InvalidInputError(f"input_type must be 'torch' or 'numpy', not {input_type!r}")
         if precision not in _PRECISIONS:
             raise InvalidInputError(f"precision must be one of {sorted(_PRECISIONS)}, not {precision!r}")
-
-        self.batch_size = batch_size
-        self.budget = budget
-        self.num_classes = num_classes
+        self.budget = None if budget is None else int(budget)
+        self.num_classes = None if num_classes is None else int(num_classes)
         self.precision = precision
         self.queries = 0
+        self._lock = threading.Lock()
+        self._meters = threading.local()
         self._declared_output = output
         self._output: Output = output
+        self._binary = False
+        self._answered = False
         self._call, self.kind, model_device = _backend(model, input_type, allow_pickle is True)
         if self.kind == "sklearn" and output == "auto":
             self._output = "probs"
-        self.device = torch.device(device) if device is not None else model_device
+        self.device = _device(device, model_device)
         self.model = model
 
     # -- queries ---------------------------------------------------------------------------
@@ -124,55 +138,77 @@ class BlackBox:
 
     @property
     def output(self) -> Output:
-        """``"probs"`` or ``"logits"`` once known (``"auto"`` until the first answer)."""
+        """``"probs"``, ``"logits"`` or ``"multilabel"`` once known (``"auto"`` until the first answer)."""
         return self._output
 
     def check_budget(self, needed: int, what: str = "this request", completed: Any = None) -> None:
         """Raise :class:`QueryBudgetExceeded` now if ``needed`` more queries would pass the budget."""
-        if self.budget is not None and self.queries + needed > self.budget:
+        used = self.queries
+        if self.budget is not None and used + needed > self.budget:
             raise QueryBudgetExceeded(
-                f"{what} needs {needed} queries but only {self.budget - self.queries} of the budget of "
-                f"{self.budget} are left ({self.queries} used). Raise BlackBox(budget=...) or ask "
+                f"{what} needs {needed} queries but only {self.budget - used} of the budget of "
+                f"{self.budget} are left ({used} used). Raise BlackBox(budget=...) or ask "
                 "for fewer queries.",
-                used=self.queries,
+                used=used,
                 budget=self.budget,
                 completed=completed,
             )
 
-    def __call__(self, inputs: Inputs) -> torch.Tensor:
-        """Query the model: raw outputs, a float32 ``(len(inputs), classes)`` tensor on ``device``."""
+    @contextlib.contextmanager
+    def meter(self) -> Iterator[QueryMeter]:
+        """Count the inputs this thread sends inside the block (nested meters all count them).
+
+        Example:
+            >>> bb = BlackBox(torch.nn.Linear(4, 3).eval())
+            >>> with bb.meter() as meter:
+            ...     _ = bb(torch.rand(5, 4))
+            >>> meter.queries, bb.queries
+            (5, 5)
+        """
+        meter = QueryMeter()
+        stack = self._meter_stack()
+        stack.append(meter)
+        try:
+            yield meter
+        finally:
+            stack.remove(meter)
+
+    def __call__(self, inputs: Inputs, *, batch_size: int | None = None) -> torch.Tensor:
+        """Query the model: raw outputs, a float32 ``(len(inputs), classes)`` tensor on ``device``
+        (two columns for a model of one score per input), in batches of ``batch_size`` (default:
+        the BlackBox's)."""
         n = _check_inputs(inputs)
+        size = self.batch_size if batch_size is None else check_batch_size(batch_size)
         chunks = []
-        for start in range(0, n, self.batch_size):
-            batch = inputs[start : start + self.batch_size]
-            size = len(batch)
-            self.check_budget(size, what=f"a batch of {size} inputs")
-            self.queries += size
+        for start in range(0, n, size):
+            batch = inputs[start : start + size]
+            self.charge(len(batch))
             try:
                 with self._autocast():
                     raw = self._call(batch)
             except Exception as err:  # the model's own failure, shown with what was sent
-                shape = tuple(batch.shape) if hasattr(batch, "shape") else (size,)
+                shape = tuple(batch.shape) if hasattr(batch, "shape") else (len(batch),)
                 raise ModelCallError(
                     f"the model raised {type(err).__name__} on a batch of shape {shape}: {err}. "
                     "Check that inputs have the shape, dtype and type the model expects "
                     "(BlackBox(input_type='numpy') for a function of numpy arrays)."
                 ) from err
-            chunks.append(self._validate(raw, size))
+            chunks.append(self.check_answer(raw, len(batch)))
         return torch.cat(chunks) if len(chunks) > 1 else chunks[0]
 
-    def probabilities(self, inputs: Inputs) -> torch.Tensor:
-        """Class probabilities ``(N, classes)``, whatever the model returns."""
-        out = self(inputs)
-        return out if self._output == "probs" else out.softmax(dim=1)
+    def probabilities(self, inputs: Inputs, *, batch_size: int | None = None) -> torch.Tensor:
+        """Class probabilities ``(N, classes)``, whatever the model returns (independent ones
+        for ``"multilabel"``)."""
+        out = self(inputs, batch_size=batch_size)
+        return out if self._output in ("probs", "multilabel") else out.softmax(dim=1)
 
-    def log_probabilities(self, inputs: Inputs) -> torch.Tensor:
+    def log_probabilities(self, inputs: Inputs, *, batch_size: int | None = None) -> torch.Tensor:
         """Log class probabilities ``(N, classes)``, exact also for a class the model is sure of."""
-        return log_probabilities(self(inputs), self._output)
+        return log_probabilities(self(inputs, batch_size=batch_size), self._output)
 
-    def predict(self, inputs: Inputs) -> torch.Tensor:
+    def predict(self, inputs: Inputs, *, batch_size: int | None = None) -> torch.Tensor:
         """The predicted class of each input, a ``(N,)`` long tensor."""
-        return self(inputs).argmax(dim=1)
+        return self(inputs, batch_size=batch_size).argmax(dim=1)
 
     def __repr__(self) -> str:
         return (
@@ -182,73 +218,180 @@ class BlackBox:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _meter_stack(self) -> list[QueryMeter]:
+        if not hasattr(self._meters, "stack"):
+            self._meters.stack = []
+        return self._meters.stack
+
+    def charge(self, size: int, what: str | None = None) -> None:
+        """Check the budget for ``size`` inputs and count them (in ``queries`` and the open
+        meters) as one step, safe under threads: for work that runs the model itself, as the
+        white-box methods do, before it does."""
+        with self._lock:
+            self.check_budget(size, what=what or f"a batch of {size} inputs")
+            self.queries += size
+        for meter in self._meter_stack():
+            meter.queries += size
+
     def _autocast(self):
         dtype = _PRECISIONS[self.precision]
         if dtype is None or self.kind not in ("torch", "torchscript"):
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 
-    def _validate(self, raw: Any, size: int) -> torch.Tensor:
-        try:
-            out = torch.as_tensor(np.asarray(raw) if isinstance(raw, list) else raw)
-        except Exception as err:
+    def check_answer(self, raw: Any, size: int) -> torch.Tensor:
+        """The answer as ``(size, classes)`` float32 scores; the first answer decides what the
+        model returns (and is checked for it), every answer is checked for shape and finiteness."""
+        out = _as_scores(raw, size, self.device)
+        with self._lock:
+            if not self._answered:
+                self._output, self._binary = read_output(out, self._output, self.precision)
+                columns = 2 if self._binary else out.shape[1]
+                if self.num_classes is not None and columns != self.num_classes:
+                    raise ModelOutputError(
+                        f"the model returned {columns} classes where {self.num_classes} were expected; "
+                        "check num_classes= or that the model's output layer is the one you meant"
+                    )
+                self.num_classes, self._answered = columns, True
+        expected = 1 if self._binary else self.num_classes
+        if out.shape[1] != expected:
             raise ModelOutputError(
-                f"the model returned a {type(raw).__name__}, which is not an array of class scores; "
-                "return a (batch, classes) tensor or array"
-            ) from err
-        out = out.detach().to(device=self.device, dtype=torch.float32)
-        if out.ndim != 2:
-            hint = (
-                " A 1-D output (labels from predict(), or one score per input) cannot be explained: "
-                "return one score per class, e.g. predict_proba, or stack [1 - p, p] for a binary scorer."
-                if out.ndim == 1
-                else ""
+                f"the model returned {out.shape[1]} columns where its first answer had {expected}; it must "
+                "answer the same number of classes every time"
             )
-            raise ModelOutputError(
-                f"the model returned shape {tuple(out.shape)} for {size} inputs; expected (batch, classes).{hint}"
-            )
-        if out.shape[0] != size:
-            raise ModelOutputError(
-                f"the model returned {out.shape[0]} rows for {size} inputs; it must answer one row per input"
-            )
-        if self.num_classes is None:
-            self.num_classes = out.shape[1]
-        elif out.shape[1] != self.num_classes:
-            raise ModelOutputError(
-                f"the model returned {out.shape[1]} classes where {self.num_classes} were expected; "
-                "check num_classes= or that the model's output layer is the one you meant"
-            )
-        if not torch.isfinite(out).all():
-            bad = int((~torch.isfinite(out)).any(dim=1).sum())
-            raise ModelOutputError(
-                f"the model returned NaN or infinite scores for {bad} of {size} inputs; a model "
-                "that breaks on perturbed inputs needs a smaller sigma or inputs in its valid range"
-            )
-        looks_like_probs = bool((out >= -1e-6).all()) and bool(
-            torch.allclose(out.sum(dim=1), torch.ones(size, device=out.device), atol=1e-3)
-        )
-        if self._output == "auto":
-            self._output = "probs" if looks_like_probs else "logits"
-        elif self._output == "probs" and not looks_like_probs:
-            raise ModelOutputError(
-                "output='probs' was declared but the model's rows are not probabilities (negative or "
-                "not summing to 1); declare output='logits' instead"
-            )
+        if self._binary:
+            out = torch.cat([1 - out, out] if self._output == "probs" else [torch.zeros_like(out), out], dim=1)
         return out
 
 
+class QueryMeter:
+    """The inputs sent inside one :meth:`BlackBox.meter` block, by the thread that opened it."""
+
+    def __init__(self) -> None:
+        self.queries = 0
+
+
+def check_batch_size(value: Any) -> int:
+    """``value`` as a batch size (a positive integer), or a clear error."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InvalidInputError(f"batch_size must be a positive integer, not {value!r}")
+    return int(value)
+
+
+def read_output(scores: torch.Tensor, declared: str, precision: str = "fp32") -> tuple[str, bool]:
+    """What a model's first answer says it returns: ``(output, binary)``.
+
+    ``scores`` is ``(N, k)``; ``k == 1`` is a binary classifier's one score per input. Rows that
+    are non-negative and sum to 1 (within the precision's tolerance) are probabilities; anything
+    else is logits, with a warning naming ``output=`` when the scores are fractions in [0, 1] that do
+    not sum to 1 (independent probabilities, or logits?). A declared ``output`` is checked instead.
+
+    Example:
+        >>> read_output(torch.tensor([[0.2, 0.8]]), "auto"), read_output(torch.tensor([[2.0, -1.0]]), "auto")
+        (('probs', False), ('logits', False))
+    """
+    tol = _TOLERANCE[precision]
+    in_unit = bool(((scores >= -tol) & (scores <= 1 + tol)).all())
+    if scores.shape[1] == 1:
+        return _read_binary(in_unit, declared), True
+    sums = scores.sum(dim=1)
+    probs_like = in_unit and bool(((sums - 1).abs() <= tol).all())
+    if declared == "probs" and not probs_like:
+        raise ModelOutputError(
+            "output='probs' was declared but the model's rows are not probabilities (negative or not summing "
+            "to 1); declare output='logits', or output='multilabel' for independent probabilities per class"
+        )
+    if declared == "multilabel" and not in_unit:
+        raise ModelOutputError("output='multilabel' was declared but the model's scores are not all in [0, 1]")
+    if declared != "auto":
+        return declared, False
+    if probs_like:
+        return "probs", False
+    if in_unit and bool(((scores > tol) & (scores < 1 - tol)).any()):  # fractions in [0, 1]: probabilities?
+        warnings.warn(
+            "the model's scores all lie in [0, 1] but its rows do not sum to 1: read as logits. If they are "
+            "independent probabilities (sigmoid outputs, multi-label), pass BlackBox(output='multilabel'); "
+            "pass output='logits' to say they are logits",
+            stacklevel=5,
+        )
+    return "logits", False
+
+
+def _read_binary(in_unit: bool, declared: str) -> str:
+    if declared in ("probs", "multilabel"):
+        if not in_unit:
+            raise ModelOutputError(
+                f"output={declared!r} was declared but the model's one score per input is not in [0, 1]; "
+                "declare output='logits' if it is a logit"
+            )
+        return "probs"
+    if declared == "logits" or not in_unit:
+        return "logits"
+    warnings.warn(
+        "the model returns one score per input, in [0, 1]: read as the probability of class 1 (two "
+        "classes, [1 - p, p]). Pass BlackBox(output='probs') to say so, or output='logits' if it is a logit",
+        stacklevel=5,
+    )
+    return "probs"
+
+
+def _as_scores(raw: Any, size: int, device: torch.device) -> torch.Tensor:
+    """A model's answer as finite float32 ``(size, k)`` scores on ``device``, or a clear error."""
+    try:
+        out = torch.as_tensor(np.asarray(raw) if isinstance(raw, list) else raw)
+    except Exception as err:
+        raise ModelOutputError(
+            f"the model returned a {type(raw).__name__}, which is not an array of class scores; "
+            "return a (batch, classes) tensor or array"
+        ) from err
+    if out.is_complex():
+        raise ModelOutputError("the model returned complex scores; explain their real part or magnitude instead")
+    out = out.detach().to(device=device, dtype=torch.float32)
+    if out.ndim == 1:
+        out = out[:, None]  # one score per input: a binary classifier
+    if out.ndim != 2 or out.shape[1] == 0:
+        raise ModelOutputError(
+            f"the model returned shape {tuple(out.shape)} for {size} inputs; expected (batch, classes), "
+            "(batch, 1) or (batch,) scores"
+        )
+    if out.shape[0] != size:
+        raise ModelOutputError(
+            f"the model returned {out.shape[0]} rows for {size} inputs; it must answer one row per input"
+        )
+    if not torch.isfinite(out).all():
+        bad = int((~torch.isfinite(out)).any(dim=1).sum())
+        raise ModelOutputError(
+            f"the model returned NaN or infinite scores for {bad} of {size} inputs; a model "
+            "that breaks on perturbed inputs needs a smaller sigma or inputs in its valid range"
+        )
+    return out
+
+
+def _device(device: str | torch.device | None, model_device: torch.device) -> torch.device:
+    """Where queries are built: ``device`` if given (and present), else the model's."""
+    if model_device.type == "meta":
+        raise InvalidInputError("the model's weights are on the meta device (not loaded); load them before explaining")
+    if device is None:
+        return model_device
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise InvalidInputError(f"device {device!r} is not a torch device: {err}") from None
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidInputError(f"device {device!r} was asked for but CUDA is not available here; use device='cpu'")
+    return chosen
+
+
 def as_blackbox(model: Any, **options: Any) -> BlackBox:
-    """Return ``model`` if it is a :class:`BlackBox`, else wrap it with ``options``.
+    """Return ``model`` if it is a :class:`BlackBox` (unchanged: ``options`` are for wrapping
+    anything else), else wrap it with ``options``.
 
     Example:
         >>> bb = as_blackbox(torch.nn.Linear(4, 3).eval(), batch_size=512)
-        >>> as_blackbox(bb) is bb
-        True
+        >>> as_blackbox(bb) is bb, bb.batch_size
+        (True, 512)
     """
     if isinstance(model, BlackBox):
-        for key, value in options.items():
-            if value is not None and key == "batch_size":
-                model.batch_size = value
         return model
     return BlackBox(model, **{k: v for k, v in options.items() if v is not None})
 
@@ -260,6 +403,8 @@ def _check_inputs(inputs: Inputs) -> int:
         if inputs.ndim == 0:
             raise InvalidInputError("inputs must be a batch with a leading batch dimension, not a scalar")
         values = torch.as_tensor(inputs)
+        if values.is_complex():
+            raise InvalidInputError("inputs are complex numbers; give the model real-valued inputs")
         if values.is_floating_point() and not bool(torch.isfinite(values).all()):
             raise InvalidInputError("inputs contain NaN or infinite values; clean or impute them before explaining")
     elif not isinstance(inputs, Sequence):

@@ -1,8 +1,9 @@
 """Which scalar of the model's answer is explained: the fitness f(z) of the estimators.
 
 ``prob`` (default) the target probability, ``logit`` the target logit (log-probability up to a
-constant when the model returns probabilities), ``logprob`` the target log-probability, and
-``entropy`` the cross-entropy of the output against the uniform distribution.
+constant when the model returns probabilities; log-odds for independent probabilities),
+``logprob`` the target log-probability, and ``entropy`` the cross-entropy of the output against
+the uniform distribution (for independent probabilities, of each class against a fair coin).
 
 Example:
     >>> from evoxplain import BlackBox
@@ -37,6 +38,8 @@ def log_probabilities(raw: torch.Tensor, output: str) -> torch.Tensor:
         >>> log_probabilities(torch.tensor([[30.0, 0.0]]), "logits")  # log_softmax: [[0., -30.]]
         tensor([[-9.3576e-14, -3.0000e+01]])
     """
+    if output == "multilabel":  # independent probabilities: each its own
+        return raw.clamp_min(1e-30).log()
     top = raw.argmax(dim=1, keepdim=True)
     if output == "probs":
         logs = raw.clamp_min(1e-30).log()
@@ -50,10 +53,13 @@ def log_probabilities(raw: torch.Tensor, output: str) -> torch.Tensor:
 
 
 def _prob(raw: torch.Tensor, target: int, output: str) -> torch.Tensor:
-    return raw[:, target] if output == "probs" else raw.softmax(dim=1)[:, target]
+    return raw.softmax(dim=1)[:, target] if output == "logits" else raw[:, target]
 
 
 def _logit(raw: torch.Tensor, target: int, output: str) -> torch.Tensor:
+    if output == "multilabel":
+        p = raw[:, target].clamp(1e-30, 1.0)
+        return p.log() - torch.log1p(-p).clamp_min(-1e30)
     return raw[:, target] if output == "logits" else log_probabilities(raw, output)[:, target]
 
 
@@ -62,6 +68,9 @@ def _logprob(raw: torch.Tensor, target: int, output: str) -> torch.Tensor:
 
 
 def _entropy(raw: torch.Tensor, target: int, output: str) -> torch.Tensor:
+    if output == "multilabel":
+        p = raw.clamp(1e-30, 1.0)
+        return -(0.5 * p.log() + 0.5 * torch.log1p(-p).clamp_min(-1e30)).mean(dim=1)
     return -log_probabilities(raw, output).mean(dim=1)
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .baseline import gaussian_blur
-from .blackbox import BlackBox, as_blackbox
+from .blackbox import BlackBox, as_blackbox, check_batch_size
 from .errors import InvalidInputError
 from .explanation import Explanation
 
@@ -117,7 +117,7 @@ def aopc_deletion(
             or a tensor broadcastable to ``(N, C, H, W)``.
         stride: pixels removed between two queries (10 on 28×28, 100 on 224×224).
         target: the class to follow: one int for all, or one per instance.
-        batch_size: the most inputs per model call (sets the black box's ``batch_size``).
+        batch_size: the most inputs per model call (default: the black box's ``batch_size``).
 
     Example:
         >>> from evoxplain import GEEX
@@ -187,8 +187,6 @@ def _aopc(
     target: Any,
     batch_size: int | None,
 ) -> AOPCResult:
-    if batch_size is not None and (not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1):
-        raise InvalidInputError(f"batch_size must be a positive integer or None, not {batch_size!r}")
     if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:
         raise InvalidInputError(f"stride must be a positive integer (pixels per step), not {stride!r}")
     x = _as_images(inputs)
@@ -196,14 +194,33 @@ def _aopc(
     repl = _as_replacement(replacement, x)
     n, _, h, w = x.shape
     wanted = _as_targets(target, n)
-    bb = as_blackbox(model, batch_size=batch_size)
+    bb = as_blackbox(model)
+    size = bb.batch_size if batch_size is None else check_batch_size(batch_size)
     pixels = h * w
     counts = torch.cat([torch.arange(0, pixels, stride), torch.tensor([pixels])])
     s = len(counts)
     bb.check_budget(n * s, what=f"aopc_{kind} of {n} inputs with {s} steps each")
-    start_queries = bb.queries
+    with bb.meter() as meter:
+        curves, targets = _curves(kind, bb, x, ranking, repl, wanted, counts, size)
 
-    original = bb.probabilities(x)  # the unmodified inputs: deletion's first, insertion's last step
+    c64 = curves.double()
+    return AOPCResult(
+        kind=kind,
+        score=float(normalised_aopc(c64.mean(dim=0), kind)),
+        curves=curves,
+        per_instance=normalised_aopc(c64, kind).float(),
+        steps=counts,
+        fractions=counts.double() / pixels,
+        targets=targets.cpu(),
+        queries=meter.queries,
+    )
+
+
+def _curves(kind, bb, x, ranking, repl, wanted, counts, size) -> tuple[torch.Tensor, torch.Tensor]:
+    """The target's probability at every step of every input, in batches of ``size`` queries."""
+    n, _, h, w = x.shape
+    pixels, s = h * w, len(counts)
+    original = bb.probabilities(x, batch_size=size)  # the unmodified inputs: deletion's first, insertion's last step
     targets = original.argmax(dim=1).cpu() if wanted is None else wanted
     if bool(((targets < 0) | (targets >= original.shape[1])).any()):
         raise InvalidInputError(f"target {targets.tolist()} is out of range for a model of {original.shape[1]} classes")
@@ -220,30 +237,19 @@ def _aopc(
     steps = torch.arange(1, s) if kind == "deletion" else torch.arange(0, s - 1)
     pair_instance = torch.arange(n).repeat_interleave(len(steps))
     pair_step = steps.repeat(n)
-    for start in range(0, len(pair_step), bb.batch_size):
-        ni = pair_instance[start : start + bb.batch_size]
-        sj = pair_step[start : start + bb.batch_size]
+    for start in range(0, len(pair_step), size):
+        ni = pair_instance[start : start + size]
+        sj = pair_step[start : start + size]
         ni_dev, sj_dev = ni.to(x.device), sj.to(x.device)
         touched = rank[ni_dev] < counts_dev[sj_dev].view(-1, 1, 1, 1)  # (B, 1, H, W), all channels
         if kind == "deletion":
             batch = torch.where(touched, repl[ni_dev], x[ni_dev])
         else:
             batch = torch.where(touched, x[ni_dev], repl[ni_dev])
-        probs = bb.probabilities(batch)
+        probs = bb.probabilities(batch, batch_size=size)
         picked = probs.gather(1, targets.to(probs.device)[ni.to(probs.device)][:, None])[:, 0]
         curves[ni, sj] = picked.cpu()
-
-    c64 = curves.double()
-    return AOPCResult(
-        kind=kind,
-        score=float(normalised_aopc(c64.mean(dim=0), kind)),
-        curves=curves,
-        per_instance=normalised_aopc(c64, kind).float(),
-        steps=counts,
-        fractions=counts.double() / pixels,
-        targets=targets.cpu(),
-        queries=bb.queries - start_queries,
-    )
+    return curves, targets
 
 
 def _as_images(inputs: Any) -> torch.Tensor:

@@ -29,7 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..baseline import Baseline
-from ..blackbox import BlackBox, as_blackbox
+from ..blackbox import BlackBox, as_blackbox, check_batch_size
 from ..diagnostics import diagnose
 from ..errors import InvalidInputError
 from ..explanation import Explanation
@@ -69,7 +69,8 @@ class Explainer:
         if isinstance(baseline, str) and baseline not in ("mean", "blur") and not self.text:
             raise InvalidInputError(f"baseline must be a number, 'mean', 'blur' or a tensor, not {baseline!r}")
         self.fitness = fitness_fn(fitness)
-        self.blackbox: BlackBox = as_blackbox(model, batch_size=batch_size)
+        self.blackbox: BlackBox = as_blackbox(model)
+        self.batch_size = self.blackbox.batch_size if batch_size is None else check_batch_size(batch_size)
         self.baseline = baseline
         self.seed = None if seed is None else int(seed)
         self.progress = progress
@@ -122,18 +123,20 @@ class Explainer:
         seed = self.seed if self.seed is not None else secrets.randbits(62)
         bb = self.blackbox
         parts: list[dict[str, Any]] = []
-        started_queries, started = bb.queries, time.perf_counter()
+        started = time.perf_counter()
         total = sum(self.cost(item) for item in items)
-        with tqdm(total=total, disable=not shown(self.progress), unit="query", desc=self.method) as self._bar:
+        shown_bar = shown(self.progress)
+        with bb.meter() as meter, tqdm(total=total, disable=not shown_bar, unit="query", desc=self.method) as bar:
+            self._bar = bar
             for i, item in enumerate(items):
                 bb.check_budget(
                     self.cost(item),
                     what=f"{self.method} of input {i} of {len(items)}",
-                    completed=self._assemble(parts, started, started_queries, seed, True) if parts else None,
+                    completed=self._assemble(parts, started, meter.queries, seed, True) if parts else None,
                 )
                 sub_seed = int(np.random.SeedSequence([seed, i]).generate_state(1, np.uint64)[0] >> 2)
                 parts.append(self._explain_one(item, targets[i], sub_seed))
-        explanation = self._assemble(parts, started, started_queries, seed, batched)
+        explanation = self._assemble(parts, started, meter.queries, seed, batched)
         gaussian = getattr(self, "distribution", "gaussian") == "gaussian"
         diagnose(explanation, items, sigma=getattr(self, "sigma", None) if gaussian else None)
         return explanation
@@ -170,7 +173,7 @@ class Explainer:
 
     def _anchor(self, anchors: Any, target: int | None) -> tuple[int, torch.Tensor, torch.Tensor]:
         """Query the input (and baseline): the target (predicted if None), scores, raw outputs."""
-        raw = self.blackbox(anchors)
+        raw = self.blackbox(anchors, batch_size=self.batch_size)
         self._progress(len(anchors))
         classes = raw.shape[1]
         if target is None:
@@ -181,7 +184,7 @@ class Explainer:
             )
         return target, self.fitness(raw, target, self.blackbox.output).cpu(), raw
 
-    def _assemble(self, parts, started, started_queries, seed, batched) -> Explanation:
+    def _assemble(self, parts, started, queries, seed, batched) -> Explanation:
         def gather(key: str, stack: bool = True) -> Any:
             found = [p.get(key) for p in parts]
             if found[0] is None:
@@ -194,7 +197,7 @@ class Explainer:
         return Explanation(
             values=gather("values", stack=not text),
             target=gather("target", stack=False),
-            queries=self.blackbox.queries - started_queries,
+            queries=queries,
             seconds=time.perf_counter() - started,
             method=self.method,
             params={**self._params, "seed": seed, **({"distribution": "bernoulli"} if text else {})},

@@ -65,17 +65,19 @@ class _Scores:
         self.head = torch.empty(0)
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        sent = self.blackbox.queries
-        raw = None
+        raw, reused = None, 0
         if self.known is not None:
             x, answer = self.known
             self.known = None
             if torch.equal(batch[0], x):
-                raw = answer if len(batch) == 1 else torch.cat([answer, self.blackbox(batch[1:])])
+                raw = (
+                    answer if len(batch) == 1 else torch.cat([answer, self.blackbox(batch[1:], batch_size=len(batch))])
+                )
+                reused = 1  # the prediction query answered the input
         if raw is None:
-            raw = self.blackbox(batch)
+            raw = self.blackbox(batch, batch_size=len(batch))
         if self.progress is not None:
-            self.progress(self.blackbox.queries - sent)
+            self.progress(len(batch) - reused)
         scores = self.fitness(raw, self.target, self.blackbox.output)
         if len(self.head) < 2:
             self.head = torch.cat([self.head, scores[: 2 - len(self.head)].detach().cpu()])
@@ -139,7 +141,7 @@ class _Surrogate(Explainer):
                 baselines=base[None],
                 feature_mask=ids[None],
                 n_samples=self.queries,
-                perturbations_per_eval=bb.batch_size,
+                perturbations_per_eval=self.batch_size,
                 return_input_shape=False,
             )
         self._check_fit(coefficients)
@@ -348,7 +350,7 @@ class Occlusion(Explainer):
                 sliding_window_shapes=window,
                 strides=strides,
                 baselines=base[None],
-                perturbations_per_eval=self.blackbox.batch_size,
+                perturbations_per_eval=self.batch_size,
             )
         )
         return {"values": values[0].float().cpu(), "target": target, "score": scores[0]}

@@ -210,7 +210,7 @@ class GEEX(Explainer):
             else:
                 center = base + alpha * delta if self.integrated else x.expand_as(d)
                 plus, minus = center + self.sigma * d, center - self.sigma * d
-            f = self.fitness(bb(torch.cat([plus, minus])), target, bb.output)
+            f = self.fitness(bb(torch.cat([plus, minus]), batch_size=self.batch_size), target, bb.output)
             diff = f[: len(d)] - f[len(d) :]
             if fit is not None:  # the cells' own masks: no full-size sign tensor is built
                 fit.add(2 * bernoulli(z).reshape(len(z), -1) - 1, alpha, diff)
@@ -269,7 +269,8 @@ class GEEX(Explainer):
         for start in range(0, pairs, BLOCK):
             count = min(BLOCK, pairs - start)
             keep = design.draw(count) > 0 if design else torch.rand((count, n_tokens), generator=generator) < 0.5
-            f = self.fitness(self.blackbox(compose(keep) + compose(~keep)), target, self.blackbox.output)
+            answers = self.blackbox(compose(keep) + compose(~keep), batch_size=self.batch_size)
+            f = self.fitness(answers, target, self.blackbox.output)
             diff = f[: len(keep)] - f[len(keep) :]
             signs = 2 * keep.to(diff) - 1
             if fit is not None:
@@ -308,7 +309,7 @@ class GEEX(Explainer):
 
     def _blocks(self, sampler: NoiseSampler, pairs: int, generator: torch.Generator, design: OrthogonalSigns | None):
         """Yield ``(cells, directions, alphas)`` steps of whole noise blocks within the batch size."""
-        per_step = max(BLOCK, self.blackbox.batch_size // 2 // BLOCK * BLOCK)
+        per_step = max(BLOCK, self.batch_size // 2 // BLOCK * BLOCK)
         for first in range(0, pairs, per_step):
             cells, directions, alphas = [], [], []
             for start in range(first, min(first + per_step, pairs), BLOCK):

@@ -122,11 +122,12 @@ class RISE(Explainer):
         broadcast = (1,) * (x.ndim - len(spatial))  # masks are shared by leading (channel) axes
         delta = x - base
         total = torch.zeros(math.prod(spatial), device=x.device)
-        per_step = max(BLOCK, bb.batch_size // BLOCK * BLOCK)
+        per_step = max(BLOCK, self.batch_size // BLOCK * BLOCK)
         for first in range(0, self.queries, per_step):
             last = min(first + per_step, self.queries)
             masks = torch.cat([self.masks(min(BLOCK, last - s), spatial, generator) for s in range(first, last, BLOCK)])
-            f = self.fitness(bb(base + masks.view(len(masks), *broadcast, *spatial) * delta), target, bb.output)
+            batch = base + masks.view(len(masks), *broadcast, *spatial) * delta
+            f = self.fitness(bb(batch, batch_size=self.batch_size), target, bb.output)
             total += f @ masks.reshape(len(masks), -1)
             self._progress(len(masks))
         saliency = (total / (self.queries * self.p)).view(spatial).expand_as(x)

@@ -75,8 +75,7 @@ class _WhiteBox(Explainer):
         bb = self.blackbox
 
         def forward(batch: torch.Tensor) -> torch.Tensor:
-            bb.check_budget(len(batch), what=f"{self.name}: a batch of {len(batch)} forward/backward passes")
-            bb.queries += len(batch)
+            bb.charge(len(batch), what=f"{self.name}: a batch of {len(batch)} forward/backward passes")
             self._progress(len(batch))
             with bb._autocast():
                 raw = self.module(batch)
@@ -184,7 +183,7 @@ class IntegratedGradients(_WhiteBox):
                 baselines=base[None],
                 n_steps=self.steps,
                 method=self.integration,
-                internal_batch_size=self.blackbox.batch_size,
+                internal_batch_size=self.batch_size,
             )
         )
         return {
@@ -251,7 +250,7 @@ class SmoothGrad(_WhiteBox):
                 x[None].clone(),
                 nt_type="smoothgrad",
                 nt_samples=self.samples,
-                nt_samples_batch_size=self.blackbox.batch_size,
+                nt_samples_batch_size=self.batch_size,
                 stdevs=self.stdev,
                 abs=self.absolute,
             )

@@ -414,7 +414,7 @@ class LatentSearch:
             raise InvalidInputError(f"seed must be a non-negative integer or None, not {seed!r}")
         self.seed = None if seed is None else int(seed)
         self.batch_size = None if batch_size is None else positive_int("batch_size", batch_size)
-        self.blackbox: BlackBox = as_blackbox(model, batch_size=self.batch_size)
+        self.blackbox: BlackBox = as_blackbox(model)
         self.generator = generator
         if device is None:
             device = _module_device(generator) if isinstance(generator, torch.nn.Module) else "cpu"
@@ -523,7 +523,7 @@ class LatentSearch:
         """Inputs ``G(z)`` and the model's probabilities for them, without gradients."""
         with torch.no_grad():
             inputs = self._generate(latents)
-        return inputs, self.blackbox.probabilities(inputs)
+        return inputs, self.blackbox.probabilities(inputs, batch_size=self.batch_size)
 
     def _generate(self, latents: Latents) -> Any:
         latents = latents.to(self.device)

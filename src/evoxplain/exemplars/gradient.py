@@ -115,7 +115,7 @@ class GradientSearch(LatentSearch):
             latents = torch.cat([z for _, z in asks])
             n = len(latents)
             self._check_budget(n, states)
-            bb.queries += n
+            bb.charge(n)
             inputs = self._generate(latents)
             if not isinstance(inputs, torch.Tensor) or not inputs.requires_grad:
                 raise InvalidInputError(
@@ -127,8 +127,8 @@ class GradientSearch(LatentSearch):
                     "the model's output carries no gradient; GradientSearch needs a differentiable "
                     "torch model (is it wrapped in no_grad, or does it leave torch?)"
                 )
-            bb._validate(raw.detach(), n)  # shape, finiteness, and whether it returns logits
-            probs = raw.float() if bb.output == "probs" else raw.float().softmax(dim=1)
+            bb.check_answer(raw.detach(), n)  # shape, finiteness, and whether it returns logits
+            probs = raw.float() if bb.output in ("probs", "multilabel") else raw.float().softmax(dim=1)
             total = 0.0
             start = 0
             for state, z in asks:
