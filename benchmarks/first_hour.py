@@ -5,7 +5,7 @@ README's and documentation's "how long things take" show the table this writes
 (``first_hour.md``, from ``first_hour.json``). The data the scenarios need comes from
 ``$EVOXPLAIN_DATA`` or the download cache.
 
-    python benchmarks/first_hour.py --out benchmarks/results
+    python benchmarks/first_hour.py --out benchmarks/results/first_hour/cpu
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def markdown(result: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "first_hour" / "cpu")
     parser.add_argument("--only", nargs="*", help="run only the commands whose text contains one of these")
     options = parser.parse_args()
     import torch

@@ -68,7 +68,7 @@ def completeness(explanation: Any) -> str | None:
     integrated = gradients or (p.get("integrated") is True and p.get("distribution", "gaussian") == "gaussian")
     if not integrated or explanation.baseline_score is None:
         return None
-    fix = "Use more steps" if gradients else "Use more queries, a smaller sigma, or (for a row of features) standardise"
+    fix = "Use more steps" if gradients else "Use more queries, a smaller sigma, or standardise the features (rows)"
     change = float(explanation.score - explanation.baseline_score)
     total = float(explanation.totals)
     gap = abs(total - change)
