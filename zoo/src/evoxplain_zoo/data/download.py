@@ -7,10 +7,11 @@ goes to a staging folder inside the cache; only when every file of the dataset i
 verified are they moved into place, so a failed or corrupt download leaves nothing behind.
 
 Example:
-    >>> import gzip
-    >>> _ = Path("labels.gz").write_bytes(gzip.compress(b"\\x00\\x01", mtime=0))
-    >>> content_digest(Path("labels.gz"))[:15]
-    'sha256:47dc540c'
+    >>> _ = Path("a.gz").write_bytes(gzip.compress(b"labels", mtime=0))
+    >>> _ = Path("b.gz").write_bytes(gzip.compress(b"labels", compresslevel=1, mtime=1))   # recompressed
+    >>> digest = "sha256:" + hashlib.sha256(b"labels").hexdigest()
+    >>> content_digest(Path("a.gz")) == content_digest(Path("b.gz")) == digest
+    True
 """
 
 from __future__ import annotations

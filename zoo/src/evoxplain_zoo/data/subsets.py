@@ -83,7 +83,7 @@ def fer_rule(names: list[str], cap: int) -> list[str]:
 
     Example:
         >>> fer_rule(["c.jpg", "a.jpg", "b.jpg"], cap=2)
-        ['a.jpg', 'c.jpg']
+        ['b.jpg', 'c.jpg']
     """
     ordered = sorted(names)
     picked = np.random.default_rng(0).choice(len(ordered), size=min(cap, len(ordered)), replace=False)
