@@ -54,14 +54,20 @@ def download_command(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Fetch again even if cached.")] = False,
 ) -> None:
-    """Fetch datasets into the cache, check every file, and list the files."""
+    """Fetch datasets into the cache, check every file, and list the files (a dataset that fails is
+    reported and the others still fetched)."""
     chosen = list(DATASETS) if names == ["all"] else names
-    try:
-        for name in chosen:
+    failed = []
+    for name in chosen:
+        try:
             for path in download(name, cache, mirror=mirror, force=force):
                 typer.echo(f"{name}: {path}")
-    except EvoxplainError as err:
-        _fail(err)
+        except EvoxplainError as err:
+            typer.echo(f"error: {name}: {' '.join(str(err).split())}", err=True)
+            failed.append(name)
+    if failed:
+        typer.echo(f"not downloaded: {', '.join(failed)}", err=True)
+        raise typer.Exit(code=2)
 
 
 @data.command("verify")
