@@ -239,8 +239,11 @@ def exemplars(
     try:
         with progress_bars():
             if model is not None or scenario is None:
-                text = _own(scenario, model, generator, latent_dim, classes, target, runs, per_class, max_queries,
-                            momentum, seed, out).markdown  # fmt: skip
+                text = _own(
+                    scenario, model=model, generator=generator, latent_dim=latent_dim, classes=classes,
+                    target=target, runs=runs, per_class=per_class, max_queries=max_queries, momentum=momentum,
+                    seed=seed, out=out,
+                ).markdown  # fmt: skip  # fmt: skip
             else:
                 options = ScenarioOptions(
                     target=target, runs=runs, per_class=per_class, max_queries=max_queries, momentum=momentum,
@@ -255,7 +258,8 @@ def exemplars(
         typer.echo(f"wrote {path}")
 
 
-def _own(scenario, model, generator, latent_dim, classes, target, runs, per_class, max_queries, momentum, seed, out):
+def _own(scenario: str | None, *, model, generator, latent_dim, classes, target, **search: Any) -> OwnExemplars:
+    """``evoxplain exemplars --model ... --generator ...``: the checks, then :func:`run_own_exemplars`."""
     if scenario is not None:
         raise InvalidInputError(f"give either a scenario ({scenario!r}) or --model, not both")
     if model is None or generator is None or latent_dim is None:
@@ -263,11 +267,10 @@ def _own(scenario, model, generator, latent_dim, classes, target, runs, per_clas
         raise InvalidInputError(
             "give a scenario (" + names + "), or your own models: --model FILE|URL --generator FILE --latent-dim N"
         )
-    return run_own_exemplars(
-        model, generator, latent_dim, target=target, classes=classes.split(",") if classes else None,
-        runs=runs or 4, per_class=per_class or 4, max_queries=max_queries or 2000, momentum=momentum, seed=seed,
-        out=out,
-    )  # fmt: skip
+    defaults = {"runs": 4, "per_class": 4, "max_queries": 2000}
+    settings = {key: value if value is not None else defaults.get(key) for key, value in search.items()}
+    names = classes.split(",") if classes else None
+    return run_own_exemplars(model, generator, latent_dim, target=target, classes=names, **settings)
 
 
 def _snapshot(folder: Path) -> dict[Path, int]:
