@@ -78,9 +78,8 @@ def test_every_method_runs_from_the_command_line_with_its_exact_query_count(file
                                "--channels", "1", "--size", "28", "--method", method, "--queries", queries)  # fmt: skip
     assert result.exit_code == 0, result.output
     assert manifest["extra"]["queries"] == cost
-    assert result.stdout.splitlines()[-1].startswith("wrote ") and result.stdout.splitlines()[-1].endswith(
-        "manifest.json"
-    )
+    folder = files / manifest["folder"]
+    assert result.stdout.splitlines()[-2:] == [f"wrote {folder / 'manifest.json'}", f"wrote {folder / 'report.html'}"]
     values = np.load(files / manifest["folder"] / "flat_values.npy")
     assert values.shape == (1, 28, 28) and np.isfinite(values).all() and np.abs(values).sum() > 0
 

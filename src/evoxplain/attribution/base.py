@@ -137,6 +137,8 @@ class Explainer:
                 sub_seed = int(np.random.SeedSequence([seed, i]).generate_state(1, np.uint64)[0] >> 2)
                 parts.append(self._explain_one(item, targets[i], sub_seed))
         explanation = self._assemble(parts, started, meter.queries, seed, batched)
+        if not isinstance(items[0], str):  # kept for pictures and reports; the caller's tensor is not touched
+            explanation.input = (torch.stack(items) if batched else items[0].clone()).detach().cpu()
         gaussian = getattr(self, "distribution", "gaussian") == "gaussian"
         diagnose(explanation, items, sigma=getattr(self, "sigma", None) if gaussian else None)
         return explanation
