@@ -17,3 +17,10 @@ def on_files(files: Files, config) -> Files:
             relative = path.relative_to(ROOT).as_posix()
             files.append(File(relative, str(ROOT), config["site_dir"], config["use_directory_urls"]))
     return files
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    """Links written for the repository (``../../benchmarks/...`` from ``docs/guides/``) point
+    into the site, where ``benchmarks/`` sits beside the pages."""
+    depth = page.file.src_uri.count("/")
+    return markdown.replace("](" + "../" * (depth + 1) + "benchmarks/", "](" + "../" * depth + "benchmarks/")

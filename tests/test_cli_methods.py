@@ -138,7 +138,7 @@ def test_a_fixed_batch_onnx_file_gets_a_hint_before_any_query_and_runs_with_batc
 
 
 def test_a_library_blackbox_of_a_fixed_batch_onnx_file_says_what_to_do(files):
-    from evoxplain import ModelCallError
+    from evoxplain import EvoxplainError
 
-    with pytest.raises(ModelCallError, match="takes batches of exactly 1 input.*batch_size=1"):
+    with pytest.raises(EvoxplainError, match="takes batches of exactly 1 input.*batch_size=1"):
         BlackBox(str(files / "fixed.onnx"), batch_size=8)(torch.rand(8, 1, 28, 28))
