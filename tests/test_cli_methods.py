@@ -94,12 +94,20 @@ def test_make_explainer_builds_each_method_with_the_settings_given():
     assert made["lime"].baseline == 0.5 and made["saliency"].absolute is False  # signed, what GE estimates
 
 
-@pytest.mark.parametrize("model", ["tiny.pt", "fixed.onnx"])
-def test_white_box_methods_refuse_models_they_cannot_backpropagate_through(files, model):
-    result, _ = explain(files, str(files / "flat.npy"), "--model", str(files / model), "--channels", "1",
+def test_white_box_methods_refuse_models_they_cannot_backpropagate_through(files):
+    result, _ = explain(files, str(files / "flat.npy"), "--model", str(files / "fixed.onnx"), "--channels", "1",
                         "--size", "28", "--method", "ig", "--batch-size", "1")  # fmt: skip
     assert result.exit_code == 2
-    assert "--method ig is white-box" in result.output and "a torch.export .pt2 file" in result.output
+    assert "--method ig is white-box" in result.output and "a TorchScript file" in result.output
+
+
+def test_white_box_methods_backpropagate_through_a_torchscript_file(files):
+    args = ("--channels", "1", "--size", "28", "--method", "saliency")
+    (_, script), (_, export) = (explain(files, str(files / "flat.npy"), "--model", str(files / m), *args)
+                                for m in ("tiny.pt", "tiny.pt2"))  # fmt: skip
+    assert script["extra"]["queries"] == export["extra"]["queries"] == 2
+    values = [np.load(files / run["folder"] / "flat_values.npy") for run in (script, export)]
+    np.testing.assert_allclose(values[0], values[1], rtol=1e-5, atol=1e-7)  # the same net: the same gradient
 
 
 def test_an_unknown_method_lists_every_method(files):

@@ -48,7 +48,7 @@ from ..errors import EvoxplainError, InvalidInputError, ModelCallError
 from ..explanation import Explanation
 from ..files import atomic_path, write_text_atomic
 from ..inputs import InputSpec, fit_image, load_input
-from ..model_files import fixed_batch_hint, load_export, onnx_fixed_batch
+from ..model_files import fixed_batch_hint, load_function, onnx_fixed_batch
 from ..plugins import ZOO_HINT, builtin_model, builtin_models
 from ..report.build import write_report
 from ..runs import Manifest, now, write_manifest
@@ -128,7 +128,8 @@ def resolve_model(
             "torch.export (.pt2) or ONNX (.onnx) file"
         )
     spec = InputSpec(channels, size) if channels is not None else None
-    model = load_export(path) if path.suffix.lower() == ".pt2" else str(path)  # a module: white-box methods work
+    # TorchScript and torch.export files open as modules, so the white-box methods work on them too
+    model = str(path) if path.suffix.lower() == ".onnx" else load_function(path)
     return ResolvedModel(model, path.name, None, spec, builtin=False)
 
 
@@ -274,8 +275,8 @@ def _other_method(blackbox: BlackBox, shape: tuple[int, ...], method: str, *, qu
         if blackbox.kind != "torch":
             raise InvalidInputError(
                 f"--method {method} is white-box: it backpropagates through the model, which needs a torch model "
-                f"(a built-in one or a torch.export .pt2 file); this one is {blackbox.kind}. Use a black-box "
-                "method: auto, geex, bgeex, gers, ge, lime, kernelshap, occlusion or rise"
+                f"(a built-in one, a TorchScript file or a torch.export .pt2 file); this one is {blackbox.kind}. "
+                "Use a black-box method: auto, geex, bgeex, gers, ge, lime, kernelshap, occlusion or rise"
             )
         if method == "saliency":
             return Saliency(blackbox, absolute=False, fitness=common["fitness"], seed=common["seed"])
