@@ -44,7 +44,9 @@ def test_completeness_warns_past_the_stated_fraction_of_the_change():
     outside = change * (1 + COMPLETENESS_TOLERANCE * 1.1)
     assert completeness(made([inside / 2, inside / 2], score=change)) is None
     message = completeness(made([outside / 2, outside / 2], score=change))
-    assert "more than 10% of the change" in message and "more queries, a smaller sigma" in message
+    assert "more than 10% of the change" in message and "more queries or a smaller sigma" in message
+    assert "standardise" not in message  # an image, say: standardising is no fix
+    assert "standardise the features" in completeness(made([outside / 2, outside / 2], score=change), torch.zeros(2))
     assert "more steps" in completeness(made([1.0, 1.0], method="IntegratedGradients", integrated=None))
     # Bernoulli masks (complete only for additive models), GE and explanations without a baseline: no warning
     assert completeness(made([1.0, 1.0], distribution="bernoulli")) is None

@@ -54,21 +54,23 @@ def diagnose(explanation: Any, inputs: list[Any], sigma: float | None = None) ->
     messages: list[str] = []
     for index, (part, x) in enumerate(zip(parts, inputs)):
         where = f"input {index}: " if len(parts) > 1 else ""
-        found = [completeness(part), feature_scale(x, sigma), noise(part)]
+        found = [completeness(part, x), feature_scale(x, sigma), noise(part)]
         messages += [where + message for message in found if message]
     for message in messages:
         warnings.warn(message, EvoxplainWarning, stacklevel=3)
     return messages
 
 
-def completeness(explanation: Any) -> str | None:
-    """The completeness warning for one explanation of an integrated method, or None."""
+def completeness(explanation: Any, x: Any = None) -> str | None:
+    """The completeness warning for one explanation of an integrated method (of the input ``x``), or None."""
     p = explanation.params
     gradients = explanation.method == "IntegratedGradients"
     integrated = gradients or (p.get("integrated") is True and p.get("distribution", "gaussian") == "gaussian")
     if not integrated or explanation.baseline_score is None:
         return None
-    fix = "Use more steps" if gradients else "Use more queries, a smaller sigma, or standardise the features (rows)"
+    row = isinstance(x, torch.Tensor) and x.ndim == 1
+    fix = "Use more steps" if gradients else "Use more queries or a smaller sigma"
+    fix += ", or standardise the features" if row and not gradients else ""
     change = float(explanation.score - explanation.baseline_score)
     total = float(explanation.totals)
     gap = abs(total - change)
