@@ -2,7 +2,7 @@
 
 Each command runs in a fresh process, in a temporary folder, timed from start to exit; the
 README's and documentation's "how long things take" show the table this writes
-(``first_hour.md``, from ``first_hour.json``). The data the scenarios need comes from
+(``results.md``, from ``results.json``; ``run.json`` holds the run's metadata). The data the scenarios need comes from
 ``$EVOXPLAIN_DATA`` or the download cache.
 
     python benchmarks/first_hour.py --out benchmarks/results/first_hour/cpu
@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+TITLE = "How long the README's commands take on a CPU"
 
 # (what it is, the command as the README gives it)
 COMMANDS = [
@@ -109,8 +110,15 @@ def main() -> None:
         "rows": rows,
     }
     options.out.mkdir(parents=True, exist_ok=True)
-    (options.out / "first_hour.json").write_text(json.dumps(result, indent=2) + "\n")
-    (options.out / "first_hour.md").write_text(markdown(result))
+    (options.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
+    (options.out / "results.md").write_text(markdown(result))
+    (options.out / "run.json").write_text(json.dumps(run_json(result), indent=1) + "\n")
+
+
+def run_json(result: dict) -> dict:
+    """The run folder's metadata, as the other benchmarks' run folders have it."""
+    meta = {key: result[key] for key in ("command", "date", "commit", "machine")}
+    return {"benchmark": "first_hour", "title": TITLE, **meta, "status": "complete"}
 
 
 if __name__ == "__main__":
