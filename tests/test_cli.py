@@ -152,7 +152,7 @@ def test_flat_input_draws_bars(tmp_path):
         (("--queries", "7"), "even integer"),
         (("--mask-size", "a,b"), "--mask-size must be"),
         (("--baseline", "zero"), "--baseline must be"),
-        (("--method", "lime"), "--method must be one of"),
+        (("--method", "shap"), "--method must be one of"),
     ],
 )
 def test_errors_exit_2_with_one_line(files, tmp_path, args, message):

@@ -67,15 +67,17 @@ class _Scores:
     ``known=(x, raw)`` answers a first call that starts with ``x`` from the prediction query
     already made (Captum's Occlusion and KernelSHAP begin with the unperturbed input).
     ``head`` keeps the scores of the first two inputs asked (KernelSHAP: x and the baseline).
+    ``progress`` is told how many inputs each call sent (the explainer's progress bar).
     """
 
-    def __init__(self, blackbox: BlackBox, fitness: Fitness, target: int, known=None):
+    def __init__(self, blackbox: BlackBox, fitness: Fitness, target: int, known=None, progress=None):
         self.blackbox, self.fitness, self.target = blackbox, fitness, target
         self.known = known
+        self.progress = progress
         self.head = torch.empty(0)
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        raw = None
+        raw, reused = None, 0
         if self.known is not None:
             x, answer = self.known
             self.known = None
@@ -83,8 +85,11 @@ class _Scores:
                 raw = (
                     answer if len(batch) == 1 else torch.cat([answer, self.blackbox(batch[1:], batch_size=len(batch))])
                 )
+                reused = 1  # the prediction query answered the input
         if raw is None:
             raw = self.blackbox(batch, batch_size=len(batch))
+        if self.progress is not None:
+            self.progress(len(batch) - reused)
         scores = self.fitness(raw, self.target, self.blackbox.output)
         if len(self.head) < 2:
             self.head = torch.cat([self.head, scores[: 2 - len(self.head)].detach().cpu()])
@@ -138,7 +143,8 @@ class _Surrogate(Explainer):
         base = make_baseline(self.baseline, x)
         target, scores, raw = self._anchor(x[None], target)
         ids = self._feature_mask(x)
-        forward = _Scores(bb, self.fitness, target, known=(x, raw) if self.starts_with_input else None)
+        known = (x, raw) if self.starts_with_input else None
+        forward = _Scores(bb, self.fitness, target, known=known, progress=self._progress)
         explainer = self._captum_explainer(forward)
         with seeded_global_rng(seed, x.device):
             coefficients = explainer.attribute(
@@ -348,7 +354,7 @@ class Occlusion(Explainer):
         base = make_baseline(self.baseline, x)
         target, scores, raw = self._anchor(x[None], target)
         window, strides, _ = self._geometry(x)
-        forward = _Scores(self.blackbox, self.fitness, target, known=(x, raw))
+        forward = _Scores(self.blackbox, self.fitness, target, known=(x, raw), progress=self._progress)
         values = (
             _captum()
             .Occlusion(forward)
