@@ -1,0 +1,129 @@
+"""What a worker does with a chunk of inputs: read, explain, write one shard (and heatmaps).
+
+The local engine runs one :class:`ChunkWorker` in the calling process; the Ray engine one per
+actor. Each explains the records of a chunk with its input's own seed
+(:func:`~evoxplain.dataset.rows.input_seed`), records an input that cannot be read or explained
+as a row with its error, writes the chunk's rows as one shard
+(:func:`~evoxplain.dataset.shards.write_shard`) and returns what the progress bar and the
+summary need: ``[{"id", "queries", "error"}]``. A budget that runs out, or an interrupt, writes
+the rows already made before it stops, so no finished explanation is lost.
+
+Example:
+    >>> source = open_source(torch.rand(4, 1, 28, 28))
+    >>> worker = ChunkWorker(BlackBox(model), GEEX, {"queries": 100}, 0, source, "run")
+    >>> [r["queries"] for r in worker.process(list(source.records()))]
+    [102, 102, 102, 102]
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import torch
+
+from ..attribution.base import Explainer
+from ..blackbox import BlackBox
+from ..errors import EvoxplainError, QueryBudgetExceeded
+from ..files import atomic_path
+from .rows import error_row, explanation_row, input_seed, rows_table
+from .shards import RESULTS, write_shard
+from .sources import Record, Source
+
+HEATMAPS = "heatmaps"
+
+
+class ChunkWorker:
+    """Explains chunks of records with one explainer and writes each chunk as a shard.
+
+    Args:
+        blackbox: the model, counted.
+        explainer: the explainer class (e.g. :class:`~evoxplain.GEEX`).
+        settings: its settings (keywords), the seed aside.
+        run_seed: the run's seed; each input's seed derives from it and the input's id.
+        source: reads a record into the input to explain.
+        out: the run's folder (shards go to ``out/results``).
+        heatmaps: also write ``out/heatmaps/<id>.png`` for image inputs.
+    """
+
+    def __init__(
+        self,
+        blackbox: BlackBox,
+        explainer: type[Explainer],
+        settings: dict[str, Any],
+        run_seed: int,
+        source: Source,
+        out: str | Path,
+        heatmaps: bool = False,
+    ):
+        self.blackbox = blackbox
+        self.explainer = explainer(blackbox, seed=0, **settings)
+        self.run_seed = int(run_seed)
+        self.source = source
+        self.out = Path(out)
+        self.heatmaps = heatmaps
+
+    def process(self, records: list[Record]) -> list[dict[str, Any]]:
+        """Explain ``records``, write their shard, and return ``[{"id", "queries", "error"}]``."""
+        rows: list[dict[str, Any]] = []
+        try:
+            for record in records:
+                rows.append(self._row(record))
+        except (KeyboardInterrupt, QueryBudgetExceeded):
+            if rows:  # keep what is done; the rest is explained when the run is started again
+                write_shard(self.out / RESULTS, rows_table(rows))
+            raise
+        if rows:
+            write_shard(self.out / RESULTS, rows_table(rows))
+        return [{"id": r["id"], "queries": r["queries"], "error": r["error"]} for r in rows]
+
+    def _row(self, record: Record) -> dict[str, Any]:
+        ident = record["id"]
+        seed = input_seed(self.run_seed, ident)
+        try:
+            x = self.source.decode(record)
+            self.explainer.seed = seed
+            exp = self.explainer.explain(x, record.get("target"), batched=False)
+        except QueryBudgetExceeded:
+            raise
+        except (EvoxplainError, OSError, ValueError, RuntimeError) as err:  # this input only; the run goes on
+            return error_row(ident, seed, err, self.explainer.method)
+        row = explanation_row(ident, seed, exp)
+        if self.heatmaps and isinstance(x, torch.Tensor) and x.ndim == 3:
+            write_heatmap(self.out / HEATMAPS, ident, x, exp.values, f"{ident}: class {row['target']}")
+        return row
+
+
+def heatmap_path(folder: Path, ident: str) -> Path | None:
+    """``folder/<id>.png``, or None for an id that is not a plain relative path (it would leave
+    the folder)."""
+    parts = PurePosixPath(ident).parts
+    if not parts or PurePosixPath(ident).is_absolute() or any(p in ("..", ".", "") for p in parts) or "\\" in ident:
+        return None
+    return folder.joinpath(*parts[:-1], parts[-1] + ".png")
+
+
+def write_heatmap(folder: Path, ident: str, x: torch.Tensor, values: torch.Tensor, title: str) -> Path | None:
+    """The values over the image, written atomically to :func:`heatmap_path` (None if the id
+    cannot name a file)."""
+    from ..viz import overlay
+
+    path = heatmap_path(folder, ident)
+    if path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture = x.detach().cpu().float()
+    low, high = float(picture.min()), float(picture.max())
+    if low < 0 or high > 1:
+        picture = (picture - low) / max(high - low, 1e-12)
+    if picture.shape[0] not in (1, 3):
+        picture = picture.mean(dim=0, keepdim=True)
+    with atomic_path(path) as tmp:
+        overlay(picture, values.detach().cpu().sum(dim=0), path=tmp, title=title)
+    return path
+
+
+def elapsed(start: float) -> float:
+    """Seconds since ``start`` (a ``time.perf_counter()``)."""
+    return time.perf_counter() - start
