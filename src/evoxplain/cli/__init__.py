@@ -1,7 +1,7 @@
 """The ``evoxplain`` command line: one module per command, over the library's functions.
 
-``explain`` (:mod:`.explain`), ``exemplars`` (:mod:`.exemplars`), ``models`` (:mod:`.models`),
-and the sub-commands installed plugins add.
+``explain`` (:mod:`.explain`), ``explain-dataset`` (:mod:`.dataset`), ``exemplars``
+(:mod:`.exemplars`), ``models`` (:mod:`.models`), and the sub-commands installed plugins add.
 
 Example::
 
@@ -11,7 +11,7 @@ Example::
 
 from __future__ import annotations
 
-from . import exemplars, explain, models  # noqa: F401  (each registers its command)
+from . import dataset, exemplars, explain, models  # noqa: F401  (each registers its command)
 from .common import app
 from .exemplars import run_exemplars
 from .explain import (

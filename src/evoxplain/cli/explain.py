@@ -184,6 +184,32 @@ def make_explainer(
         >>> make_explainer(BlackBox(model), (3, 224, 224)).estimator
         'regression'
     """
+    settings = explainer_settings(
+        shape, method, queries=queries, sigma=sigma, mask_size=mask_size, baseline=baseline, fitness=fitness,
+        estimator=estimator, design=design,
+    )  # fmt: skip
+    return GEEX(blackbox, seed=seed, progress=progress, **settings)
+
+
+def explainer_settings(
+    shape: tuple[int, ...],
+    method: str = "auto",
+    *,
+    queries: int = 1000,
+    sigma: float = 0.2,
+    mask_size: tuple[int, int] | None = None,
+    baseline: float | str = "auto",
+    fitness: str = "prob",
+    estimator: str = "auto",
+    design: str = "auto",
+) -> dict[str, Any]:
+    """The keywords of :class:`~evoxplain.GEEX` (the model, seed and progress aside) that
+    :func:`make_explainer` uses for ``method`` and inputs of ``shape``.
+
+    Example:
+        >>> explainer_settings((1, 28, 28), "bgeex", queries=500)["mask_size"]
+        (14, 14)
+    """
     if method not in METHODS:
         raise InvalidInputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
     if estimator not in ESTIMATORS:
@@ -212,16 +238,7 @@ def make_explainer(
         settings["design"] = design
     if baseline == "auto":
         baseline = recommended.get("baseline", 0.0)
-    return GEEX(
-        blackbox,
-        queries=queries,
-        sigma=sigma,
-        baseline=baseline,
-        fitness=fitness,
-        seed=seed,
-        progress=progress,
-        **settings,
-    )
+    return {"queries": queries, "sigma": sigma, "baseline": baseline, "fitness": fitness, **settings}
 
 
 def summary_text(

@@ -98,6 +98,7 @@ def explain_dataset(
     progress: bool = True,
     blackbox: dict[str, Any] | None = None,
     model_name: str | None = None,
+    class_names: list[str] | None = None,
     ray: RayOptions | None = None,
 ) -> DatasetRun:
     """Explain every input of ``inputs`` with ``model`` into the folder ``out`` (resumable).
@@ -119,6 +120,7 @@ def explain_dataset(
         blackbox: keywords for :class:`~evoxplain.BlackBox` (``output``, ``batch_size``,
             ``precision``, ...) when ``model`` is not one.
         model_name: how the manifest names the model (default: from the model).
+        class_names: the model's class names by index, for reports (the manifest keeps them).
         ray: the Ray engine's options (:class:`RayOptions`).
     """
     if engine not in ENGINES:
@@ -141,6 +143,8 @@ def explain_dataset(
         pending = sum(1 for ident in ids if ident not in done)
         settings = dict(settings) if settings is not None else default_settings(source, done)
         manifest = start_manifest(folder, model_name or model_identity(model), explainer, settings, seed, source)
+        if class_names is not None:
+            manifest.extra["class_names"] = list(class_names)
         started = time.perf_counter()
         job = Job(model, blackbox or {}, explainer, settings, int(seed), source, folder, heatmaps, shard_size)
         if engine == "local":

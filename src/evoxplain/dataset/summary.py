@@ -6,6 +6,9 @@ completeness gap over the rows that have one, and the share of significant value
 with a standard error, those more than two standard errors from 0.
 
 Example:
+    >>> from evoxplain import GEEX, BlackBox
+    >>> from evoxplain.dataset import open_source
+    >>> from evoxplain.dataset.work import ChunkWorker
     >>> source = open_source(torch.rand(3, 1, 28, 28))
     >>> _ = ChunkWorker(BlackBox(model), GEEX, {"queries": 100}, 0, source, "run").process(list(source.records()))
     >>> summary = summarise("run")

@@ -9,6 +9,8 @@ summary need: ``[{"id", "queries", "error"}]``. A budget that runs out, or an in
 the rows already made before it stops, so no finished explanation is lost.
 
 Example:
+    >>> from evoxplain import GEEX
+    >>> from evoxplain.dataset import open_source
     >>> source = open_source(torch.rand(4, 1, 28, 28))
     >>> worker = ChunkWorker(BlackBox(model), GEEX, {"queries": 100}, 0, source, "run")
     >>> [r["queries"] for r in worker.process(list(source.records()))]
