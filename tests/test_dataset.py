@@ -118,6 +118,42 @@ def test_a_run_killed_mid_way_resumes_to_the_same_rows_with_no_id_twice(tmp_path
     assert manifest["extra"]["resumed"] == 1 and manifest["extra"]["inputs"] == 24
 
 
+def test_shared_calls_send_fewer_larger_batches_with_the_same_values(tmp_path, logging_model):
+    x = digits(6)
+    alone, shared = logging_model(small_model()).eval(), logging_model(small_model()).eval()
+    explain_dataset(alone, x, tmp_path / "alone", settings=SETTINGS, share=1, progress=False, model_name="m")
+    explain_dataset(shared, x, tmp_path / "shared", settings=SETTINGS, share=3, progress=False, model_name="m")
+    assert alone.seen == shared.seen == 6 * 66  # every query still sent once
+    assert len(shared.batches) < len(alone.batches) and max(shared.batches) > max(alone.batches)
+    a, b = by_id(tmp_path / "alone"), by_id(tmp_path / "shared")
+    for ident in a:
+        assert a[ident]["queries"] == b[ident]["queries"] == 66
+        assert np.allclose(a[ident]["values"], b[ident]["values"], rtol=0, atol=1e-6)
+
+
+class BreaksOnLargeValues(torch.nn.Module):
+    """Raises on a batch holding a value above 5 (the input marked so), like a model that fails on
+    one malformed input."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = small_model()
+
+    def forward(self, x):
+        if bool((x > 5).any()):
+            raise RuntimeError("value out of range")
+        return self.net(x)
+
+
+def test_a_model_error_fails_only_the_input_that_caused_it_in_a_shared_call(tmp_path):
+    x = digits(6)
+    x[2, 0, 3, 3] = 10.0
+    run = explain_dataset(BreaksOnLargeValues().eval(), x, tmp_path / "run", settings=SETTINGS, share=4, progress=False)
+    rows = by_id(tmp_path / "run")
+    assert [i for i in sorted(rows) if rows[i]["error"]] == ["2"] and "value out of range" in rows["2"]["error"]
+    assert run.summary["explained"] == 5
+
+
 def test_a_corrupt_image_is_recorded_as_failed_and_the_rest_finish(tmp_path):
     from PIL import Image
 
@@ -185,7 +221,7 @@ def test_tables_texts_and_arrays_are_read_with_their_ids(tmp_path):
     assert by_id(tmp_path / "rows_parquet")["y"]["values"] == by_id(tmp_path / "rows_csv")["y"]["values"]
 
     def words(texts):
-        return torch.tensor([[t.count("bad"), t.count("good")] for t in texts], dtype=torch.float32)
+        return torch.tensor([[t.count("bad"), t.count("good")] for t in texts], dtype=torch.float32) * 3 - 1
 
     (tmp_path / "texts.txt").write_text("a good film\n\nso bad\n")
     explain_dataset(words, tmp_path / "texts.txt", tmp_path / "texts", settings={"queries": 16}, progress=False)

@@ -60,6 +60,7 @@ def explain_dataset_command(
     fitness: Annotated[str, typer.Option(help="prob, logit, logprob or entropy.")] = "prob",
     seed: Annotated[int, typer.Option(help="The run's seed (each input's derives from it and its id).")] = 0,
     shard_size: Annotated[int, typer.Option(help="Inputs per results file (at most one redone after a crash).")] = 64,
+    share: Annotated[int, typer.Option(help="Inputs explained side by side, sharing each model call.")] = 8,
     heatmaps: Annotated[bool, typer.Option(help="Also write heatmaps/<id>.png for images.")] = False,
     batch_size: Annotated[int | None, typer.Option(help="Most inputs per model call.")] = None,
     size: Annotated[str | None, typer.Option(help="Image size H,W a model file takes (with --channels).")] = None,
@@ -92,7 +93,7 @@ def explain_dataset_command(
         options = {"output": output, "batch_size": batch_size or (32 if large else 256)}
         explain_dataset(
             resolved.model, source, out, settings=settings, seed=seed, engine=engine, shard_size=shard_size,
-            heatmaps=heatmaps, blackbox=options, model_name=resolved.name, class_names=resolved.classes,
+            share=share, heatmaps=heatmaps, blackbox=options, model_name=resolved.name, class_names=resolved.classes,
             ray=RayOptions(
                 address=address, actors=actors, cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor
             ),

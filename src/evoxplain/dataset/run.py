@@ -94,6 +94,7 @@ def explain_dataset(
     seed: int = 0,
     engine: str = "local",
     shard_size: int = 64,
+    share: int = 8,
     heatmaps: bool = False,
     progress: bool = True,
     blackbox: dict[str, Any] | None = None,
@@ -115,6 +116,8 @@ def explain_dataset(
         seed: the run's seed; each input's seed derives from it and the input's id.
         engine: ``"local"`` (this process) or ``"ray"`` (needs ``evoxplain[ray]``).
         shard_size: inputs per shard (at most this many are redone after a crash).
+        share: inputs explained side by side in each worker, their queries sharing each model
+            call (:mod:`evoxplain.dataset.batching`); 1 explains one input at a time.
         heatmaps: also write ``heatmaps/<id>.png`` for image inputs.
         progress: show a progress bar (inputs, queries per second, time left).
         blackbox: keywords for :class:`~evoxplain.BlackBox` (``output``, ``batch_size``,
@@ -127,6 +130,8 @@ def explain_dataset(
         raise InvalidInputError(f"engine must be one of {ENGINES}, not {engine!r}")
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
         raise InvalidInputError(f"shard_size must be a positive integer, not {shard_size!r}")
+    if isinstance(share, bool) or not isinstance(share, int) or share < 1:
+        raise InvalidInputError(f"share must be a positive integer (inputs explained side by side), not {share!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InvalidInputError(f"seed must be a non-negative integer, not {seed!r}")
     if engine == "ray" and isinstance(model, BlackBox):
@@ -146,7 +151,7 @@ def explain_dataset(
         if class_names is not None:
             manifest.extra["class_names"] = list(class_names)
         started = time.perf_counter()
-        job = Job(model, blackbox or {}, explainer, settings, int(seed), source, folder, heatmaps, shard_size)
+        job = Job(model, blackbox or {}, explainer, settings, int(seed), source, folder, heatmaps, shard_size, share)
         if engine == "local":
             run_local(job, done, pending, progress)
         else:
@@ -178,11 +183,14 @@ class Job:
     out: Path
     heatmaps: bool
     shard_size: int
+    share: int = 1
 
     def worker(self, model: Any = None) -> ChunkWorker:
         """A worker over ``model`` (default: the job's), wrapped as a BlackBox with the job's options."""
         bb = as_blackbox(self.model if model is None else model, **self.blackbox)
-        return ChunkWorker(bb, self.explainer, self.settings, self.seed, self.source, self.out, self.heatmaps)
+        return ChunkWorker(
+            bb, self.explainer, self.settings, self.seed, self.source, self.out, self.heatmaps, share=self.share
+        )
 
 
 def run_local(job: Job, done: set[str], pending: int, progress: bool) -> None:

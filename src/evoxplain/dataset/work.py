@@ -19,7 +19,8 @@ Example:
 
 from __future__ import annotations
 
-import time
+import contextlib
+import threading
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -29,6 +30,7 @@ from ..attribution.base import Explainer
 from ..blackbox import BlackBox
 from ..errors import EvoxplainError, QueryBudgetExceeded
 from ..files import atomic_path
+from .batching import SharedCalls
 from .rows import error_row, explanation_row, input_seed, rows_table
 from .shards import RESULTS, write_shard
 from .sources import Record, Source
@@ -47,6 +49,9 @@ class ChunkWorker:
         source: reads a record into the input to explain.
         out: the run's folder (shards go to ``out/results``).
         heatmaps: also write ``out/heatmaps/<id>.png`` for image inputs.
+        share: inputs explained side by side whose queries share each model call
+            (:class:`~evoxplain.dataset.batching.SharedCalls`); 1 explains one input at a time.
+        max_batch: the most inputs of a shared model call (default: ``share`` model batches).
     """
 
     def __init__(
@@ -58,39 +63,74 @@ class ChunkWorker:
         source: Source,
         out: str | Path,
         heatmaps: bool = False,
+        share: int = 1,
+        max_batch: int | None = None,
     ):
-        self.blackbox = blackbox
-        self.explainer = explainer(blackbox, seed=0, **settings)
+        self.shared = SharedCalls(blackbox, max_batch or share * blackbox.batch_size) if share > 1 else None
+        queried = self.shared.blackbox() if self.shared is not None else blackbox
+        self.explainers = [explainer(queried, seed=0, **settings) for _ in range(max(1, share))]
         self.run_seed = int(run_seed)
         self.source = source
         self.out = Path(out)
         self.heatmaps = heatmaps
 
     def process(self, records: list[Record]) -> list[dict[str, Any]]:
-        """Explain ``records``, write their shard, and return ``[{"id", "queries", "error"}]``."""
-        rows: list[dict[str, Any]] = []
-        try:
-            for record in records:
-                rows.append(self._row(record))
-        except (KeyboardInterrupt, QueryBudgetExceeded):
-            if rows:  # keep what is done; the rest is explained when the run is started again
-                write_shard(self.out / RESULTS, rows_table(rows))
-            raise
-        if rows:
-            write_shard(self.out / RESULTS, rows_table(rows))
-        return [{"id": r["id"], "queries": r["queries"], "error": r["error"]} for r in rows]
+        """Explain ``records``, write their shard, and return ``[{"id", "queries", "error"}]``.
 
-    def _row(self, record: Record) -> dict[str, Any]:
+        The rows are in the records' order whatever order they were made in, so the shard (and
+        its name) is the same. A budget that runs out or an interrupt writes the rows made so far
+        and is raised again."""
+        rows: list[dict[str, Any] | None] = [None] * len(records)
+        stop: list[BaseException] = []
+        cursor = iter(range(len(records)))
+        lock = threading.Lock()
+
+        def work(explainer: Explainer) -> None:
+            while not stop:
+                with lock:
+                    index = next(cursor, None)
+                if index is None:
+                    return
+                try:
+                    rows[index] = self._row(records[index], explainer)
+                except BaseException as err:  # a spent budget or an interrupt: the others stop too
+                    stop.append(err)
+
+        self._run(work, stop)
+        made = [row for row in rows if row is not None]
+        if made:
+            write_shard(self.out / RESULTS, rows_table(made))
+        if stop:
+            raise stop[0]
+        return [{"id": r["id"], "queries": r["queries"], "error": r["error"]} for r in made]
+
+    def _run(self, work: Any, stop: list[BaseException]) -> None:
+        if len(self.explainers) == 1:
+            work(self.explainers[0])
+            return
+        threads = [threading.Thread(target=work, args=(e,), daemon=True) for e in self.explainers]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                thread.join()
+        except KeyboardInterrupt as err:
+            stop.append(err)
+            for thread in threads:
+                thread.join()
+
+    def _row(self, record: Record, explainer: Explainer) -> dict[str, Any]:
         ident = record["id"]
         seed = input_seed(self.run_seed, ident)
         try:
             x = self.source.decode(record)
-            self.explainer.seed = seed
-            exp = self.explainer.explain(x, record.get("target"), batched=False)
+            explainer.seed = seed
+            with self.shared.explaining() if self.shared is not None else contextlib.nullcontext():
+                exp = explainer.explain(x, record.get("target"), batched=False)
         except QueryBudgetExceeded:
             raise
         except (EvoxplainError, OSError, ValueError, RuntimeError) as err:  # this input only; the run goes on
-            return error_row(ident, seed, err, self.explainer.method)
+            return error_row(ident, seed, err, explainer.method)
         row = explanation_row(ident, seed, exp)
         if self.heatmaps and isinstance(x, torch.Tensor) and x.ndim == 3:
             write_heatmap(self.out / HEATMAPS, ident, x, exp.values, f"{ident}: class {row['target']}")
@@ -124,8 +164,3 @@ def write_heatmap(folder: Path, ident: str, x: torch.Tensor, values: torch.Tenso
     with atomic_path(path) as tmp:
         overlay(picture, values.detach().cpu().sum(dim=0), path=tmp, title=title)
     return path
-
-
-def elapsed(start: float) -> float:
-    """Seconds since ``start`` (a ``time.perf_counter()``)."""
-    return time.perf_counter() - start
