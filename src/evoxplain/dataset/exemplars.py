@@ -186,12 +186,13 @@ def _run_on_ray(job: SearchJob, todo: list[dict[str, Any]], chunk: int, options:
     ray_data = require("ray.data", "ray", "the Ray engine")
     if not todo:
         return
+    threads = options.torch_threads or max(1, round(options.cpus_per_actor))
     started_here = start_ray(options)
     try:
         ray_data.DataContext.get_current().enable_progress_bars = False
         results = ray_data.from_items(todo).map_batches(
             SearchActor,
-            fn_constructor_kwargs={"job": job, "threads": max(1, round(options.cpus_per_actor))},
+            fn_constructor_kwargs={"job": job, "threads": threads},
             batch_size=chunk,
             batch_format="pyarrow",
             compute=ray_data.ActorPoolStrategy(size=int(options.actors)),

@@ -51,9 +51,7 @@ def start_ray(options: RayOptions) -> bool:
 class ExplainActor:
     """One model copy in a Ray actor: explains chunks of records into shards."""
 
-    def __init__(self, job: Any, threads: int, gpus: float):
-        ray = require("ray", "ray", "the Ray engine")
-        job = ray.get(job) if isinstance(job, ray.ObjectRef) else job
+    def __init__(self, job: Job, threads: int, gpus: float):
         torch.set_num_threads(threads)
         model = job.model
         if gpus > 0 and isinstance(model, torch.nn.Module) and torch.cuda.is_available():
@@ -90,8 +88,8 @@ def run_ray(job: Job, done: set[str], pending: int, options: RayOptions, progres
         results = job.source.ray_dataset(done).map_batches(
             ExplainActor,
             fn_constructor_kwargs={
-                "job": ray.put(job),
-                "threads": max(1, round(options.cpus_per_actor)),
+                "job": job,
+                "threads": options.torch_threads or max(1, round(options.cpus_per_actor)),
                 "gpus": options.gpus_per_actor,
             },
             batch_size=job.shard_size,

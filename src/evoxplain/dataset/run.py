@@ -56,8 +56,8 @@ class RayOptions:
         address: a running cluster to join (``"auto"``, ``"ray://host:10001"``); None starts a
             local one on this machine.
         actors: model copies explaining in parallel (one actor each).
-        cpus_per_actor: CPUs each actor holds (fractions leave room for the reading tasks); torch
-            uses ``max(1, round(cpus_per_actor))`` threads in it.
+        cpus_per_actor: CPUs each actor holds (fractions leave room for the reading tasks).
+        torch_threads: torch's threads in each actor (default: ``cpus_per_actor``, rounded, at least 1).
         gpus_per_actor: GPUs each actor holds (its model moves to the GPU when > 0).
         in_flight: chunks an actor works on at once (threads): for a model behind an endpoint,
             several requests in flight from CPU actors.
@@ -67,6 +67,7 @@ class RayOptions:
     address: str | None = None
     actors: int = 2
     cpus_per_actor: float = 1.0
+    torch_threads: int | None = None
     gpus_per_actor: float = 0.0
     in_flight: int = 1
     num_cpus: int | None = None

@@ -1,0 +1,339 @@
+"""Explaining a dataset at scale: shared model calls, Ray's overhead, the cost of resumption.
+
+On 200 MNIST test digits with the shipped LeNet (and a handful of ImageNet samples with
+EfficientNet-Lite0), side by side in one run on this machine:
+
+* one input at a time (``share=1``) against the local engine's shared calls (``share=8``);
+* the Ray engine with 1 and 2 actors against the local engine on the same cores (a local Ray
+  cluster of ``--cpus`` CPUs, started before the timed runs; the local engine with as many torch
+  threads);
+* a run killed (SIGKILL) at about half and resumed against an uninterrupted one: the inputs
+  redone and the values (they must be equal).
+
+Then a projection (computed, not measured) of the GPU-hours to explain 1M ImageNet images at 1000
+and 5000 queries on 1, 8 and 64 GPUs, from the seconds per explanation measured on one H200 in
+``benchmarks/results/imagenet_gpu/gpu_speed.json``.
+
+    python benchmarks/dataset_scale.py --data ../shared/data
+
+Results: ``benchmarks/results/dataset_scale/<run>/`` (``run.json``, ``results.json``, ``results.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from evoxplain import recommended_settings
+from evoxplain.dataset import RayOptions, explain_dataset, read_results
+from evoxplain.dataset.shards import shard_files
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+GPU_SPEED = "benchmarks/results/imagenet_gpu/gpu_speed.json"
+IMAGES = 1_000_000
+
+
+def metadata(argv: list[str]) -> dict[str, Any]:
+    """Command, machine, commit, date and versions of this run."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPOSITORY, capture_output=True, text=True).stdout.strip()
+
+    import ray
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    return {
+        "command": "python benchmarks/dataset_scale.py " + " ".join(argv),
+        "machine": f"{cpu}, {os.cpu_count()} cores, {platform.system()}",
+        "commit": git("rev-parse", "--short", "HEAD") + (" with uncommitted changes" if git("status", "-s") else ""),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": {"python": platform.python_version(), "torch": torch.__version__, "ray": ray.__version__,
+                     "numpy": np.__version__},
+        "load_average_before": list(os.getloadavg()),
+    }  # fmt: skip
+
+
+def timed(label: str, **run: Any) -> dict[str, Any]:
+    """One ``explain_dataset`` run into a fresh folder: inputs per second, with the machine's load."""
+    shutil.rmtree(run["out"], ignore_errors=True)
+    load, cpu, start = os.getloadavg()[0], time.process_time(), time.perf_counter()
+    result = explain_dataset(progress=False, **run)
+    seconds = time.perf_counter() - start
+    times = sorted(p.stat().st_mtime for p in shard_files(Path(run["out"]) / "results"))
+    after_first = result.explained_now - min(run["shard_size"], result.explained_now)
+    steady = after_first / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
+    row = {
+        "run": label, "inputs": result.explained_now, "seconds": round(seconds, 2),
+        "inputs_per_s": round(result.explained_now / seconds, 3), "queries": result.summary["queries"],
+        "steady_inputs_per_s": None if steady is None else round(steady, 3),
+        "failed": result.summary["failed"], "load_1min_before": load,
+        "driver_cpu_share": round((time.process_time() - cpu) / seconds, 2),
+    }  # fmt: skip
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def values_by_id(out: Path) -> dict[str, np.ndarray]:
+    return {r["id"]: np.asarray(r["values"], np.float32) for r in read_results(out).to_pylist()}
+
+
+def largest_difference(a: Path, b: Path) -> float:
+    va, vb = values_by_id(a), values_by_id(b)
+    assert va.keys() == vb.keys()
+    return max(float(np.abs(va[i] - vb[i]).max()) for i in va)
+
+
+KILLABLE = """
+import sys, torch
+import numpy as np
+from evoxplain.dataset import explain_dataset
+from evoxplain.plugins import builtin_model
+settings = {settings!r}
+x = torch.from_numpy(np.load(sys.argv[2]))
+explain_dataset(builtin_model("lenet-mnist").load(), x, sys.argv[1], settings=settings, shard_size={shard},
+                progress=False, blackbox={{"output": "logits"}}, model_name="lenet-mnist")
+"""
+
+
+def resumption(x: torch.Tensor, settings: dict, shard: int, work: Path, whole: dict) -> dict[str, Any]:
+    """A run killed (SIGKILL) once about half its shards are written, then resumed."""
+    np.save(work / "digits.npy", x.numpy())
+    script = work / "killable.py"
+    script.write_text(KILLABLE.format(settings=settings, shard=shard))
+    out = work / "killed"
+    shutil.rmtree(out, ignore_errors=True)
+    child = subprocess.Popen([sys.executable, str(script), str(out), str(work / "digits.npy")])
+    half = len(x) // shard // 2
+    while len(shard_files(out / "results")) < half and child.poll() is None:
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    written = read_results(out).num_rows
+    start = time.perf_counter()
+    resumed = explain_dataset(
+        whole["model"], x, out, settings=settings, shard_size=shard, progress=False, blackbox={"output": "logits"},
+        model_name="lenet-mnist",
+    )  # fmt: skip
+    seconds = time.perf_counter() - start
+    rate = whole["row"]["inputs_per_s"]
+    return {
+        "written_when_killed": written, "resumed_inputs": resumed.explained_now, "skipped": resumed.skipped,
+        "redone_written_inputs": written - resumed.skipped, "most_lost_in_flight": shard,
+        "resumed_seconds": round(seconds, 2), "resumed_inputs_per_s": round(resumed.explained_now / seconds, 3),
+        "uninterrupted_inputs_per_s": rate, "all_ids_once": resumed.summary["inputs"] == len(x),
+        "largest_difference_to_uninterrupted": largest_difference(out, whole["out"]),
+    }  # fmt: skip
+
+
+def projection() -> dict[str, Any]:
+    """GPU-hours for 1M ImageNet images from the measured seconds per explanation on one H200."""
+    measured = json.loads((REPOSITORY / GPU_SPEED).read_text())
+    best = min(
+        (e for e in measured["explanations"] if e["method"] == "GEEX"), key=lambda e: e["seconds"] / e["queries"]
+    )
+    per_query = best["seconds"] / best["queries"]
+    forward = max(f["inputs_per_s"] for f in measured["forward"])
+    rows = []
+    for queries in (1000, 5000):
+        gpu_hours = IMAGES * (queries + 2) * per_query / 3600
+        model_hours = IMAGES * (queries + 2) / forward / 3600
+        for gpus in (1, 8, 64):
+            wall, model = round(gpu_hours / gpus, 2), round(model_hours / gpus, 2)
+            row = {"queries": queries, "gpus": gpus, "gpu_hours": round(gpu_hours, 1), "wall_hours": wall}
+            rows.append({**row, "model_alone_wall_hours": model})
+    source = {"file": GPU_SPEED, "machine": measured["machine"], "settings": best["settings"]}
+    for key in ("batch_size", "precision", "queries"):
+        source[key] = best[key]
+    source.update(seconds_per_explanation=best["seconds"], model_inputs_per_s=forward)
+    return {"source": source, "rows": rows}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default="../shared/data", help="the shared data folder")
+    parser.add_argument("--digits", type=int, default=200, help="MNIST test digits (the first ones)")
+    parser.add_argument("--imagenet", type=int, default=4, help="ImageNet samples (0: none)")
+    parser.add_argument("--queries", type=int, default=1000, help="queries per explanation")
+    parser.add_argument("--share", type=int, default=8, help="inputs side by side in the shared runs")
+    parser.add_argument("--shard", type=int, default=25, help="inputs per shard")
+    parser.add_argument("--cpus", type=int, default=2, help="CPUs of the Ray cluster")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads of each process and actor")
+    parser.add_argument("--repeats", type=int, default=2, help="alternating repeats of one at a time and shared")
+    parser.add_argument("--out", default=None, help="the run folder (default benchmarks/results/dataset_scale/<date>)")
+    args = parser.parse_args(argv)
+    os.environ["EVOXPLAIN_DATA"] = str(Path(args.data).resolve())
+    meta = metadata(sys.argv[1:] if argv is None else argv)
+    torch.set_num_threads(args.threads)
+    meta["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS")
+    out = Path(args.out or REPOSITORY / "benchmarks/results/dataset_scale" / meta["date"][:10])
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="dataset-scale-"))
+    sections = measure(args, work)
+    meta["load_average_after"] = list(os.getloadavg())
+    (out / "run.json").write_text(json.dumps({**meta, "status": "finished"}, indent=1) + "\n")
+    (out / "results.json").write_text(json.dumps({"settings": vars(args), **sections}, indent=1) + "\n")
+    (out / "results.md").write_text(report(meta, vars(args), sections))
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"wrote {out}")
+
+
+def measure(args, work: Path) -> dict[str, Any]:
+    from evoxplain_zoo.data import load_mnist
+
+    from evoxplain.plugins import builtin_model
+
+    x = load_mnist("test")[0][: args.digits]
+    lenet = builtin_model("lenet-mnist").load()
+    settings = {"queries": args.queries, **recommended_settings(tuple(x.shape[1:]), args.queries)}
+    common = {"model": lenet, "inputs": x, "settings": settings, "shard_size": args.shard,
+              "blackbox": {"output": "logits"}, "model_name": "lenet-mnist"}  # fmt: skip
+    for share in (1, args.share):  # warm-up: first calls of each batch shape, not timed
+        explain_dataset(**{**common, "inputs": x[:8]}, share=share, out=work / f"warm{share}", progress=False)
+    rows = []
+    for repeat in range(args.repeats):
+        rows.append(timed(f"one at a time #{repeat + 1}", **common, share=1, out=work / "alone"))
+        rows.append(
+            timed(f"shared calls ({args.share}) #{repeat + 1}", **common, share=args.share, out=work / "shared")
+        )
+    difference = largest_difference(work / "alone", work / "shared")
+    whole = {"model": lenet, "out": work / "shared", "row": rows[-1]}
+    rows += ray_rows(args, common, work)
+    sections = {"lenet": rows, "shared_vs_alone_largest_difference": difference,
+                "resumption": resumption(x, settings, args.shard, work, whole)}  # fmt: skip
+    if args.imagenet:
+        sections["imagenet"] = imagenet_rows(args, work)
+    sections["projection"] = projection()
+    return sections
+
+
+def ray_rows(args, common: dict, work: Path) -> list[dict[str, Any]]:
+    """The Ray engine with 1 and 2 actors on a local cluster of ``args.cpus`` CPUs, and the local
+    engine again beside them."""
+    import ray
+
+    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
+    try:
+        reading = 0.25  # CPUs left to Ray Data's reading tasks
+        rows = [timed("local engine, beside ray", **common, share=args.share, out=work / "local")]
+        for actors in (1, 2):
+            per_actor = (args.cpus - reading) / actors
+            options = RayOptions(actors=actors, cpus_per_actor=per_actor, torch_threads=args.threads)
+            label = f"ray, {actors} actor{'s' if actors > 1 else ''} x {per_actor:g} CPUs"
+            row = timed(label, **common, share=args.share, engine="ray", ray=options, out=work / f"ray{actors}")
+            row["largest_difference_to_local"] = largest_difference(work / f"ray{actors}", work / "local")
+            rows.append(row)
+        return rows
+    finally:
+        ray.shutdown()
+
+
+def imagenet_rows(args, work: Path) -> list[dict[str, Any]]:
+    """EfficientNet-Lite0 on the first ``args.imagenet`` sample photos (a folder of JPEGs)."""
+    from evoxplain.plugins import builtin_model
+
+    folder = work / "imagenet"
+    folder.mkdir(exist_ok=True)
+    images = sorted((Path(os.environ["EVOXPLAIN_DATA"]) / "imagenet_samples" / "images").iterdir())
+    for path in images[: args.imagenet]:
+        shutil.copy(path, folder / path.name)
+    entry = builtin_model("efficientnet-lite0")
+    from evoxplain.dataset import open_source
+
+    source = open_source(folder, spec=entry.spec)
+    settings = {"queries": args.queries, **recommended_settings((3, 224, 224), args.queries)}
+    common = {"model": entry.load(), "inputs": source, "settings": settings, "shard_size": args.shard,
+              "blackbox": {"output": "logits", "batch_size": 32}, "model_name": "efficientnet-lite0"}  # fmt: skip
+    return [
+        timed("imagenet, one at a time", **common, share=1, out=work / "in-alone"),
+        timed(f"imagenet, shared calls ({args.share})", **common, share=args.share, out=work / "in-shared"),
+    ]
+
+
+def report(meta: dict, settings: dict, sections: dict) -> str:
+    """The results for a reader."""
+    lines = ["# Explaining a dataset at scale", ""]
+    lines += [f"- {key}: {meta[key]}" for key in ("command", "machine", "commit", "date")]
+    lines += [
+        f"- load average (1, 5, 15 min) before: {meta['load_average_before']}, after: {meta['load_average_after']}"
+    ]
+    lines += [
+        "",
+        "## LeNet, MNIST test digits",
+        "",
+        "| run | inputs | seconds | inputs / s | inputs / s after the first shard | load before |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in sections["lenet"] + sections.get("imagenet", []):
+        cells = (row["run"], row["inputs"], row["seconds"], row["inputs_per_s"], row["steady_inputs_per_s"])
+        cells += (f"{row['load_1min_before']:.1f}",)
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
+    alone = [r for r in sections["lenet"] if r["run"].startswith("one at a time")]
+    shared = [r for r in sections["lenet"] if r["run"].startswith("shared calls")]
+    rate = lambda rows, key="inputs_per_s": float(np.mean([r[key] for r in rows]))  # noqa: E731
+    lines += [
+        "",
+        f"Shared calls / one at a time: **{rate(shared) / rate(alone):.2f}×** inputs per second (means of "
+        f"{len(alone)} alternating runs each; largest difference of a value between the two: "
+        f"{sections['shared_vs_alone_largest_difference']:.2g}).",
+    ]
+    ray_runs = [r for r in sections["lenet"] if r["run"].startswith("ray")]
+    local = next(r for r in sections["lenet"] if r["run"].startswith("local engine"))
+    for row in ray_runs:
+        overhead = local["inputs_per_s"] / row["inputs_per_s"] - 1
+        both = local["steady_inputs_per_s"] and row["steady_inputs_per_s"]
+        steady = local["steady_inputs_per_s"] / row["steady_inputs_per_s"] - 1 if both else None
+        steady_text = f", {steady:+.0%} after the first shard (actors started)" if steady is not None else ""
+        lines.append(
+            f"- {row['run']}: {overhead:+.0%} time per input against the local engine beside it{steady_text}; "
+            f"largest difference of a value: {row['largest_difference_to_local']:.2g}."
+        )
+    if "imagenet" in sections:
+        a, b = sections["imagenet"]
+        lines.append(f"ImageNet: shared / one at a time {b['inputs_per_s'] / a['inputs_per_s']:.2f}×.")
+    r = sections["resumption"]
+    lines += ["", "## Resumption", "", "| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in r.items()]
+    p = sections["projection"]
+    lines += [
+        "",
+        "## Projection (computed, not measured): 1M ImageNet images",
+        "",
+        f"From {p['source']['seconds_per_explanation']:.3f} s per explanation at {p['source']['queries']} queries "
+        f"on {p['source']['machine']} ({p['source']['precision']}, batch {p['source']['batch_size']}; "
+        f"[{p['source']['file']}](../../imagenet_gpu/gpu_speed.json)), scaled by the queries, and assuming "
+        "GPUs scale linearly; the last column is the model's own time alone "
+        f"({p['source']['model_inputs_per_s']:.0f} inputs / s).",
+        "",
+        "| queries | GPUs | GPU-hours | wall hours | model alone, wall hours |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['queries']} | {r['gpus']} | {r['gpu_hours']} | {r['wall_hours']} | {r['model_alone_wall_hours']} |"
+        for r in p["rows"]
+    ]
+    return "\n".join(lines) + "\n"  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
