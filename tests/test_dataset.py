@@ -246,3 +246,30 @@ def test_bad_inputs_say_what_is_wrong(tmp_path):
     with pytest.raises(InvalidInputError, match="pass the model itself"):
         explain_dataset(BlackBox(small_model()), digits(2), tmp_path / "run", engine="ray")
     assert not (tmp_path / "run").exists()
+
+
+def test_the_command_explains_a_folder_and_resumes_it(tmp_path):
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from evoxplain.cli import app
+
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(196, 5)).eval()
+    torch.jit.script(model).save(str(tmp_path / "model.pt"))
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((20, 20), 60 * i, np.uint8)).save(folder / f"{i}.png")
+    args = ["explain-dataset", str(folder), "--model", str(tmp_path / "model.pt"), "--size", "14", "--channels", "1",
+            "--out", str(tmp_path / "run"), "--queries", "32", "--shard-size", "2"]  # fmt: skip
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "inputs: 3 (3 explained, 0 failed)" in first.output
+    rows = by_id(tmp_path / "run")
+    assert sorted(rows) == ["0.png", "1.png", "2.png"] and rows["0.png"]["shape"] == [1, 14, 14]
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["model"] == "model.pt" and manifest["settings"]["mask_size"] == {"__tuple__": [7, 7]}
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and "this run: 0 inputs" in again.output
+    other = CliRunner().invoke(app, [*args[:-2], "--queries", "64"])
+    assert other.exit_code == 2 and "holds another run" in other.output
