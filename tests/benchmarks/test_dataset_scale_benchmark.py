@@ -34,10 +34,11 @@ def test_the_projection_scales_the_measured_seconds_per_query(bench):
 
 
 def test_a_killed_run_resumes_to_the_same_values(bench, data_env, tmp_path):
+    from evoxplain_zoo.data import load_mnist
+
     from evoxplain import recommended_settings
     from evoxplain.dataset import explain_dataset
     from evoxplain.plugins import builtin_model
-    from evoxplain_zoo.data import load_mnist
 
     x = load_mnist("test")[0][:12]
     settings = {"queries": 40, **recommended_settings((1, 28, 28), 40)}
