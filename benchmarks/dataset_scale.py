@@ -5,8 +5,8 @@ EfficientNet-Lite0), side by side in one run on this machine:
 
 * one input at a time (``share=1``) against the local engine's shared calls (``share=8``);
 * the Ray engine with 1 and 2 actors against the local engine on the same cores (a local Ray
-  cluster of ``--cpus`` CPUs, started before the timed runs; the local engine with as many torch
-  threads);
+  cluster of ``--cpus`` CPUs, started before the timed runs; every process and actor with
+  ``--threads`` torch threads, one input at a time);
 * a run killed (SIGKILL) at about half and resumed against an uninterrupted one: the inputs
   redone and the values (they must be equal).
 
@@ -14,7 +14,10 @@ Then a projection (computed, not measured) of the GPU-hours to explain 1M ImageN
 and 5000 queries on 1, 8 and 64 GPUs, from the seconds per explanation measured on one H200 in
 ``benchmarks/results/imagenet_gpu/gpu_speed.json``.
 
-    python benchmarks/dataset_scale.py --data ../shared/data
+    OMP_NUM_THREADS=1 python benchmarks/dataset_scale.py --data ../shared/data
+
+One torch thread per process: on a machine shared with other work, two OpenMP threads in the
+main thread made a LeNet call several times slower (spinning threads waiting on each other).
 
 Results: ``benchmarks/results/dataset_scale/<run>/`` (``run.json``, ``results.json``, ``results.md``).
 """
@@ -173,7 +176,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="../shared/data", help="the shared data folder")
     parser.add_argument("--digits", type=int, default=200, help="MNIST test digits (the first ones)")
-    parser.add_argument("--imagenet", type=int, default=4, help="ImageNet samples (0: none)")
+    parser.add_argument("--imagenet", type=int, default=2, help="ImageNet samples (0: none)")
+    parser.add_argument("--imagenet-queries", type=int, default=500, help="queries per ImageNet explanation")
     parser.add_argument("--queries", type=int, default=1000, help="queries per explanation")
     parser.add_argument("--share", type=int, default=8, help="inputs side by side in the shared runs")
     parser.add_argument("--shard", type=int, default=25, help="inputs per shard")
@@ -217,7 +221,7 @@ def measure(args, work: Path) -> dict[str, Any]:
             timed(f"shared calls ({args.share}) #{repeat + 1}", **common, share=args.share, out=work / "shared")
         )
     difference = largest_difference(work / "alone", work / "shared")
-    whole = {"model": lenet, "out": work / "shared", "row": rows[-1]}
+    whole = {"model": lenet, "out": work / "alone", "row": rows[-2]}
     rows += ray_rows(args, common, work)
     sections = {"lenet": rows, "shared_vs_alone_largest_difference": difference,
                 "resumption": resumption(x, settings, args.shard, work, whole)}  # fmt: skip
@@ -236,12 +240,12 @@ def ray_rows(args, common: dict, work: Path) -> list[dict[str, Any]]:
     ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False)
     try:
         reading = 0.25  # CPUs left to Ray Data's reading tasks
-        rows = [timed("local engine, beside ray", **common, share=args.share, out=work / "local")]
+        rows = [timed("local engine, beside ray", **common, share=1, out=work / "local")]
         for actors in (1, 2):
             per_actor = (args.cpus - reading) / actors
             options = RayOptions(actors=actors, cpus_per_actor=per_actor, torch_threads=args.threads)
             label = f"ray, {actors} actor{'s' if actors > 1 else ''} x {per_actor:g} CPUs"
-            row = timed(label, **common, share=args.share, engine="ray", ray=options, out=work / f"ray{actors}")
+            row = timed(label, **common, share=1, engine="ray", ray=options, out=work / f"ray{actors}")
             row["largest_difference_to_local"] = largest_difference(work / f"ray{actors}", work / "local")
             rows.append(row)
         return rows
@@ -262,7 +266,8 @@ def imagenet_rows(args, work: Path) -> list[dict[str, Any]]:
     from evoxplain.dataset import open_source
 
     source = open_source(folder, spec=entry.spec)
-    settings = {"queries": args.queries, **recommended_settings((3, 224, 224), args.queries)}
+    queries = args.imagenet_queries
+    settings = {"queries": queries, **recommended_settings((3, 224, 224), queries)}
     common = {"model": entry.load(), "inputs": source, "settings": settings, "shard_size": args.shard,
               "blackbox": {"output": "logits", "batch_size": 32}, "model_name": "efficientnet-lite0"}  # fmt: skip
     return [

@@ -60,7 +60,10 @@ def explain_dataset_command(
     fitness: Annotated[str, typer.Option(help="prob, logit, logprob or entropy.")] = "prob",
     seed: Annotated[int, typer.Option(help="The run's seed (each input's derives from it and its id).")] = 0,
     shard_size: Annotated[int, typer.Option(help="Inputs per results file (at most one redone after a crash).")] = 64,
-    share: Annotated[int, typer.Option(help="Inputs explained side by side, sharing each model call.")] = 8,
+    share: Annotated[
+        int | None,
+        typer.Option(help="Inputs explained side by side, sharing each model call (default: 8 on a GPU, else 1)."),
+    ] = None,
     heatmaps: Annotated[bool, typer.Option(help="Also write heatmaps/<id>.png for images.")] = False,
     batch_size: Annotated[int | None, typer.Option(help="Most inputs per model call.")] = None,
     size: Annotated[str | None, typer.Option(help="Image size H,W a model file takes (with --channels).")] = None,

@@ -95,7 +95,7 @@ def explain_dataset(
     seed: int = 0,
     engine: str = "local",
     shard_size: int = 64,
-    share: int = 8,
+    share: int | None = None,
     heatmaps: bool = False,
     progress: bool = True,
     blackbox: dict[str, Any] | None = None,
@@ -118,7 +118,9 @@ def explain_dataset(
         engine: ``"local"`` (this process) or ``"ray"`` (needs ``evoxplain[ray]``).
         shard_size: inputs per shard (at most this many are redone after a crash).
         share: inputs explained side by side in each worker, their queries sharing each model
-            call (:mod:`evoxplain.dataset.batching`); 1 explains one input at a time.
+            call (:mod:`evoxplain.dataset.batching`); 1 explains one input at a time. Default: 8
+            for a model on a GPU, where larger calls pay, else 1 (on CPUs they did not:
+            ``benchmarks/results/dataset_scale``).
         heatmaps: also write ``heatmaps/<id>.png`` for image inputs.
         progress: show a progress bar (inputs, queries per second, time left).
         blackbox: keywords for :class:`~evoxplain.BlackBox` (``output``, ``batch_size``,
@@ -131,7 +133,7 @@ def explain_dataset(
         raise InvalidInputError(f"engine must be one of {ENGINES}, not {engine!r}")
     if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
         raise InvalidInputError(f"shard_size must be a positive integer, not {shard_size!r}")
-    if isinstance(share, bool) or not isinstance(share, int) or share < 1:
+    if share is not None and (isinstance(share, bool) or not isinstance(share, int) or share < 1):
         raise InvalidInputError(f"share must be a positive integer (inputs explained side by side), not {share!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InvalidInputError(f"seed must be a non-negative integer, not {seed!r}")
@@ -184,13 +186,15 @@ class Job:
     out: Path
     heatmaps: bool
     shard_size: int
-    share: int = 1
+    share: int | None = None
 
     def worker(self, model: Any = None) -> ChunkWorker:
-        """A worker over ``model`` (default: the job's), wrapped as a BlackBox with the job's options."""
+        """A worker over ``model`` (default: the job's), wrapped as a BlackBox with the job's options;
+        it shares model calls between ``share`` inputs (default: 8 on a GPU, else 1)."""
         bb = as_blackbox(self.model if model is None else model, **self.blackbox)
+        share = self.share or (8 if bb.device.type == "cuda" else 1)
         return ChunkWorker(
-            bb, self.explainer, self.settings, self.seed, self.source, self.out, self.heatmaps, share=self.share
+            bb, self.explainer, self.settings, self.seed, self.source, self.out, self.heatmaps, share=share
         )
 
 
