@@ -90,3 +90,27 @@ def test_searches_on_ray_actors_match_the_local_ones(cluster, tmp_path):
     for i, result in enumerate(together):
         assert on_ray[str(i)]["latent"] == here[str(i)]["latent"] == result.latent.tolist()
         assert on_ray[str(i)]["queries"] == result.queries
+
+
+def test_ray_data_reads_tables_and_datasets_with_their_ids(cluster, tmp_path):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from evoxplain.dataset import open_source
+
+    rows = np.random.default_rng(0).random((5, 3))
+    pq.write_table(pa.table({"key": list("abcde"), "f1": rows[:, 0], "f2": rows[:, 1], "f3": rows[:, 2]}),
+                   tmp_path / "rows.parquet")  # fmt: skip
+    table = open_source(tmp_path / "rows.parquet", id_column="key")
+    read = sorted(table.ray_dataset({"b"}).take_all(), key=lambda r: r["id"])
+    assert [r["id"] for r in read] == ["a", "c", "d", "e"] and list(read[0]["data"]) == list(rows[0])
+    dataset = ray.data.from_items([{"name": f"s{i}", "text": t} for i, t in enumerate(["a good film", "so bad"])])
+    source = open_source(dataset, id_column="name", column="text")
+    assert source.kind == "text" and source.ids() == ["s0", "s1"]
+
+    def words(texts):
+        return torch.tensor([[t.count("bad"), t.count("good")] for t in texts], dtype=torch.float32) * 3 - 1
+
+    explain_dataset(words, source, tmp_path / "texts", settings={"queries": 16}, progress=False)
+    assert sorted(rows_["id"] for rows_ in read_results(tmp_path / "texts").to_pylist()) == ["s0", "s1"]

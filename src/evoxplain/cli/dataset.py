@@ -77,6 +77,7 @@ def explain_dataset_command(
     actors: Annotated[int, typer.Option(help="Ray: model copies explaining in parallel.")] = 2,
     cpus_per_actor: Annotated[float, typer.Option(help="Ray: CPUs per actor (fractions leave room to read).")] = 1.0,
     gpus_per_actor: Annotated[float, typer.Option(help="Ray: GPUs per actor.")] = 0.0,
+    in_flight: Annotated[int, typer.Option(help="Ray: chunks per actor at once (a model behind an endpoint).")] = 1,
 ) -> None:
     """Explain every input of INPUT: OUT/results/*.parquet, manifest.json, summary.json."""
     try:
@@ -98,7 +99,8 @@ def explain_dataset_command(
             resolved.model, source, out, settings=settings, seed=seed, engine=engine, shard_size=shard_size,
             share=share, heatmaps=heatmaps, blackbox=options, model_name=resolved.name, class_names=resolved.classes,
             ray=RayOptions(
-                address=address, actors=actors, cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor
+                address=address, actors=actors, cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
+                in_flight=in_flight,
             ),
         )  # fmt: skip
     except EvoxplainError as err:
