@@ -150,11 +150,15 @@ def explain_dataset(
         check_unique(ids, source.description)
         pending = sum(1 for ident in ids if ident not in done)
         settings = dict(settings) if settings is not None else default_settings(source, done)
-        manifest = start_manifest(folder, model_name or model_identity(model), explainer, settings, seed, source)
+        name = model_name or model_identity(model)
+        manifest = start_manifest(folder, name, explainer=explainer, settings=settings, seed=seed, source=source)
         if class_names is not None:
             manifest.extra["class_names"] = list(class_names)
         started = time.perf_counter()
-        job = Job(model, blackbox or {}, explainer, settings, int(seed), source, folder, heatmaps, shard_size, share)
+        job = Job(
+            model=model, blackbox=blackbox or {}, explainer=explainer, settings=settings, seed=int(seed),
+            source=source, out=folder, heatmaps=heatmaps, shard_size=shard_size, share=share,
+        )  # fmt: skip
         if engine == "local":
             run_local(job, done, pending, progress)
         else:
