@@ -51,7 +51,8 @@ class ChunkWorker:
         heatmaps: also write ``out/heatmaps/<id>.png`` for image inputs.
         share: inputs explained side by side whose queries share each model call
             (:class:`~evoxplain.dataset.batching.SharedCalls`); 1 explains one input at a time.
-        max_batch: the most inputs of a shared model call (default: ``share`` model batches).
+        max_batch: the most inputs of a shared model call (default: the BlackBox's batch size);
+            each explainer asks for ``max_batch / share`` at a time, so ``share`` of them fill a call.
     """
 
     def __init__(
@@ -66,8 +67,9 @@ class ChunkWorker:
         share: int = 1,
         max_batch: int | None = None,
     ):
-        self.shared = SharedCalls(blackbox, max_batch or share * blackbox.batch_size) if share > 1 else None
-        queried = self.shared.blackbox() if self.shared is not None else blackbox
+        self.shared = SharedCalls(blackbox, max_batch or blackbox.batch_size) if share > 1 else None
+        step = max(1, (max_batch or blackbox.batch_size) // max(1, share))  # share steps fill one model call
+        queried = self.shared.blackbox(batch_size=step) if self.shared is not None else blackbox
         self.explainers = [explainer(queried, seed=0, **settings) for _ in range(max(1, share))]
         self.run_seed = int(run_seed)
         self.source = source
