@@ -67,7 +67,10 @@ def metadata(argv: list[str]) -> dict[str, Any]:
         platform.processor(),
     )
     return {
-        "command": "python benchmarks/dataset_scale.py " + " ".join(argv),
+        "command": " ".join(
+            ([f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}"] if "OMP_NUM_THREADS" in os.environ else [])
+            + ["python benchmarks/dataset_scale.py", *argv]
+        ),
         "machine": f"{cpu}, {os.cpu_count()} cores, {platform.system()}",
         "commit": git("rev-parse", "--short", "HEAD") + (" with uncommitted changes" if git("status", "-s") else ""),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -196,6 +199,14 @@ def projection() -> dict[str, Any]:
         source[key] = best[key]
     source.update(seconds_per_explanation=best["seconds"], model_inputs_per_s=forward)
     return {"source": source, "rows": rows}
+
+
+def render(folder: Path) -> None:
+    """Write ``results.md`` again from a run folder's ``run.json`` and ``results.json``."""
+    meta = json.loads((folder / "run.json").read_text())
+    results = json.loads((folder / "results.json").read_text())
+    settings = results.pop("settings")
+    (folder / "results.md").write_text(report(meta, settings, results))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -335,15 +346,19 @@ def report(meta: dict, settings: dict, sections: dict) -> str:
     local = next(r for r in sections["lenet"] if r["run"].startswith("local engine"))
     for row in ray_runs:
         overhead = local["inputs_per_s"] / row["inputs_per_s"] - 1
-        cpu = local["inputs_per_cpu_s"] / row["inputs_per_cpu_s"] - 1
         both = local["steady_inputs_per_s"] and row["steady_inputs_per_s"]
         steady = local["steady_inputs_per_s"] / row["steady_inputs_per_s"] - 1 if both else None
         steady_text = f", {steady:+.0%} after the first shard (actors started)" if steady is not None else ""
         lines.append(
-            f"- {row['run']}: {overhead:+.0%} time per input against the local engine beside it{steady_text}, "
-            f"{cpu:+.0%} CPU time per input (all of Ray's processes); "
+            f"- {row['run']}: {overhead:+.0%} time per input against the local engine beside it{steady_text}; "
             f"largest difference of a value: {row['largest_difference_to_local']:.2g}."
         )
+    lines.append(
+        "\nCPU seconds are those of this process and the processes it started; for Ray they miss actors that "
+        "ended before the count (compare them between local runs only). On a machine shared with other work, "
+        'separate processes (Ray\'s actors) get more of the CPUs than one process, so "the same cores" are the '
+        "same cores offered, not the same CPU time received."
+    )
     if "imagenet" in sections:
         a, b = sections["imagenet"]
         lines.append(f"ImageNet: shared / one at a time {b['inputs_per_s'] / a['inputs_per_s']:.2f}×.")
