@@ -11,8 +11,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from evoxplain import BlackBox, InvalidInputError
-from evoxplain.cli import app, default_mask, make_explainer, noise_line, summary_text
+from evoxplain.cli import app, default_mask, make_explainer, summary_text
 from evoxplain.cli.common import parse_baseline, parse_pair
+from evoxplain.report.words import noise_summary
+from evoxplain.viz import AttributionMap
 
 runner = CliRunner()
 
@@ -71,7 +73,7 @@ def test_explain_npy_with_torchscript(files, tmp_path):
     assert "queries: 202" in result.stdout and "predicted:" in result.stdout
     summary = _check_outputs(tmp_path, "x", (1, 28, 28))
     assert "queries used: 202" in summary and "standard errors from 0" in summary
-    assert "mask_size=(14, 14)" in summary and "bGEEX" in summary and "top regions" in summary  # auto: small image
+    assert "mask_size=(14, 14)" in summary and "bGEEX" in summary and "regions (" in summary  # auto: small image
 
 
 def test_explain_png_with_onnx_fitted_to_size(files, tmp_path):
@@ -101,7 +103,7 @@ def test_methods_and_baselines(files, tmp_path):
     assert result.exit_code == 0, result.output
     summary = _check_outputs(tmp_path / "regression", "x", (1, 28, 28))
     assert "sampling noise: not estimable" in summary  # 32 pairs for 196 cells
-    assert "bGEEX" in summary and "estimator=regression" in summary and "completeness" in summary
+    assert "bGEEX" in summary and "estimator=regression" in summary and "gap to the change" in summary
     assert "design=orthogonal" in summary
 
 
@@ -115,14 +117,17 @@ def test_the_large_image_default_says_its_values_need_not_add_up():
     assert "design=orthogonal" in summary and "upper bounds" not in summary  # the regression's errors stay fit
     exp = make_explainer(blackbox, tuple(image.shape), "bgeex", queries=512, design="orthogonal").explain(image, 0)
     summary = summary_text("m", exp, blackbox.probabilities(image[None])[0], None, image.shape, 514, "bgeex")
-    assert "upper bounds of the errors" in summary  # the mean estimator's are computed as for independent masks
+    assert "the errors are upper bounds" in summary  # the mean estimator's are computed as for independent masks
 
 
-def test_the_noise_line_says_when_the_errors_are_upper_bounds():
+def test_the_noise_line_counts_what_stands_out_and_says_when_the_errors_are_upper_bounds():
     values, errors = torch.tensor([3.0, 0.5, -5.0, 0.1]), torch.tensor([1.0, 1.0, 1.0, 1.0])
-    line = noise_line(values, errors)
-    assert "50% of the values are more than 2 standard errors" in line and "largest: 5.0" in line
-    assert "upper bounds" not in line and "upper bounds" in noise_line(values, errors, upper_bounds=True)
+    line = noise_summary(AttributionMap.from_values(values, errors), noun="features")
+    assert "2 of 4 features (50%) stand more than 2 standard errors from 0" in line
+    assert "upper bounds" not in line
+    assert "upper bounds" in noise_summary(AttributionMap.from_values(values, errors), upper_bounds=True)
+    nan = AttributionMap.from_values(values, torch.full((4,), float("nan")))
+    assert "not estimable" in noise_summary(nan)
 
 
 def test_flat_input_draws_bars(tmp_path):
@@ -166,7 +171,7 @@ def test_no_input_uses_the_sample_photo_at_the_given_size(files, tmp_path):
     args = ("explain", "--model", str(files / "tiny.pt"), "--queries", "32", "--out", str(tmp_path))
     result = _run(*args, "--size", "28", "--channels", "1")
     assert result.exit_code == 0, result.output
-    _check_outputs(tmp_path, "cat", (1, 28, 28))
+    _check_outputs(tmp_path, "cameraman", (1, 28, 28))
     result = _run(*args)  # a model file says nothing about its input size
     assert result.exit_code == 2 and "give an INPUT" in result.stderr
 

@@ -23,7 +23,7 @@ from .files import FileFormatError, load_tensors, save_tensors
 
 FILE_KIND = "evoxplain.Explanation"
 FILE_VERSION = 1
-_TENSORS = ("values", "stderr", "score", "baseline_score")
+_TENSORS = ("values", "stderr", "score", "baseline_score", "input")
 
 
 @dataclass
@@ -46,6 +46,8 @@ class Explanation:
             would move them at this budget; with ``design="orthogonal"`` the mean estimators'
             errors are computed as for independent draws, upper bounds); the shape of ``values``,
             or None.
+        input: the input explained (a detached copy on the CPU; stacked for a batch), for
+            pictures and reports; None for text (``tokens`` hold it) and where it was not kept.
     """
 
     values: Any
@@ -58,6 +60,7 @@ class Explanation:
     baseline_score: torch.Tensor | None = None
     tokens: list[str] | list[list[str]] | None = None
     stderr: Any = None
+    input: Any = None
 
     @property
     def batched(self) -> bool:
@@ -86,6 +89,7 @@ class Explanation:
             baseline_score=pick(self.baseline_score),
             tokens=pick(self.tokens),
             stderr=pick(self.stderr),
+            input=pick(self.input),
         )
 
     @property
@@ -159,6 +163,12 @@ class Explanation:
             )  # fmt: skip
         except (KeyError, TypeError, ValueError) as err:
             raise FileFormatError(f"{path} is an Explanation file with missing or malformed fields ({err!r})") from None
+
+    def _repr_html_(self) -> str:
+        """The explanation as HTML (Jupyter shows it): the same fragment as ``evoxplain report``'s."""
+        from .report.fragments import explanation_html
+
+        return explanation_html(self)
 
     def __repr__(self) -> str:
         shape = f"{len(self.values)} texts" if isinstance(self.values, list) else tuple(self.values.shape)

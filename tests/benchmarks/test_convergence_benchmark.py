@@ -167,7 +167,10 @@ def test_shipped_fer_models_load_by_name(bench):
     assert images.shape == (2, 1, 48, 48) and 0 <= images.min() and images.max() <= 1
     assert models.classifier(images).shape == (2, 7) and models.class_names[3] == "happy"
     info = models.info
-    assert (info["classifier"], info["generator_file"]) == ("fer-classifier.safetensors", "fer-vae.safetensors")  # names, not paths
+    assert (info["classifier"], info["generator_file"]) == (
+        "fer-classifier.safetensors",
+        "fer-vae.safetensors",
+    )  # names, not paths
     assert info["classifier_sha256"] == bench.weights_digest(models.classifier) and len(info["generator_sha256"]) == 12
     assert bench.classifier_file("fer", half=0) == "fer-classifier-half0.safetensors"
     fitted = bench.load_models("fer", "fer-dcgan", fitted=True)

@@ -133,7 +133,10 @@ class Explainer:
                 )
                 sub_seed = int(np.random.SeedSequence([seed, i]).generate_state(1, np.uint64)[0] >> 2)
                 parts.append(self._explain_one(item, targets[i], sub_seed))
-        return self._assemble(parts, started, meter.queries, seed, batched)
+        explanation = self._assemble(parts, started, meter.queries, seed, batched)
+        if not isinstance(items[0], str):  # kept for pictures and reports; the caller's tensor is not touched
+            explanation.input = (torch.stack(items) if batched else items[0].clone()).detach().cpu()
+        return explanation
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in self._params.items() if k != "access")

@@ -1,17 +1,19 @@
 """The ``evoxplain`` command line: one module per command, over the library's functions.
 
 ``explain`` (:mod:`.explain`), ``explain-dataset`` (:mod:`.dataset`), ``exemplars``
-(:mod:`.exemplars`), ``models`` (:mod:`.models`), and the sub-commands installed plugins add.
+(:mod:`.exemplars`), ``models`` (:mod:`.models`), ``report`` (:mod:`.report`), and the sub-commands
+installed plugins add.
 
 Example::
 
     evoxplain explain                                   # EfficientNet-Lite0 on the sample photo
     evoxplain models
+    evoxplain report evoxplain-out -o report.html
 """
 
 from __future__ import annotations
 
-from . import dataset, exemplars, explain, models  # noqa: F401  (each registers its command)
+from . import dataset, exemplars, explain, models, report  # noqa: F401  (each registers its command)
 from .common import app
 from .exemplars import run_exemplars
 from .explain import (
@@ -19,7 +21,6 @@ from .explain import (
     default_mask,
     load_source,
     make_explainer,
-    noise_line,
     resolve_model,
     run_explain,
     summary_text,
@@ -55,7 +56,6 @@ __all__ = [
     "load_source",
     "main",
     "make_explainer",
-    "noise_line",
     "resolve_model",
     "run_exemplars",
     "run_explain",

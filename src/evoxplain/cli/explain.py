@@ -34,6 +34,7 @@ from ..explanation import Explanation
 from ..files import atomic_path, write_text_atomic
 from ..inputs import InputSpec, fit_image, load_input
 from ..plugins import ZOO_HINT, builtin_model, builtin_models
+from ..report.build import write_report
 from ..runs import Manifest, now, write_manifest
 from .common import app, class_name, fail, parse_baseline, parse_pair
 
@@ -41,6 +42,8 @@ METHODS = ("auto", "gers", "geex", "ge", "bgeex")
 ESTIMATORS = ("auto", "mean", "regression")
 DESIGNS = ("auto", "random", "orthogonal")
 DEFAULT_MODEL = "efficientnet-lite0"
+REPORT = "report.html"
+"""The HTML report ``evoxplain explain`` writes beside its PNG (:mod:`evoxplain.report`)."""
 _MODEL_SUFFIXES = {".pt", ".pth", ".ts", ".pt2", ".onnx"}
 
 
@@ -105,7 +108,7 @@ def resolve_model(name: str, size: tuple[int, int] | None = None, channels: int 
 def load_source(path: str | Path | None, spec: InputSpec | None = None) -> tuple[torch.Tensor, str]:
     """The input to explain and a file stem for the outputs.
 
-    * None: the sample photo of an installed plugin (the built-in EfficientNet-Lite0's cat),
+    * None: the sample photo of an installed plugin (the built-in EfficientNet-Lite0's cameraman),
       fitted to ``spec`` (which needs a size);
     * a file: :func:`evoxplain.inputs.load_input` (a ``.npy`` array, or an image fitted to
       ``spec``), checked against ``spec`` before any query.
@@ -250,7 +253,9 @@ def summary_text(
     total_queries: int,
     method: str | None = None,
 ) -> str:
-    """The text summary of one explanation: prediction, settings, cost, completeness, regions.
+    """The text summary of one explanation, each line in words: what was predicted and explained,
+    the change the values share out, the settings and cost, how the values add up, what stands out
+    of the sampling noise, and the regions (features, tokens) that raise and lower the score most.
 
     Example:
         >>> bb = BlackBox(model)
@@ -260,7 +265,8 @@ def summary_text(
         model: my-model
         ...
     """
-    from ..viz import top_regions
+    from ..report.words import change_line, noise_summary, percent, region_lines, short_label, total_line
+    from ..viz import AttributionMap
 
     predicted = int(probs.argmax())
     p = exp.params
@@ -273,57 +279,26 @@ def summary_text(
         f"input shape: {tuple(input_shape)}",
         f"predicted class: {class_name(classes, predicted)}, probability {float(probs[predicted]):.4f}",
         f"explained class: {class_name(classes, exp.target)}, probability {float(probs[exp.target]):.4f}",
+        "what the values mean: " + change_line(exp, short_label(classes, int(exp.target))),
         f"method: {method + ' = ' if method else ''}{exp.method} ({settings})",
-        f"queries used: {exp.queries} for the explanation, {total_queries} in all",
+        f"queries used: {exp.queries} for the explanation, {total_queries} in all (with the prediction)",
         f"seconds: {exp.seconds:.1f}",
+        total_line(exp),
     ]
-    if exp.baseline_score is not None and p.get("integrated") is False:  # Bernoulli masks at full strength
-        lines.append(
-            f"sum of values: {float(exp.totals):.4f}, f(x) - f(baseline) = {float(exp.score - exp.baseline_score):.4f} "
-            "(not integrated: each cell's average effect over random masks; they add up to the change only "
-            "for a model additive in the cells)"
-        )
-    elif exp.baseline_score is not None:
-        delta = float(exp.score - exp.baseline_score)
-        total = float(exp.totals)
-        lines.append(
-            f"completeness: f(x) - f(baseline) = {delta:.4f}, sum of values = {total:.4f}, "
-            f"gap = {abs(total - delta):.4f}"
-        )
-    else:
-        lines.append(f"sum of values: {float(exp.totals):.4f} (GE is not integrated: no completeness check)")
+    amap = AttributionMap.of(exp)
+    bounds = p.get("design") == "orthogonal" and p.get("estimator") != "regression"  # the regression's stay fit
     if exp.stderr is not None:
-        bounds = p.get("design") == "orthogonal" and p.get("estimator") != "regression"  # the regression's stay fit
-        lines.append(noise_line(exp.values, exp.stderr, upper_bounds=bounds))
-    values = exp.values
-    if values.ndim >= 2:
-        lines.append("top regions (rows, columns: sum of values):")
-        for sign, label in ((1, "+"), (-1, "-")):
-            for (r0, r1, c0, c1), value in top_regions(values, sign=sign, k=3):
-                lines.append(f"  {label} rows {r0}-{r1 - 1}, cols {c0}-{c1 - 1}: {value:+.4f}")
+        lines.append(noise_summary(amap, bounds, noun=None if exp.values.ndim >= 2 else "features"))
+    if exp.values.ndim >= 2:
+        what = "cells of the mask" if amap.cells else "cells of a 7 x 7 grid"
+        lines.append(f"regions ({what}; rows and columns in pixels; share of the change):")
+        lines += [f"  {line}" for line in region_lines(amap)]
     else:
-        order = values.abs().argsort(descending=True)[:5].tolist()
-        lines.append("top features (index: value): " + ", ".join(f"{i}: {float(values[i]):+.4f}" for i in order))
+        order = np.argsort(-np.abs(amap.shares), kind="stable")[:5].tolist()
+        unit = "share of the change" if amap.in_shares else "value"
+        shown = [percent(amap.shares[i]) if amap.in_shares else f"{amap.shares[i]:+.4f}" for i in order]
+        lines.append(f"top features (index: {unit}): " + ", ".join(f"{i}: {v}" for i, v in zip(order, shown)))
     return "\n".join(lines) + "\n"
-
-
-def noise_line(values: torch.Tensor, stderr: torch.Tensor, upper_bounds: bool = False) -> str:
-    """How far the values stand above their sampling noise, in one line of the summary
-    (``upper_bounds``: the errors overstate the noise, as the mean estimators' with orthogonal designs).
-
-    Example:
-        >>> noise_line(torch.tensor([3.0, 0.5]), torch.tensor([1.0, 1.0]))
-        'sampling noise: 50% of the values are more than 2 standard errors from 0 (the largest: 3.0); ...'
-    """
-    known = stderr.isfinite() & (stderr > 0)
-    if not bool(known.any()):
-        return "sampling noise: not estimable (about as few query pairs as mask cells: use more queries)"
-    z = values[known].abs() / stderr[known]
-    bounds = " (upper bounds of the errors: orthogonal design)" if upper_bounds else ""
-    return (
-        f"sampling noise: {float((z > 2).float().mean()):.0%} of the values are more than 2 standard errors "
-        f"from 0 (the largest: {float(z.max()):.1f}){bounds}; the errors shrink as 1/sqrt(queries)"
-    )
 
 
 def prepare_folder(out: str | Path) -> Path:
@@ -345,18 +320,23 @@ def prepare_folder(out: str | Path) -> Path:
 
 
 def write_outputs(
-    out: str | Path, stem: str, x: torch.Tensor, exp: Explanation, title: str, summary: str
+    out: str | Path, stem: str, x: torch.Tensor, exp: Explanation, title: str, summary: str, label: str = ""
 ) -> list[Path]:
-    """Write ``<stem>_heatmap.png``, ``<stem>_values.npy`` and ``<stem>_summary.txt`` under ``out``
-    (and ``<stem>_stderr.npy``, the values' standard errors, where the method estimates them),
-    each file atomically (a failure leaves no half-written file).
+    """Write ``<stem>_heatmap.png``, ``<stem>_values.npy``, ``<stem>_summary.txt``, the explanation
+    itself (``<stem>.evx``, :meth:`Explanation.save`) and the input (``<stem>_input.npy``) under
+    ``out``, and ``<stem>_stderr.npy`` (the values' standard errors) where the method estimates
+    them; each file atomically (a failure leaves no half-written file).
+
+    An image's PNG is :func:`evoxplain.viz.explanation_figure` (``label``: the explained class's
+    name): the values at the resolution they were estimated at, in shares of the explained change,
+    noise-level cells muted. A row's is a bar chart titled ``title``.
 
     Example:
         >>> exp = GEEX(model, queries=500, seed=0).explain(image)
         >>> [p.name for p in write_outputs("results", "cat", image, exp, "tabby", "a summary")]
-        ['cat_heatmap.png', 'cat_values.npy', 'cat_summary.txt', 'cat_stderr.npy']
+        ['cat_heatmap.png', 'cat_values.npy', 'cat_summary.txt', 'cat.evx', 'cat_input.npy', 'cat_stderr.npy']
     """
-    from ..viz import bars, overlay
+    from ..viz import bars, explanation_figure
 
     folder = prepare_folder(out)
     png, npy, txt = (folder / f"{stem}_{kind}" for kind in ("heatmap.png", "values.npy", "summary.txt"))
@@ -367,17 +347,23 @@ def write_outputs(
             low, high = float(picture.min()), float(picture.max())
             if low < 0 or high > 1:  # a .npy input on another scale: stretch it to [0, 1] to show it
                 picture = (picture - low) / max(high - low, 1e-12)
-            channels = picture.shape[0]
-            shown = picture if channels in (1, 3) else picture.mean(dim=0, keepdim=True)
-            overlay(shown, values.reshape(-1, *x.shape[-2:]).sum(dim=0), path=tmp, title=title)
+            shown = picture if picture.shape[0] in (1, 3) else picture.mean(dim=0, keepdim=True)
+            explanation_figure(shown, exp, label=label or str(exp.target), path=tmp)
         else:
             bars(values, path=tmp, title=title)
     _save_npy(npy, values.numpy())
     write_text_atomic(txt, summary)
-    written = [png, npy, txt]
+    evx = folder / f"{stem}.evx"
+    exp.save(evx)
+    written = [png, npy, txt, evx, _save_npy(folder / f"{stem}_input.npy", x.detach().cpu().numpy())]
     if exp.stderr is not None:
         written.append(_save_npy(folder / f"{stem}_stderr.npy", exp.stderr.detach().cpu().numpy()))
     return written
+
+
+def _role(path: Path, stem: str) -> str:
+    """A written file's role in the manifest: ``heatmap``, ``values``, ``explanation`` ..."""
+    return "explanation" if path.suffix == ".evx" else path.name.removeprefix(f"{stem}_").split(".")[0]
 
 
 def _save_npy(path: Path, array: np.ndarray) -> Path:
@@ -441,7 +427,8 @@ def run_explain(
         >>> torch.jit.script(model).save("model.pt")            # your model, as a TorchScript file
         >>> result = run_explain("digit.png", model="model.pt", size=(28, 28), channels=1, method="geex", out="results")
         >>> result.explanation.queries, [p.name for p in result.paths]
-        (2002, ['digit_heatmap.png', 'digit_values.npy', 'digit_summary.txt', 'digit_stderr.npy', 'manifest.json'])
+        (2002, ['digit_heatmap.png', 'digit_values.npy', 'digit_summary.txt', 'digit.evx', 'digit_input.npy',
+                'digit_stderr.npy', 'manifest.json', 'report.html'])
     """
     o = options or ExplainOptions(**settings)
     started_at = now()
@@ -472,17 +459,23 @@ def run_explain(
     summary = summary_text(resolved.name, exp, probs, resolved.classes, tuple(x.shape), blackbox.queries, o.method)
     name = class_name(resolved.classes, exp.target)
     title = f"{name}: p={float(probs[exp.target]):.3f} ({o.method}, {exp.queries} queries)"
-    paths = write_outputs(o.out, stem, x, exp, title, summary)
+    label = resolved.classes[exp.target] if resolved.classes else str(exp.target)
+    paths = write_outputs(o.out, stem, x, exp, title, summary, label=label)
+    named = {i: resolved.classes[i] for i in {exp.target, int(probs.argmax())}} if resolved.classes else {}
     manifest = Manifest(
         kind="explanation",
         model=resolved.name,
         settings={**exp.params, "method": exp.method, "target": exp.target},
-        files={path.name.removeprefix(f"{stem}_").split(".")[0]: path.name for path in paths},
+        files={_role(path, stem): path.name for path in paths} | {"report": REPORT},
         started=started_at,
-        extra={"queries": exp.queries, "seconds": exp.seconds, "input": stem, "shape": list(x.shape)},
-    )
+        extra={
+            "queries": exp.queries, "seconds": exp.seconds, "input": stem, "shape": list(x.shape),
+            "class_names": named, "probability": float(probs[exp.target]),
+        },
+    )  # fmt: skip
     manifest.finished = now()
     paths.append(write_manifest(o.out, manifest))
+    paths.append(write_report(o.out, Path(o.out) / REPORT))
     return ExplainResult(exp, probs, resolved.classes, paths, seconds)
 
 
@@ -491,7 +484,7 @@ def explain(
     input: Annotated[
         str | None,
         typer.Argument(
-            metavar="INPUT", help="An image file (PNG/JPEG) or a .npy array; default: the sample photo of a cat."
+            metavar="INPUT", help="An image file (PNG/JPEG) or a .npy array; default: the sample photo (a cameraman)."
         ),
     ] = None,
     model: Annotated[

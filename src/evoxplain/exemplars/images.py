@@ -30,6 +30,7 @@ from ..errors import InvalidInputError
 from .engine import positive_int
 from .gradient import GradientSearch
 from .result import ExemplarResult, best_runs, summarise_by_class
+from .run_folder import prepare, search_records, write_exemplar_run
 from .search import ExemplarSearch
 from .tabular import markdown_table
 
@@ -133,6 +134,34 @@ class ImageExemplars:
             self.grid(png)
         if markdown is not None:
             Path(markdown).write_text(self.markdown() + "\n", encoding="utf-8")
+
+    def records(self, class_names: Any = None) -> list[dict[str, Any]]:
+        """One record per search (:func:`~evoxplain.exemplars.run_folder.search_records`)."""
+        return search_records(self.results, self.shown, class_names)
+
+    def save_run(
+        self, folder: str | Path, *, stem: str = "exemplars", model: str = "", settings: dict[str, Any] | None = None,
+        class_names: Any = None,
+    ) -> Path:  # fmt: skip
+        """Write ``<stem>.png`` (the grid), ``<stem>.md``, ``exemplar_runs.json`` and ``manifest.json``
+        into ``folder`` (made if missing), for ``evoxplain report``; returns the manifest's path.
+
+        Example:
+            >>> ex = image_exemplars(model, generator, {3: "three"}, latent_dim=8, runs=2, per_class=2)
+            >>> sorted(p.name for p in ex.save_run("run").parent.iterdir())
+            ['exemplar_runs.json', 'exemplars.md', 'exemplars.png', 'manifest.json']
+        """
+        folder = prepare(folder)
+        self.save(folder / f"{stem}.png", folder / f"{stem}.md")
+        return write_exemplar_run(
+            folder, modality="image", method=self.method, title=self.title, records=self.records(class_names),
+            files={"grid": f"{stem}.png", "summary": f"{stem}.md"}, model=model, settings=settings,
+        )  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        from ..report.exemplar_fragments import exemplars_html
+
+        return exemplars_html(self.records(), modality="image", method=self.method, title=self.title, grid=self.grid())
 
 
 def _class_map(classes: Sequence[str] | Mapping[int, str]) -> dict[int, str]:

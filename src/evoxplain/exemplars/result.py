@@ -94,6 +94,12 @@ class ExemplarResult:
         pandas = require("pandas", "exemplars", "exemplar history tables")
         return pandas.DataFrame(self.history, columns=Generation._fields)
 
+    def _repr_html_(self) -> str:
+        """The search as HTML (Jupyter shows it): the exemplar, its class probabilities, its cost."""
+        from ..report.exemplar_fragments import exemplar_result_html
+
+        return exemplar_result_html(self)
+
     def __repr__(self) -> str:
         target = self.target if isinstance(self.target, int) else [round(v, 3) for v in self.target.tolist()]
         return (

@@ -30,6 +30,7 @@ import torch
 
 from ..errors import InvalidInputError, require
 from .result import ExemplarResult, best_runs, summarise_by_class
+from .run_folder import prepare, search_records, write_exemplar_run
 from .search import ExemplarSearch
 
 
@@ -74,6 +75,52 @@ class TabularExemplars:
         if markdown is not None:
             Path(markdown).parent.mkdir(parents=True, exist_ok=True)
             Path(markdown).write_text(self.markdown() + "\n")
+
+    def records(self, class_names: Any = None) -> list[dict[str, Any]]:
+        """One record per search (:func:`~evoxplain.exemplars.run_folder.search_records`)."""
+        return search_records(self.results, shown_runs(self.frame), class_names)
+
+    def save_run(
+        self, folder: str | Path, *, stem: str = "exemplars", model: str = "", settings: dict[str, Any] | None = None,
+        class_names: Any = None,
+    ) -> Path:  # fmt: skip
+        """Write ``<stem>.csv``, ``<stem>.md``, ``exemplar_runs.json`` and ``manifest.json`` into
+        ``folder`` (made if missing), for ``evoxplain report``; returns the manifest's path."""
+        folder = prepare(folder)
+        self.save(folder / f"{stem}.csv", folder / f"{stem}.md")
+        return write_exemplar_run(
+            folder, modality="table", method=self.method, title="", records=self.records(class_names),
+            files={"table": f"{stem}.csv", "summary": f"{stem}.md"}, model=model, settings=settings,
+        )  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        from ..report.exemplar_fragments import exemplars_html
+
+        header, rows = exemplar_table(self.frame)
+        return exemplars_html(self.records(), modality="table", method=self.method, table=(header, rows))
+
+
+def shown_runs(frame: Any) -> dict[str, list[int]]:
+    """The runs a frame of exemplars shows, by class."""
+    shown: dict[str, list[int]] = {}
+    for name, run in zip(frame["class"], frame["run"]):
+        shown.setdefault(str(name), []).append(int(run))
+    return shown
+
+
+def exemplar_table(frame: Any) -> tuple[list[str], list[list[str]]]:
+    """The exemplars as a table with one row per feature and one column per exemplar (as text)."""
+    counts: dict[str, int] = {}
+    heads = []
+    for name in frame["class"]:
+        counts[name] = counts.get(name, 0) + 1
+        heads.append(f"{name} #{counts[name]}")
+    features = [c for c in frame.columns if c not in ("class", "run")]
+    return ["", *heads], [[column, *(_cell(v) for v in frame[column])] for column in features]
+
+
+def _cell(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def tabular_exemplars(

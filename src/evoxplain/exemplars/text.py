@@ -29,8 +29,9 @@ from typing import Any
 from ..blackbox import BlackBox
 from ..errors import InvalidInputError, require
 from .result import ExemplarResult, best_runs
+from .run_folder import prepare, search_records, write_exemplar_run
 from .search import ExemplarSearch
-from .tabular import TabularExemplars, markdown_table
+from .tabular import TabularExemplars, markdown_table, shown_runs
 
 
 @dataclass
@@ -87,6 +88,29 @@ class TextExemplars:
         else:
             path.write_text((self.markdown() if path.suffix.lower() == ".md" else self.text()) + "\n")
         return path
+
+    def records(self, class_names: Any = None) -> list[dict[str, Any]]:
+        """One record per search (:func:`~evoxplain.exemplars.run_folder.search_records`)."""
+        return search_records(self.results, shown_runs(self.frame), class_names)
+
+    def save_run(
+        self, folder: str | Path, *, stem: str = "exemplars", model: str = "", settings: dict[str, Any] | None = None,
+        class_names: Any = None,
+    ) -> Path:  # fmt: skip
+        """Write ``<stem>.md``, ``<stem>.csv``, ``exemplar_runs.json`` and ``manifest.json`` into
+        ``folder`` (made if missing), for ``evoxplain report``; returns the manifest's path."""
+        folder = prepare(folder)
+        self.save(folder / f"{stem}.md")
+        self.save(folder / f"{stem}.csv")
+        return write_exemplar_run(
+            folder, modality="text", method=self.method, title="", records=self.records(class_names),
+            files={"table": f"{stem}.csv", "summary": f"{stem}.md"}, model=model, settings=settings,
+        )  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        from ..report.exemplar_fragments import exemplars_html
+
+        return exemplars_html(self.records(), modality="text", method=self.method)
 
 
 def text_exemplars(

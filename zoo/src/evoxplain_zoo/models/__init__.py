@@ -42,7 +42,7 @@ def _imagenet_classes() -> list[str]:
 def _sample_photo():
     from .efficientnet import sample_photo
 
-    return sample_photo(), "cat"
+    return sample_photo(), "cameraman"
 
 
 def _lenet(dataset: str):
@@ -91,7 +91,7 @@ def load_model(name: str) -> tuple[nn.Module, list[str], InputSpec]:
         >>> from evoxplain_zoo.models.efficientnet import sample_image
         >>> model, classes, spec = load_model("efficientnet-lite0")
         >>> classes[int(model(sample_image()[None]).argmax())]
-        'Egyptian_cat'
+        'tripod'
     """
     for model in MODELS:
         if model.name == name:

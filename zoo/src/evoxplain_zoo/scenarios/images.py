@@ -74,7 +74,8 @@ def run_image_exemplars(
     ``vae-disjoint`` — paired with the classifier trained on the other half — and
     ``vae-no-surprise`` / ``dcgan-no-surprise``), searches ``runs`` exemplars per class (``target``: one class or a
     comma-separated list, by name or index; default every class), and writes
-    ``<dataset>_<generator>_<method>_exemplars.png`` and ``.md`` under ``out``. ``fitted``: the
+    ``<dataset>_<generator>_<method>_exemplars.png`` and ``.md`` under ``out``, with
+    ``exemplar_runs.json`` and ``manifest.json`` for ``evoxplain report``. ``fitted``: the
     FER black box is the lightly regularised classifier (files ``..._fitted_exemplars.*``).
 
     Example:
@@ -97,11 +98,8 @@ def run_image_exemplars(
         seed=seed, momentum=momentum, max_queries=max_queries, method=method,
         title=f"{name} ({info.scenario}) → {dataset} {black_box}",
     )  # fmt: skip
-    folder = Path(out)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise InvalidInputError(f"cannot create the output folder {folder}: {err}") from None
     stem = f"{dataset}_{generator}_{method}{'_fitted' if fitted else ''}_exemplars"
-    found.save(folder / f"{stem}.png", folder / f"{stem}.md")
+    settings = {"generator": name, "runs": runs, "per_class": per_class, "max_queries": max_queries,
+                "momentum": momentum, "seed": seed, "method": method, "target": target}  # fmt: skip
+    found.save_run(out, stem=stem, model=f"{dataset} {black_box}", settings=settings, class_names=classes)
     return found.markdown()

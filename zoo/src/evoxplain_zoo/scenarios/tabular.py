@@ -173,7 +173,9 @@ def run_tabular_exemplars(
         forest, TabularGenerator(vae), classes, runs=runs, per_class=per_class, seed=seed,
         momentum=momentum, max_queries=max_queries,
     )  # fmt: skip
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    found.save(folder / "adult_exemplars.csv", folder / "adult_exemplars.md")
+    settings = {"runs": runs, "per_class": per_class, "max_queries": max_queries, "momentum": momentum,
+                "seed": seed, "epochs": epochs, "target": target}  # fmt: skip
+    found.save_run(
+        out, stem="adult_exemplars", model="adult random forest", settings=settings, class_names=ADULT_CLASSES
+    )
     return found.markdown()

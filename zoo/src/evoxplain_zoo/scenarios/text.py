@@ -40,7 +40,8 @@ def run_text_exemplars(
     Loads the shipped IMDB sentiment classifier (the black box, queried as a model of strings)
     and sentence VAE (trained on disjoint reviews), searches exemplar sentences of each class
     (or of ``target``: ``"negative"``, ``"positive"``, ``"0"`` or ``"1"``) and writes
-    ``imdb_exemplars.md`` and ``imdb_exemplars.csv`` under ``out``. ``init_range`` is ``u``
+    ``imdb_exemplars.md`` and ``imdb_exemplars.csv`` under ``out``, with ``exemplar_runs.json`` and
+    ``manifest.json`` for ``evoxplain report``. ``init_range`` is ``u``
     (see :func:`text_exemplars`).
 
     Example:
@@ -63,8 +64,8 @@ def run_text_exemplars(
         load_sentiment_classifier(), load_sentence_vae(), classes, runs=runs, per_class=per_class, seed=seed,
         momentum=momentum, max_queries=max_queries, init_range=init_range,
     )  # fmt: skip
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    found.save(folder / "imdb_exemplars.md")
-    found.save(folder / "imdb_exemplars.csv")
+    settings = {"runs": runs, "per_class": per_class, "max_queries": max_queries, "momentum": momentum,
+                "seed": seed, "init_range": init_range, "target": target}  # fmt: skip
+    found.save_run(out, stem="imdb_exemplars", model="imdb sentiment classifier", settings=settings,
+                   class_names=IMDB_CLASSES)  # fmt: skip
     return found.markdown()

@@ -1,4 +1,4 @@
-"""Pictures of attributions: heatmaps over images, and coloured tokens for text.
+"""Plain pictures of attributions: heatmaps over images, bars, coloured tokens, image grids.
 
 Figures use matplotlib's non-interactive "Agg" backend: nothing opens a window.
 
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import InvalidInputError
+from ..errors import InvalidInputError
 
 
 def _array(values: Any) -> np.ndarray:
