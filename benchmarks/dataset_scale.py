@@ -179,10 +179,17 @@ def resumption(x: torch.Tensor, settings: dict, shard: int, work: Path, whole: d
 
 
 def projection() -> dict[str, Any]:
-    """GPU-hours for 1M ImageNet images from the measured seconds per explanation on one H200."""
+    """GPU-hours for 1M ImageNet images from the seconds per explanation measured on one H200 with the
+    default settings at 5000 queries (the fastest precision and batch size measured)."""
     measured = json.loads((REPOSITORY / GPU_SPEED).read_text())
+    default = recommended_settings((3, 224, 224), 5000)  # the settings a run at 5000 queries gets
     best = min(
-        (e for e in measured["explanations"] if e["method"] == "GEEX"), key=lambda e: e["seconds"] / e["queries"]
+        (
+            e
+            for e in measured["explanations"]
+            if e["method"] == "GEEX" and e["settings"]["mask_size"] == default["mask_size"][0]
+        ),
+        key=lambda e: e["seconds"],
     )
     per_query = best["seconds"] / best["queries"]
     forward = max(f["inputs_per_s"] for f in measured["forward"])
@@ -206,6 +213,8 @@ def render(folder: Path) -> None:
     meta = json.loads((folder / "run.json").read_text())
     results = json.loads((folder / "results.json").read_text())
     settings = results.pop("settings")
+    results["projection"] = projection()  # computed from a committed file, not measured here
+    (folder / "results.json").write_text(json.dumps({"settings": settings, **results}, indent=1) + "\n")
     (folder / "results.md").write_text(report(meta, settings, results))
 
 

@@ -13,8 +13,10 @@ Example:
     >>> import threading
     >>> shared = SharedCalls(BlackBox(model), max_batch=1024)
     >>> bb = shared.blackbox()                      # what the explainers query
+    >>> both = threading.Barrier(2)
     >>> def explain_one(x):
     ...     with shared.explaining():
+    ...         both.wait()                         # both explain before either queries
     ...         bb(x.expand(100, -1, -1, -1))
     >>> threads = [threading.Thread(target=explain_one, args=(d,)) for d in digits]
     >>> _ = [t.start() for t in threads] + [t.join() for t in threads]
