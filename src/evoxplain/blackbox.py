@@ -3,7 +3,9 @@
 :class:`BlackBox` wraps a ``torch.nn.Module``, a TorchScript or ONNX file, a scikit-learn
 estimator (``predict_proba``) or any callable, on tensors, arrays or lists of strings. It splits
 queries into batches, runs them without gradients on the model's device, counts every input sent,
-enforces a hard query budget and checks every answer.
+enforces a hard query budget and checks every answer. A model behind an endpoint (a URL, or an
+:mod:`evoxplain.endpoints` object) is queried the same way, and a query journal
+(:mod:`evoxplain.journal`) serves inputs answered before without sending them again.
 
 Example:
     >>> import torch
@@ -25,7 +27,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from .endpoints import Endpoint, endpoint_from_url, is_url
 from .errors import (
+    EvoxplainError,
     InvalidInputError,
     ModelCallError,
     ModelOutputError,
@@ -33,6 +37,7 @@ from .errors import (
     require,
 )
 from .fitness import log_probabilities
+from .journal import Journal, input_keys, model_identity
 from .model_files import load_export
 
 Output = Literal["auto", "probs", "logits", "multilabel"]
@@ -51,7 +56,9 @@ class BlackBox:
         model: a ``torch.nn.Module``; a path to a TorchScript (``.pt``/``.pth``/``.ts``),
             ``torch.export`` (``.pt2``, exported with a dynamic batch dimension) or ONNX
             (``.onnx``) file; an ``onnxruntime.InferenceSession``; a scikit-learn estimator with
-            ``predict_proba``; or any callable from a batch to a ``(batch, classes)`` array.
+            ``predict_proba``; any callable from a batch to a ``(batch, classes)`` array; a model
+            behind an endpoint: an :mod:`evoxplain.endpoints` object, or a URL
+            (``"http://host:port/v2/models/NAME"``, ``".../invocations"``).
             A model of strings (a text pipeline, a function of a list of strings) is queried
             with lists of strings.
         output: what the model returns: ``"probs"`` (rows sum to 1), ``"logits"``,
@@ -70,9 +77,16 @@ class BlackBox:
         device: where queries are built; defaults to the model's device (CPU for non-torch).
         allow_pickle: open a ``torch.export`` file even if parts of it are pickles (which run
             code when loaded); only for files you trust (:mod:`evoxplain.model_files`).
+        journal: an SQLite file (:class:`~evoxplain.journal.Journal`) that keeps every answer of
+            this model: inputs answered before are served from it, neither sent nor billed.
+        model_id: what names the model in the journal; needed where evoxplain cannot tell one
+            model from another (a plain function, an estimator, an ONNX session).
 
-    ``queries`` counts every input sent, from every thread; :meth:`meter` counts the inputs one
-    piece of work sends (an explanation reports those). The counter and the budget are safe to
+    ``queries`` counts the inputs whose answers were used, from every thread; :meth:`meter`
+    counts those of one piece of work (an explanation reports them). What a paid endpoint bills
+    is counted too: ``sent`` (inputs sent, retries included), ``requests``, ``retries`` and
+    ``bytes_sent``; ``journal_hits`` counts answers served by the journal. The budget caps
+    ``sent``, so no fault can make a run cost more than it. Counters and budget are safe to
     share between threads.
 
     Example:
@@ -97,6 +111,8 @@ class BlackBox:
         precision: Literal["fp32", "bf16", "fp16"] = "fp32",
         device: str | torch.device | None = None,
         allow_pickle: bool = False,
+        journal: str | Path | None = None,
+        model_id: str | None = None,
     ):
         if isinstance(model, BlackBox):
             raise InvalidInputError("model is already a BlackBox; pass it directly, or wrap the underlying model")
@@ -116,25 +132,37 @@ class BlackBox:
         self.budget = None if budget is None else int(budget)
         self.num_classes = None if num_classes is None else int(num_classes)
         self.precision = precision
-        self.queries = 0
+        self.queries = self.sent = self.requests = self.retries = self.bytes_sent = self.journal_hits = 0
         self._lock = threading.Lock()
         self._meters = threading.local()
         self._declared_output = output
         self._output: Output = output
         self._binary = False
         self._answered = False
+        if is_url(model):
+            model = endpoint_from_url(model)
         self._call, self.kind, model_device = _backend(model, input_type, allow_pickle is True)
         if self.kind == "sklearn" and output == "auto":
             self._output = "probs"
         self.device = _device(device, model_device)
         self.model = model
+        self.journal = (
+            None if journal is None else _open_journal(journal, model, model_id=model_id, precision=precision)
+        )
 
     # -- queries ---------------------------------------------------------------------------
 
     @property
     def remaining(self) -> int | None:
-        """Queries left in the budget, or None when there is no budget."""
-        return None if self.budget is None else self.budget - self.queries
+        """Inputs that may still be sent within the budget, or None when there is no budget."""
+        return None if self.budget is None else self.budget - self.sent
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """Every counter: ``queries`` (answers used), ``sent`` (inputs sent, retries included),
+        ``requests``, ``retries``, ``bytes_sent`` and ``journal_hits``."""
+        names = ("queries", "sent", "requests", "retries", "bytes_sent", "journal_hits")
+        return {name: getattr(self, name) for name in names}
 
     @property
     def output(self) -> Output:
@@ -142,8 +170,8 @@ class BlackBox:
         return self._output
 
     def check_budget(self, needed: int, what: str = "this request", completed: Any = None) -> None:
-        """Raise :class:`QueryBudgetExceeded` now if ``needed`` more queries would pass the budget."""
-        used = self.queries
+        """Raise :class:`QueryBudgetExceeded` now if sending ``needed`` more inputs would pass the budget."""
+        used = self.sent
         if self.budget is not None and used + needed > self.budget:
             raise QueryBudgetExceeded(
                 f"{what} needs {needed} queries but only {self.budget - used} of the budget of "
@@ -182,18 +210,9 @@ class BlackBox:
         chunks = []
         for start in range(0, n, size):
             batch = inputs[start : start + size]
-            self.charge(len(batch))
-            try:
-                with self._autocast():
-                    raw = self._call(batch)
-            except Exception as err:  # the model's own failure, shown with what was sent
-                shape = tuple(batch.shape) if hasattr(batch, "shape") else (len(batch),)
-                raise ModelCallError(
-                    f"the model raised {type(err).__name__} on a batch of shape {shape}: {err}. "
-                    "Check that inputs have the shape, dtype and type the model expects "
-                    "(BlackBox(input_type='numpy') for a function of numpy arrays)."
-                ) from err
+            raw = self._ask(batch) if self.journal is None else self._ask_journal(batch)
             chunks.append(self.check_answer(raw, len(batch)))
+            self._use(len(batch))
         return torch.cat(chunks) if len(chunks) > 1 else chunks[0]
 
     def probabilities(self, inputs: Inputs, *, batch_size: int | None = None) -> torch.Tensor:
@@ -224,14 +243,61 @@ class BlackBox:
         return self._meters.stack
 
     def charge(self, size: int, what: str | None = None) -> None:
-        """Check the budget for ``size`` inputs and count them (in ``queries`` and the open
-        meters) as one step, safe under threads: for work that runs the model itself, as the
+        """Check the budget for ``size`` inputs and count them as sent and used (in ``queries``
+        and the open meters), safe under threads: for work that runs the model itself, as the
         white-box methods do, before it does."""
+        self.spend(size, what=what)
+        self._use(size)
+
+    def spend(self, inputs: int, *, size: int = 0, retry: bool = False, what: str | None = None) -> None:
+        """Check the budget and count one request of ``inputs`` inputs (``size`` bytes) before it
+        is sent, as one step under the lock: sending it would pass the budget, and
+        :class:`QueryBudgetExceeded` is raised instead."""
         with self._lock:
-            self.check_budget(size, what=what or f"a batch of {size} inputs")
+            self.check_budget(inputs, what=what or f"{'a retry of ' if retry else ''}a batch of {inputs} inputs")
+            self.sent += inputs
+            self.requests += 1
+            self.retries += int(retry)
+            self.bytes_sent += size
+
+    def _use(self, size: int) -> None:
+        with self._lock:
             self.queries += size
         for meter in self._meter_stack():
             meter.queries += size
+
+    def _ask(self, batch: Any, keys: list[bytes] | None = None) -> Any:
+        """The backend's raw answer to ``batch``, charged before it is sent; with ``keys``, each
+        answer is journaled as it arrives."""
+        ledger = _Ledger(self, keys)
+        try:
+            with self._autocast():
+                return self._call(batch, ledger)
+        except EvoxplainError:
+            raise
+        except Exception as err:  # the model's own failure, shown with what was sent
+            shape = tuple(batch.shape) if hasattr(batch, "shape") else (len(batch),)
+            raise ModelCallError(
+                f"the model raised {type(err).__name__} on a batch of shape {shape}: {err}. "
+                "Check that inputs have the shape, dtype and type the model expects "
+                "(BlackBox(input_type='numpy') for a function of numpy arrays)."
+            ) from err
+
+    def _ask_journal(self, batch: Any) -> np.ndarray:
+        """The answers to ``batch``: from the journal where known, the others (each distinct input
+        once) from the model, journaled as they arrive."""
+        keys = input_keys(batch)
+        known = self.journal.lookup(keys)
+        first = {key: i for i, key in reversed(list(enumerate(keys)))}
+        order = [first[key] for key in dict.fromkeys(keys) if key not in known]
+        if order:
+            picked = batch[order] if isinstance(batch, (torch.Tensor, np.ndarray)) else [batch[i] for i in order]
+            raw = self._ask(picked, [keys[i] for i in order])
+            rows = _rows(raw, len(order))
+            known.update({keys[i]: row for i, row in zip(order, rows)})
+        with self._lock:
+            self.journal_hits += len(keys) - len(order)
+        return np.stack([known[key] for key in keys])
 
     def _autocast(self):
         dtype = _PRECISIONS[self.precision]
@@ -262,6 +328,46 @@ class BlackBox:
         if self._binary:
             out = torch.cat([1 - out, out] if self._output == "probs" else [torch.zeros_like(out), out], dim=1)
         return out
+
+
+class _Ledger:
+    """What one query to the backend spends and gets: ``send`` charges each request (retries too)
+    to the BlackBox before it goes out; ``answered`` journals answers as they arrive."""
+
+    def __init__(self, blackbox: BlackBox, keys: list[bytes] | None):
+        self.blackbox, self.keys = blackbox, keys
+
+    def send(self, inputs: int, *, size: int = 0, retry: bool = False) -> None:
+        self.blackbox.spend(inputs, size=size, retry=retry)
+
+    def answered(self, start: int, raw: Any, size: int) -> None:
+        if self.keys is not None:
+            self.blackbox.journal.store(self.keys[start : start + size], _rows(raw, size))
+
+
+def _rows(raw: Any, size: int) -> np.ndarray:
+    """A raw answer as ``size`` float32 rows (what a journal keeps), or a clear error."""
+    if isinstance(raw, torch.Tensor):
+        raw = raw.detach().float().cpu().numpy()
+    try:
+        array = np.asarray(raw, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise ModelOutputError(f"the model returned a {type(raw).__name__}, not an array of class scores") from err
+    if array.ndim == 0 or len(array) != size:
+        raise ModelOutputError(
+            f"the model returned shape {array.shape} for {size} inputs; it must answer one row per input"
+        )
+    return array.reshape(size, -1)
+
+
+def _open_journal(path: str | Path, model: Any, *, model_id: str | None, precision: str) -> Journal:
+    identity = model_id if model_id is not None else model_identity(model, precision)
+    if identity is None:
+        raise InvalidInputError(
+            f"a journal keeps one model's answers, and evoxplain cannot tell one {type(model).__name__} from another: "
+            "pass BlackBox(..., model_id='a name that changes whenever the model does')"
+        )
+    return Journal(path, str(identity))
 
 
 class QueryMeter:
@@ -420,8 +526,26 @@ def _module_device(module: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def _backend(model: Any, input_type: str, allow_pickle: bool = False) -> tuple[Callable[[Any], Any], str, torch.device]:
-    """Pick how to call ``model``: returns (call, kind, device)."""
+def _backend(model: Any, input_type: str, allow_pickle: bool = False) -> tuple[Callable[..., Any], str, torch.device]:
+    """Pick how to call ``model``: returns (call, kind, device); ``call(batch, ledger)`` charges
+    what it sends to the ledger before sending it and hands it the answers."""
+    if isinstance(model, Endpoint):
+        return model.query, model.kind, torch.device("cpu")
+    call, kind, device = _local_backend(model, input_type, allow_pickle)
+
+    def charged(batch: Any, ledger: _Ledger) -> Any:
+        ledger.send(len(batch))
+        raw = call(batch)
+        ledger.answered(0, raw, len(batch))
+        return raw
+
+    return charged, kind, device
+
+
+def _local_backend(
+    model: Any, input_type: str, allow_pickle: bool = False
+) -> tuple[Callable[[Any], Any], str, torch.device]:
+    """Pick how to call a local ``model``: returns (call, kind, device)."""
     if isinstance(model, (str, Path)):
         path = Path(model)
         if not path.exists():
@@ -435,7 +559,7 @@ def _backend(model: Any, input_type: str, allow_pickle: bool = False) -> tuple[C
                 session = ort.InferenceSession(str(path))
             except Exception as err:
                 raise InvalidInputError(f"{path} is not an ONNX model ONNX Runtime can open: {err}") from None
-            return _backend(session, input_type)
+            return _local_backend(session, input_type)
         if path.suffix.lower() == ".pt2":
             module = load_export(path, allow_pickle)
             device = _module_device(module)

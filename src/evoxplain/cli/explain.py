@@ -9,6 +9,7 @@ Example::
     evoxplain explain                                   # EfficientNet-Lite0 on the sample photo
     evoxplain explain digit.png --model lenet-mnist --method geex --queries 4000
     evoxplain explain x.npy --model model.onnx --target 3 --out results/
+    evoxplain explain digit.png --model http://127.0.0.1:8080/v2/models/lenet --concurrency 4 --journal q.sqlite
 
 The work is done by :func:`run_explain` (from Python too) and its steps, plain functions
 (:func:`resolve_model`, :func:`load_source`, :func:`make_explainer`, :func:`summary_text`,
@@ -29,6 +30,7 @@ import typer
 from ..attribution import GEEX, recommended_settings
 from ..attribution.defaults import bernoulli_mask, gaussian_mask
 from ..blackbox import BlackBox
+from ..endpoints import InferenceEndpoint, endpoint_from_url, is_url, safe_url
 from ..errors import EvoxplainError, InvalidInputError, ModelCallError
 from ..explanation import Explanation
 from ..files import atomic_path, write_text_atomic
@@ -52,7 +54,7 @@ class ResolvedModel:
     """What to query and how to read it.
 
     Attributes:
-        model: a module, or the path of a TorchScript/ONNX file (BlackBox loads it).
+        model: a module, the path of a TorchScript/ONNX file (BlackBox loads it), or an endpoint.
         name: how the summary names it.
         classes: class names by index, or None (file models).
         spec: the image input it takes (:class:`evoxplain.inputs.InputSpec`), or None if unknown.
@@ -66,11 +68,16 @@ class ResolvedModel:
     builtin: bool
 
 
-def resolve_model(name: str, size: tuple[int, int] | None = None, channels: int | None = None) -> ResolvedModel:
-    """A built-in model by name (see ``evoxplain models``), or a TorchScript (``.pt``/``.pth``/``.ts``),
-    ``torch.export`` (``.pt2``) or ONNX file.
+def resolve_model(
+    name: str, size: tuple[int, int] | None = None, channels: int | None = None, **endpoint: Any
+) -> ResolvedModel:
+    """A built-in model by name (see ``evoxplain models``), a TorchScript (``.pt``/``.pth``/``.ts``),
+    ``torch.export`` (``.pt2``) or ONNX file, or a model behind an endpoint (an
+    ``http://.../v2/models/NAME`` or ``.../invocations`` URL; ``endpoint`` holds its options, see
+    :func:`evoxplain.endpoints.endpoint_from_url`).
 
-    ``size`` and ``channels`` say what a file model takes (image files are fitted to them).
+    ``size`` and ``channels`` say what a file or endpoint model takes (image files are fitted to
+    them); an endpoint whose metadata gives an image shape says it itself.
 
     Example:
         >>> torch.jit.script(model).save("model.pt")
@@ -81,6 +88,8 @@ def resolve_model(name: str, size: tuple[int, int] | None = None, channels: int 
         raise InvalidInputError(f"--channels must be 1 (grayscale) or 3 (RGB), not {channels}")
     if size is not None and channels is None:
         raise InvalidInputError("--size needs --channels too (1 for grayscale, 3 for RGB): a model file does not say")
+    if is_url(name):
+        return resolve_endpoint(name, size=size, channels=channels, options=endpoint)
     path = Path(name)
     if path.suffix.lower() not in _MODEL_SUFFIXES:
         entry = builtin_model(name) if name in builtin_models() or not path.exists() else None
@@ -103,6 +112,19 @@ def resolve_model(name: str, size: tuple[int, int] | None = None, channels: int 
         )
     spec = InputSpec(channels, size) if channels is not None else None
     return ResolvedModel(str(path), path.name, None, spec, builtin=False)
+
+
+def resolve_endpoint(
+    url: str, *, size: tuple[int, int] | None, channels: int | None, options: dict[str, Any]
+) -> ResolvedModel:
+    """A model behind ``url``, checked for readiness now; its image input from the metadata
+    (an Open Inference Protocol server publishing a ``(C, H, W)`` shape) or ``size``/``channels``."""
+    model = endpoint_from_url(url, **{k: v for k, v in options.items() if v is not None})
+    spec = InputSpec(channels, size) if channels is not None else None
+    shape = model.input_shape() if isinstance(model, InferenceEndpoint) else None
+    if spec is None and shape is not None and len(shape) == 3 and shape[0] in (1, 3) and min(shape[1:]) > 0:
+        spec = InputSpec(shape[0], (shape[1], shape[2]))
+    return ResolvedModel(model, safe_url(url), None, spec, builtin=False)
 
 
 def load_source(path: str | Path | None, spec: InputSpec | None = None) -> tuple[torch.Tensor, str]:
@@ -381,6 +403,8 @@ class ExplainResult:
     classes: list[str] | None
     paths: list[Path]
     seconds: float
+    usage: dict[str, int] | None = None
+    """The BlackBox's counters (:attr:`evoxplain.BlackBox.usage`)."""
 
     @property
     def predicted(self) -> int:
@@ -411,6 +435,10 @@ class ExplainOptions:
     progress: bool = False
     estimator: str = "auto"
     design: str = "auto"
+    concurrency: int | None = None
+    max_batch: int | None = None
+    token_env: str | None = None
+    journal: str | Path | None = None
 
 
 def run_explain(
@@ -432,11 +460,16 @@ def run_explain(
     """
     o = options or ExplainOptions(**settings)
     started_at = now()
-    resolved = resolve_model(o.model, o.size, o.channels)
+    endpoint = {"concurrency": o.concurrency, "max_batch": o.max_batch, "token_env": o.token_env}
+    if not is_url(o.model) and any(value is not None for value in endpoint.values()):
+        raise InvalidInputError("--concurrency, --max-batch and --token-env are for a model behind an endpoint (a URL)")
+    resolved = resolve_model(o.model, o.size, o.channels, **endpoint)
     x, stem = load_source(source, resolved.spec)
     prepare_folder(o.out)
     batch_size = o.batch_size or (32 if x.numel() > 10_000 else 256)  # large images: bounded memory
-    blackbox = BlackBox(resolved.model, output="logits" if resolved.builtin else "auto", batch_size=batch_size)
+    blackbox = BlackBox(
+        resolved.model, output="logits" if resolved.builtin else "auto", batch_size=batch_size, journal=o.journal
+    )
     try:
         probs = blackbox.probabilities(x[None])[0].cpu()
     except ModelCallError as err:
@@ -470,13 +503,13 @@ def run_explain(
         started=started_at,
         extra={
             "queries": exp.queries, "seconds": exp.seconds, "input": stem, "shape": list(x.shape),
-            "class_names": named, "probability": float(probs[exp.target]),
+            "class_names": named, "probability": float(probs[exp.target]), "usage": blackbox.usage,
         },
     )  # fmt: skip
     manifest.finished = now()
     paths.append(write_manifest(o.out, manifest))
     paths.append(write_report(o.out, Path(o.out) / REPORT))
-    return ExplainResult(exp, probs, resolved.classes, paths, seconds)
+    return ExplainResult(exp, probs, resolved.classes, paths, seconds, blackbox.usage)
 
 
 @app.command()
@@ -488,7 +521,11 @@ def explain(
         ),
     ] = None,
     model: Annotated[
-        str, typer.Option(help="A built-in model (see `evoxplain models`) or a TorchScript/torch.export/ONNX file.")
+        str,
+        typer.Option(
+            help="A built-in model (see `evoxplain models`), a TorchScript/torch.export/ONNX file, or a model "
+            "behind an endpoint: http://HOST:PORT/v2/models/NAME (Open Inference Protocol) or .../invocations (MLflow)."
+        ),
     ] = DEFAULT_MODEL,
     method: Annotated[
         str,
@@ -527,6 +564,20 @@ def explain(
     size: Annotated[str | None, typer.Option(help="Image size H,W a model file takes (with --channels).")] = None,
     channels: Annotated[int | None, typer.Option(help="Image channels a model file takes (1 or 3).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for the heatmap, values and summary.")] = Path("evoxplain-out"),
+    concurrency: Annotated[
+        int | None, typer.Option(help="A model behind an endpoint: requests in flight at once (default 4).")
+    ] = None,
+    max_batch: Annotated[
+        int | None, typer.Option(help="A model behind an endpoint: the most inputs per request (default 64).")
+    ] = None,
+    token_env: Annotated[
+        str | None,
+        typer.Option(help="A model behind an endpoint: the environment variable holding its bearer token."),
+    ] = None,
+    journal: Annotated[
+        Path | None,
+        typer.Option(help="An SQLite query journal: inputs answered before are not sent again (any model)."),
+    ] = None,
 ) -> None:
     """Explain one input: writes OUT/<name>_heatmap.png, _values.npy, _stderr.npy and _summary.txt."""
     try:
@@ -534,7 +585,7 @@ def explain(
             model=model, method=method, queries=queries, sigma=sigma, mask_size=parse_pair(mask_size, "--mask-size"),
             target=target, seed=seed, baseline=parse_baseline(baseline), fitness=fitness, batch_size=batch_size,
             size=parse_pair(size, "--size"), channels=channels, out=out, progress=True, estimator=estimator,
-            design=design,
+            design=design, concurrency=concurrency, max_batch=max_batch, token_env=token_env, journal=journal,
         )  # fmt: skip
         result = run_explain(input, options)
     except EvoxplainError as err:
@@ -544,5 +595,11 @@ def explain(
     if exp.target != predicted:
         typer.echo(f"explained: {class_name(result.classes, exp.target)}, probability {float(probs[exp.target]):.4f}")
     typer.echo(f"queries: {exp.queries}, time: {result.seconds:.1f} s")
+    usage = result.usage or {}
+    if usage.get("bytes_sent") or usage.get("journal_hits") or usage.get("retries"):
+        typer.echo(
+            f"sent: {usage['sent']} inputs in {usage['requests']} requests ({usage['retries']} retries, "
+            f"{usage['bytes_sent']:,} bytes); journal hits: {usage['journal_hits']}"
+        )
     for path in result.paths:
         typer.echo(f"wrote {path}")
