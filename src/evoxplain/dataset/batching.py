@@ -70,18 +70,27 @@ class SharedCalls:
             num_classes=inner.num_classes, precision=inner.precision, device=inner.device,
         )  # fmt: skip
 
+    def join(self, count: int = 1) -> None:
+        """``count`` more threads query through here: calls wait for them too (join them all before
+        any starts, so the first calls are shared as well)."""
+        with self._lock:
+            self._active += count
+
+    def leave(self) -> None:
+        """The calling thread sends no more queries (the others stop waiting for it)."""
+        with self._lock:
+            self._active -= 1
+            ready = self._take_if_ready()
+        self._send(ready)
+
     @contextlib.contextmanager
     def explaining(self) -> Iterator[None]:
-        """The calling thread explains one input inside the block (the others wait for it)."""
-        with self._lock:
-            self._active += 1
+        """The calling thread queries through here inside the block (:meth:`join`, then :meth:`leave`)."""
+        self.join()
         try:
             yield
         finally:
-            with self._lock:
-                self._active -= 1
-                ready = self._take_if_ready()
-            self._send(ready)
+            self.leave()
 
     def __call__(self, batch: Any) -> torch.Tensor:
         request = _Request(batch)

@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -88,15 +87,19 @@ class ChunkWorker:
         lock = threading.Lock()
 
         def work(explainer: Explainer) -> None:
-            while not stop:
-                with lock:
-                    index = next(cursor, None)
-                if index is None:
-                    return
-                try:
-                    rows[index] = self._row(records[index], explainer)
-                except BaseException as err:  # a spent budget or an interrupt: the others stop too
-                    stop.append(err)
+            try:
+                while not stop:
+                    with lock:
+                        index = next(cursor, None)
+                    if index is None:
+                        return
+                    try:
+                        rows[index] = self._row(records[index], explainer)
+                    except BaseException as err:  # a spent budget or an interrupt: the others stop too
+                        stop.append(err)
+            finally:
+                if self.shared is not None:
+                    self.shared.leave()
 
         self._run(work, stop)
         made = [row for row in rows if row is not None]
@@ -107,10 +110,11 @@ class ChunkWorker:
         return [{"id": r["id"], "queries": r["queries"], "error": r["error"]} for r in made]
 
     def _run(self, work: Any, stop: list[BaseException]) -> None:
-        if len(self.explainers) == 1:
+        if self.shared is None:
             work(self.explainers[0])
             return
         threads = [threading.Thread(target=work, args=(e,), daemon=True) for e in self.explainers]
+        self.shared.join(len(threads))  # before any starts: the first calls are shared too
         for thread in threads:
             thread.start()
         try:
@@ -127,8 +131,7 @@ class ChunkWorker:
         try:
             x = self.source.decode(record)
             explainer.seed = seed
-            with self.shared.explaining() if self.shared is not None else contextlib.nullcontext():
-                exp = explainer.explain(x, record.get("target"), batched=False)
+            exp = explainer.explain(x, record.get("target"), batched=False)
         except QueryBudgetExceeded:
             raise
         except (EvoxplainError, OSError, ValueError, RuntimeError) as err:  # this input only; the run goes on
