@@ -106,7 +106,7 @@ def test_same_expectation_less_spread_and_errors_that_do_not_understate(options,
 
 
 def test_a_bad_design_is_refused():
-    with pytest.raises(InvalidInputError, match="design must be 'random'"):
+    with pytest.raises(InvalidInputError, match="design must be one of 'random', 'orthogonal'"):
         GEEX(lambda x: x, design="sobol")
 
 

@@ -80,7 +80,9 @@ def test_text_standard_errors_for_both_estimators():
     text = "a great plot but awful acting"
     for estimator in ("mean", "regression"):
         runs = [
-            GEEX(sentiment, queries=200, fitness="logit", estimator=estimator, seed=s).explain(text, 0)
+            GEEX(
+                sentiment, queries=200, fitness="logit", distribution="bernoulli", estimator=estimator, seed=s
+            ).explain(text, 0)
             for s in range(SEEDS)
         ]
         values, reported = torch.stack([r.values for r in runs]), torch.stack([r.stderr for r in runs])

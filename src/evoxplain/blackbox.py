@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from .constraints import Boolean, Integer, OneOf, Optional, check_all
 from .endpoints import Endpoint, endpoint_from_url, is_url
 from .errors import (
     EvoxplainError,
@@ -47,6 +48,17 @@ Inputs = torch.Tensor | np.ndarray | Sequence[str]
 _PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 _TOLERANCE = {"fp32": 1e-3, "fp16": 1e-2, "bf16": 3e-2}
 """How far a probability may stray below 0 or above 1, and a row's sum from 1, at each precision."""
+BATCH_SIZE = Integer(low=1)
+"""What a batch size may be: a positive integer."""
+SETTINGS = {
+    "output": OneOf(*OUTPUTS),
+    "batch_size": BATCH_SIZE,
+    "budget": Optional(Integer(low=0)),
+    "num_classes": Optional(Integer(low=1)),
+    "input_type": OneOf("torch", "numpy"),
+    "precision": OneOf(*_PRECISIONS),
+    "allow_pickle": Boolean(),
+}
 
 
 class BlackBox:
@@ -116,21 +128,13 @@ class BlackBox:
     ):
         if isinstance(model, BlackBox):
             raise InvalidInputError("model is already a BlackBox; pass it directly, or wrap the underlying model")
-        if output not in OUTPUTS:
-            raise InvalidInputError(f"output must be one of {OUTPUTS}, not {output!r}")
-        self.batch_size = check_batch_size(batch_size)
-        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 0):
-            raise InvalidInputError(f"budget must be a non-negative integer or None, not {budget!r}")
-        if num_classes is not None and (
-            isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1
-        ):
-            raise InvalidInputError(f"num_classes must be a positive integer, not {num_classes!r}")
-        if input_type not in ("torch", "numpy"):
-            raise InvalidInputError(f"input_type must be 'torch' or 'numpy', not {input_type!r}")
-        if precision not in _PRECISIONS:
-            raise InvalidInputError(f"precision must be one of {sorted(_PRECISIONS)}, not {precision!r}")
-        self.budget = None if budget is None else int(budget)
-        self.num_classes = None if num_classes is None else int(num_classes)
+        checked = check_all(SETTINGS, output=output, batch_size=batch_size, budget=budget, num_classes=num_classes,
+                            input_type=input_type, precision=precision, allow_pickle=allow_pickle)  # fmt: skip
+        self.batch_size, self.budget, self.num_classes = (
+            checked["batch_size"],
+            checked["budget"],
+            checked["num_classes"],
+        )
         self.precision = precision
         self.queries = self.sent = self.requests = self.retries = self.bytes_sent = self.journal_hits = 0
         self._lock = threading.Lock()
@@ -141,7 +145,7 @@ class BlackBox:
         self._answered = False
         if is_url(model):
             model = endpoint_from_url(model)
-        self._call, self.kind, model_device = _backend(model, input_type, allow_pickle is True)
+        self._call, self.kind, model_device = _backend(model, input_type, allow_pickle)
         if self.kind == "sklearn" and output == "auto":
             self._output = "probs"
         self.device = _device(device, model_device)
@@ -206,7 +210,7 @@ class BlackBox:
         (two columns for a model of one score per input), in batches of ``batch_size`` (default:
         the BlackBox's)."""
         n = _check_inputs(inputs)
-        size = self.batch_size if batch_size is None else check_batch_size(batch_size)
+        size = self.batch_size if batch_size is None else BATCH_SIZE.check("batch_size", batch_size)
         chunks = []
         for start in range(0, n, size):
             batch = inputs[start : start + size]
@@ -377,13 +381,6 @@ class QueryMeter:
         self.queries = 0
 
 
-def check_batch_size(value: Any) -> int:
-    """``value`` as a batch size (a positive integer), or a clear error."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidInputError(f"batch_size must be a positive integer, not {value!r}")
-    return int(value)
-
-
 def read_output(scores: torch.Tensor, declared: str, precision: str = "fp32") -> tuple[str, bool]:
     """What a model's first answer says it returns: ``(output, binary)``.
 
@@ -508,6 +505,10 @@ def _check_inputs(inputs: Inputs) -> int:
     if isinstance(inputs, (torch.Tensor, np.ndarray)):
         if inputs.ndim == 0:
             raise InvalidInputError("inputs must be a batch with a leading batch dimension, not a scalar")
+        if isinstance(inputs, np.ndarray) and inputs.dtype.kind not in "biufc":
+            raise InvalidInputError(
+                f"inputs are a numpy array of {inputs.dtype} (ragged rows?); give a numeric array of equal rows"
+            )
         values = torch.as_tensor(inputs)
         if values.is_complex():
             raise InvalidInputError("inputs are complex numbers; give the model real-valued inputs")
@@ -542,38 +543,45 @@ def _backend(model: Any, input_type: str, allow_pickle: bool = False) -> tuple[C
     return charged, kind, device
 
 
+def _file_backend(
+    model: str | Path, input_type: str, allow_pickle: bool
+) -> tuple[Callable[[Any], Any], str, torch.device]:
+    """How to call a model file (ONNX, torch.export or TorchScript): returns (call, kind, device)."""
+    path = Path(model)
+    if not path.exists():
+        raise InvalidInputError(
+            f"no model file at {path}; give the path to an ONNX (.onnx), torch.export (.pt2) or TorchScript "
+            "(.pt, .pth, .ts) file"
+        )
+    if path.suffix.lower() == ".onnx":
+        ort = require("onnxruntime", "onnx", "ONNX models")
+        try:
+            session = ort.InferenceSession(str(path))
+        except Exception as err:
+            raise InvalidInputError(f"{path} is not an ONNX model ONNX Runtime can open: {err}") from None
+        return _local_backend(session, input_type)
+    if path.suffix.lower() == ".pt2":
+        module = load_export(path, allow_pickle)
+        device = _module_device(module)
+        return _torch_call(module, device), "torch", device
+    try:
+        module = torch.jit.load(str(path), map_location="cpu")
+    except Exception as err:
+        raise InvalidInputError(
+            f"{path} is neither an ONNX file (.onnx) nor a TorchScript file torch.jit.load can read: "
+            f"{err}. Save a model with torch.jit.script(model).save(path) or export it to ONNX."
+        ) from err
+    module.eval()
+    device = _module_device(module)
+    return _torch_call(module, device), "torchscript", device
+
+
 def _local_backend(
     model: Any, input_type: str, allow_pickle: bool = False
 ) -> tuple[Callable[[Any], Any], str, torch.device]:
     """Pick how to call a local ``model``: returns (call, kind, device)."""
     if isinstance(model, (str, Path)):
-        path = Path(model)
-        if not path.exists():
-            raise InvalidInputError(
-                f"no model file at {path}; give the path to an ONNX (.onnx), torch.export (.pt2) or TorchScript "
-                "(.pt, .pth, .ts) file"
-            )
-        if path.suffix.lower() == ".onnx":
-            ort = require("onnxruntime", "onnx", "ONNX models")
-            try:
-                session = ort.InferenceSession(str(path))
-            except Exception as err:
-                raise InvalidInputError(f"{path} is not an ONNX model ONNX Runtime can open: {err}") from None
-            return _local_backend(session, input_type)
-        if path.suffix.lower() == ".pt2":
-            module = load_export(path, allow_pickle)
-            device = _module_device(module)
-            return _torch_call(module, device), "torch", device
-        try:
-            module = torch.jit.load(str(path), map_location="cpu")
-        except Exception as err:
-            raise InvalidInputError(
-                f"{path} is neither an ONNX file (.onnx) nor a TorchScript file torch.jit.load can read: "
-                f"{err}. Save a model with torch.jit.script(model).save(path) or export it to ONNX."
-            ) from err
-        module.eval()
-        device = _module_device(module)
-        return _torch_call(module, device), "torchscript", device
+        return _file_backend(model, input_type, allow_pickle)
     if isinstance(model, torch.nn.Module):
         if model.training:
             warnings.warn(

@@ -17,7 +17,14 @@ from typing import Any
 
 
 class EvoxplainError(Exception):
-    """Base class of every error evoxplain raises on purpose."""
+    """Base class of every error evoxplain raises on purpose.
+
+    ``completed`` holds what finished before the error, where there is something (the
+    explanations of the first inputs of a batch, the results of exemplar searches), so no work
+    is lost; None otherwise.
+    """
+
+    completed: Any = None
 
 
 class InvalidInputError(EvoxplainError, ValueError):

@@ -19,6 +19,8 @@ from typing import Any
 
 import torch
 
+from .constraints import COUNT
+from .errors import InvalidInputError
 from .files import FileFormatError, load_tensors, save_tensors
 
 FILE_KIND = "evoxplain.Explanation"
@@ -110,8 +112,14 @@ class Explanation:
 
     def top_tokens(self, k: int = 10) -> list[tuple[str, float]]:
         """For text: the ``k`` tokens with the largest attributions, most positive first."""
-        if self.tokens is None or self.batched:
-            raise ValueError("top_tokens needs the explanation of one text")
+        if self.tokens is None:
+            raise InvalidInputError(
+                f"top_tokens lists the tokens of a text's explanation; this {self.method} explanation is of a "
+                "tensor: rank its values instead (e.g. values.flatten().topk(k))"
+            )
+        if self.batched:
+            raise InvalidInputError("top_tokens needs the explanation of one text: index the batch (exp[i])")
+        k = COUNT.check("k", k)
         order = torch.as_tensor(self.values).argsort(descending=True)[:k]
         return [(self.tokens[i], float(self.values[i])) for i in order.tolist()]
 

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,9 +82,12 @@ class InputSpec:
 def load_input(path: str | Path, spec: InputSpec | None = None) -> torch.Tensor:
     """One input from a file: a ``.npy`` array, or an image fitted to ``spec``.
 
-    * ``.npy``: numeric, used as is, no pickle (a leading batch dimension of 1 is dropped);
-    * an image file: converted to ``spec``'s channels and fitted to its size when known;
-      values in [0, 1].
+    * ``.npy``: numeric, never unpickled (a leading batch dimension of 1 is dropped); pixels
+      stored as ``uint8`` / ``uint16`` are scaled to [0, 1] when ``spec`` says the model takes
+      [0, 1], and refused without a spec (only the caller knows the model's range);
+    * an image file: converted to ``spec``'s channels and fitted to its size when known; values
+      in [0, 1] (8-bit images / 255, 16-bit ones / 65535, never clipped); more pixels than
+      Pillow's decompression-bomb limit are refused before they are decoded.
 
     Example:
         >>> from PIL import Image
@@ -95,12 +99,22 @@ def load_input(path: str | Path, spec: InputSpec | None = None) -> torch.Tensor:
     if not path.is_file():
         raise InvalidInputError(f"no input file at {path}")
     if path.suffix.lower() == ".npy":
-        return load_npy(path)
+        return load_npy(path, spec)
     return load_image(path, spec)
 
 
-def load_npy(path: str | Path) -> torch.Tensor:
-    """A numeric ``.npy`` array as a float32 tensor (never unpickled)."""
+PIXEL_SCALES = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
+"""Integer pixel types and the value that is white in each."""
+
+
+def load_npy(path: str | Path, spec: InputSpec | None = None) -> torch.Tensor:
+    """A numeric ``.npy`` array as a float32 tensor (never unpickled).
+
+    Example:
+        >>> np.save("pixels.npy", np.full((1, 4, 4), 255, dtype=np.uint8))
+        >>> float(load_npy("pixels.npy", InputSpec(1, (4, 4))).max())      # the model takes [0, 1]
+        1.0
+    """
     try:
         array = np.load(path, allow_pickle=False)
     except Exception as err:
@@ -109,6 +123,15 @@ def load_npy(path: str | Path) -> torch.Tensor:
         raise InvalidInputError(f"{path} holds {array.dtype} values; a .npy input must be numeric")
     if array.ndim == 4 and array.shape[0] == 1:
         array = array[0]
+    white = PIXEL_SCALES.get(array.dtype)
+    if white is not None:
+        if spec is None or spec.value_range != (0.0, 1.0):
+            raise InvalidInputError(
+                f"{path} holds {array.dtype} pixels (0-{white}) and the range the model takes is not known: save "
+                f"floats in that range (pixels / {white} for [0, 1]), or say what images the model takes "
+                "(--size and --channels: images in [0, 1])"
+            )
+        return torch.from_numpy(array.astype(np.float32) / white)
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
 
@@ -117,8 +140,15 @@ def load_image(path: str | Path, spec: InputSpec | None = None) -> torch.Tensor:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
-            image.load()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
+        raise InvalidInputError(
+            f"{path} has more pixels than evoxplain decodes ({err}). Resize it first (at most "
+            f"{Image.MAX_IMAGE_PIXELS:,} pixels), or raise PIL.Image.MAX_IMAGE_PIXELS for a file you trust"
+        ) from None
     except (UnidentifiedImageError, OSError) as err:
         raise InvalidInputError(
             f"cannot read {path} as an image ({err}); give a PNG or JPEG file, or a .npy array"
@@ -128,16 +158,18 @@ def load_image(path: str | Path, spec: InputSpec | None = None) -> torch.Tensor:
 
 def fit_image(image, spec: InputSpec | None = None) -> torch.Tensor:
     """A PIL image as a float ``(C, H, W)`` tensor in [0, 1]: converted to ``spec``'s channels
-    and fitted to its size (centre crop or resize, as the spec says); as it is without a spec."""
+    and fitted to its size (centre crop or resize, as the spec says); as it is without a spec.
+    A 16-bit image keeps its depth (values / 65535)."""
     from PIL import Image
 
-    gray = image.mode in ("1", "L", "LA", "I", "I;16", "F")
+    image = _deep_as_float(image)
+    gray = image.mode in ("1", "L", "LA", "F")
     channels = spec.channels if spec is not None else (1 if gray else 3)
     if spec is not None and spec.size is not None:
         if spec.crop:
             return center_crop(image, spec.size, channels)
         image = image.resize((spec.size[1], spec.size[0]), Image.BILINEAR)
-    return to_tensor(image.convert("L" if channels == 1 else "RGB"))
+    return to_tensor(_convert(image, channels), channels)
 
 
 def center_crop(image, size: int | tuple[int, int], channels: int = 3) -> torch.Tensor:
@@ -154,17 +186,44 @@ def center_crop(image, size: int | tuple[int, int], channels: int = 3) -> torch.
     from PIL import Image
 
     h, w = (size, size) if isinstance(size, int) else size
-    image = image.convert("L" if channels == 1 else "RGB")
+    image = _convert(_deep_as_float(image), channels)
     scale = round(256 * max(h, w) / 224) / min(image.size)
     new_w = max(w, round(image.size[0] * scale))
     new_h = max(h, round(image.size[1] * scale))
     image = image.resize((new_w, new_h), Image.BILINEAR)
     left, top = round((new_w - w) / 2), round((new_h - h) / 2)
-    return to_tensor(image.crop((left, top, left + w, top + h)))
+    return to_tensor(image.crop((left, top, left + w, top + h)), channels)
 
 
-def to_tensor(image) -> torch.Tensor:
-    """An 8-bit PIL image (``L`` or ``RGB``) as a float ``(C, H, W)`` tensor in [0, 1]."""
+def to_tensor(image, channels: int | None = None) -> torch.Tensor:
+    """An 8-bit PIL image (``L`` or ``RGB``) as a float ``(C, H, W)`` tensor in [0, 1]; a float
+    one (``F``, values already in [0, 1]) as it is, repeated to ``channels``."""
+    if image.mode == "F":
+        tensor = torch.from_numpy(np.asarray(image, dtype=np.float32).copy())[None]
+        return tensor.expand(channels or 1, -1, -1).contiguous()
     array = np.asarray(image, dtype=np.float32) / 255.0
     tensor = torch.from_numpy(array.copy())
     return tensor[None] if tensor.ndim == 2 else tensor.permute(2, 0, 1).contiguous()
+
+
+def _convert(image, channels: int):
+    """``L`` or ``RGB`` for 8-bit images; a float (``F``) image stays as it is (gray)."""
+    return image if image.mode == "F" else image.convert("L" if channels == 1 else "RGB")
+
+
+def _deep_as_float(image):
+    """A 16-bit or float image as a float (``F``) image in [0, 1]; 8-bit images as they are."""
+    from PIL import Image
+
+    if image.mode.startswith("I;16"):
+        return Image.fromarray(np.asarray(image, dtype=np.float32) / 65535.0, mode="F")
+    if image.mode in ("I", "F"):
+        array = np.asarray(image, dtype=np.float32)
+        if image.mode == "I" or array.min() < 0 or array.max() > 1:
+            raise InvalidInputError(
+                f"this {image.mode}-mode image (32-bit {'integers' if image.mode == 'I' else 'floats'}, "
+                f"values {array.min():g} to {array.max():g}) has no certain scale to [0, 1]: save it as an 8- or "
+                "16-bit PNG, or as a .npy array in the range the model takes"
+            )
+        return Image.fromarray(array, mode="F")
+    return image

@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from .baseline import gaussian_blur
-from .blackbox import BlackBox, as_blackbox, check_batch_size
+from .blackbox import BATCH_SIZE, BlackBox, as_blackbox
+from .constraints import Integer
 from .errors import InvalidInputError
 from .explanation import Explanation
 
@@ -126,7 +127,16 @@ def aopc_deletion(
         >>> res.curves.shape           # 0, 10, ..., 780, 784 pixels removed
         torch.Size([2, 80])
     """
-    return _aopc("deletion", model, inputs, attributions, replacement, stride, target, batch_size)
+    return _aopc(
+        kind="deletion",
+        model=model,
+        inputs=inputs,
+        attributions=attributions,
+        replacement=replacement,
+        stride=stride,
+        target=target,
+        batch_size=batch_size,
+    )
 
 
 def aopc_insertion(
@@ -157,7 +167,16 @@ def aopc_insertion(
         >>> torch.allclose(res.curves[:, -1], model(images).softmax(1).amax(1))   # at the inputs
         True
     """
-    return _aopc("insertion", model, inputs, attributions, replacement, stride, target, batch_size)
+    return _aopc(
+        kind="insertion",
+        model=model,
+        inputs=inputs,
+        attributions=attributions,
+        replacement=replacement,
+        stride=stride,
+        target=target,
+        batch_size=batch_size,
+    )
 
 
 def normalised_aopc(curves: torch.Tensor, kind: str) -> torch.Tensor:
@@ -187,21 +206,24 @@ def _aopc(
     target: Any,
     batch_size: int | None,
 ) -> AOPCResult:
-    if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:
-        raise InvalidInputError(f"stride must be a positive integer (pixels per step), not {stride!r}")
+    stride = Integer(low=1, hint="pixels per step").check("stride", stride)
     x = _as_images(inputs)
     ranking = _as_ranking_scores(attributions, x)
     repl = _as_replacement(replacement, x)
     n, _, h, w = x.shape
     wanted = _as_targets(target, n)
     bb = as_blackbox(model)
-    size = bb.batch_size if batch_size is None else check_batch_size(batch_size)
+    size = bb.batch_size if batch_size is None else BATCH_SIZE.check("batch_size", batch_size)
+    if wanted is not None and bb.num_classes is not None:
+        _check_target_range(wanted, bb.num_classes)
     pixels = h * w
     counts = torch.cat([torch.arange(0, pixels, stride), torch.tensor([pixels])])
     s = len(counts)
     bb.check_budget(n * s, what=f"aopc_{kind} of {n} inputs with {s} steps each")
     with bb.meter() as meter:
-        curves, targets = _curves(kind, bb, x, ranking, repl, wanted, counts, size)
+        curves, targets = _curves(
+            kind=kind, bb=bb, x=x, ranking=ranking, repl=repl, wanted=wanted, counts=counts, size=size
+        )
 
     c64 = curves.double()
     return AOPCResult(
@@ -222,11 +244,11 @@ def _curves(kind, bb, x, ranking, repl, wanted, counts, size) -> tuple[torch.Ten
     pixels, s = h * w, len(counts)
     original = bb.probabilities(x, batch_size=size)  # the unmodified inputs: deletion's first, insertion's last step
     targets = original.argmax(dim=1).cpu() if wanted is None else wanted
-    if bool(((targets < 0) | (targets >= original.shape[1])).any()):
-        raise InvalidInputError(f"target {targets.tolist()} is out of range for a model of {original.shape[1]} classes")
+    _check_target_range(targets, original.shape[1])
     curves = torch.empty(n, s, dtype=torch.float32)
     original_column = 0 if kind == "deletion" else s - 1
     curves[:, original_column] = original.gather(1, targets.to(original.device)[:, None])[:, 0].cpu()
+    _check_normaliser(curves[:, original_column], targets)
 
     # rank[n, p] = position of pixel p in instance n's ordering (0 = most important)
     order = torch.argsort(ranking, dim=1, descending=True, stable=True)
@@ -252,8 +274,26 @@ def _curves(kind, bb, x, ranking, repl, wanted, counts, size) -> tuple[torch.Ten
     return curves, targets
 
 
+def _check_target_range(targets: torch.Tensor, classes: int) -> None:
+    if bool(((targets < 0) | (targets >= classes)).any()):
+        raise InvalidInputError(f"target {targets.tolist()} is out of range for a model of {classes} classes")
+
+
+def _check_normaliser(scores: torch.Tensor, targets: torch.Tensor) -> None:
+    """AOPC divides by the target's probability at the unmodified input: it must not be 0."""
+    zero = (scores <= 0).nonzero().flatten().tolist()
+    if zero:
+        raise InvalidInputError(
+            f"the model gives the target class probability 0 at the unmodified input {zero[0]} (target "
+            f"{int(targets[zero[0]])}), and AOPC divides by that probability: it is undefined there. Follow a "
+            "class the model gives some probability (the predicted class, target=None)"
+        )
+
+
 def _as_images(inputs: Any) -> torch.Tensor:
     if isinstance(inputs, np.ndarray):
+        if inputs.dtype.kind not in "biuf":
+            raise InvalidInputError(f"inputs must be a numeric array of images (N, C, H, W), not {inputs.dtype}")
         inputs = torch.from_numpy(inputs)
     if not isinstance(inputs, torch.Tensor):
         raise InvalidInputError(f"inputs must be an image tensor (N, C, H, W), not {type(inputs).__name__}")
@@ -357,17 +397,22 @@ def _as_replacement(replacement: Replacement, x: torch.Tensor) -> torch.Tensor:
 def _as_targets(target: Any, n: int) -> torch.Tensor | None:
     if target is None:
         return None
-    if isinstance(target, bool):
+    if isinstance(target, (bool, np.bool_)):
         raise InvalidInputError(f"target must be a class index, not {target!r}")
-    if isinstance(target, int):
-        t = torch.full((n,), target, dtype=torch.long)
+    if isinstance(target, (int, np.integer)):
+        if target < 0:
+            raise InvalidInputError(f"target must be a class index (>= 0), not {target}")
+        t = torch.full((n,), int(target), dtype=torch.long)
     else:
-        t = torch.as_tensor(target)
+        try:
+            t = torch.as_tensor(target)
+        except (TypeError, ValueError, RuntimeError):
+            raise InvalidInputError(f"target must be a class index or one per input, not {target!r}") from None
         if t.ndim == 0:
             t = t.expand(n)
-        if t.is_floating_point() or t.dtype == torch.bool or t.ndim != 1 or len(t) != n:
+        if t.is_floating_point() or t.dtype == torch.bool or t.ndim != 1 or len(t) != n or bool((t < 0).any()):
             raise InvalidInputError(
-                f"target must be one int or {n} ints (one per input), not {t.dtype} of shape {tuple(t.shape)}"
+                f"target must be one class index (>= 0) or {n} of them (one per input), not {t.tolist()}"
             )
         t = t.long().cpu()
     return t

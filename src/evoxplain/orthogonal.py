@@ -75,13 +75,3 @@ class OrthogonalSigns:
     def _bits_of(self, indices: torch.Tensor) -> torch.Tensor:
         """The binary digits of ``indices`` as float32 ``(len, bits)``: sums of ≤ 31 ones stay exact."""
         return ((indices[:, None] >> self._shifts) & 1).to(torch.float32)
-
-
-def check_design(design: str) -> str:
-    """Validate a ``design`` argument."""
-    if design not in DESIGNS:
-        raise InvalidInputError(
-            f"design must be 'random' (independent directions) or 'orthogonal' (orthogonal blocks of "
-            f"signs, same distribution per query, less variance), not {design!r}"
-        )
-    return design

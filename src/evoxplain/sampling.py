@@ -24,8 +24,16 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
+from .constraints import Integer, OneOf, Optional, Pair, Real, Tuple, check_all
 from .errors import InvalidInputError
 from .orthogonal import OrthogonalSigns
+
+SHAPES = {
+    "mask_size": Optional(Pair(Integer(low=1))),
+    "interpolation": OneOf("bilinear", "nearest"),
+    "smoothing": Optional(Tuple(Integer(low=1, odd=True), Real(low=0, low_open=True), names=("kernel_size", "sigma"))),
+}
+"""The constraints of the noise's shape: a mask size, how it is upsampled, a smoothing kernel."""
 
 
 class NoiseSampler:
@@ -129,8 +137,8 @@ def make_sampler(
         1024
     """
     shape = tuple(int(s) for s in shape)
-    if interpolation not in ("bilinear", "nearest"):
-        raise InvalidInputError(f"interpolation must be 'bilinear' or 'nearest', not {interpolation!r}")
+    checked = check_all(SHAPES, mask_size=mask_size, interpolation=interpolation, smoothing=smoothing)
+    mask_size, smoothing = checked["mask_size"], checked["smoothing"]
     if mask_size is not None and smoothing is not None:
         raise InvalidInputError("choose mask_size (resizing) or smoothing, not both")
     image = len(shape) >= 2
@@ -148,7 +156,7 @@ def make_sampler(
         return masks.expand(n, channels, height, width).reshape(n, *shape)
 
     if mask_size is not None:
-        h, w = _pair(mask_size, "mask_size")
+        h, w = mask_size
         if h > height or w > width:
             raise InvalidInputError(f"mask_size {(h, w)} is larger than the input's {(height, width)}")
 
@@ -163,10 +171,10 @@ def make_sampler(
             return F.interpolate(basis, size=high, mode="nearest" if nearest else "linear", **corners)[0].T
 
         axes = (axis(h, height), axis(w, width))
-        return NoiseSampler(shape, (mask_channels, h, w), resize, device, axes=axes)
+        return NoiseSampler(shape=shape, low_shape=(mask_channels, h, w), transform=resize, device=device, axes=axes)
 
     if smoothing is not None:
-        kernel_size, sigma = _smoothing(smoothing)
+        kernel_size, sigma = smoothing
         kernel = _unit_gaussian(kernel_size, sigma, device)
         pad = kernel_size - 1
 
@@ -181,11 +189,17 @@ def make_sampler(
             return F.conv1d(basis, kernel.to("cpu", torch.float64).view(1, 1, -1))[:, 0].T
 
         axes = (axis(height), axis(width))
-        return NoiseSampler(shape, (mask_channels, height + pad, width + pad), smooth, device, axes=axes)
+        return NoiseSampler(
+            shape=shape,
+            low_shape=(mask_channels, height + pad, width + pad),
+            transform=smooth,
+            device=device,
+            axes=axes,
+        )
 
     if shared:
-        return NoiseSampler(shape, (1, height, width), to_input, device)
-    return NoiseSampler(shape, shape, lambda z: z, device)
+        return NoiseSampler(shape=shape, low_shape=(1, height, width), transform=to_input, device=device)
+    return NoiseSampler(shape=shape, low_shape=shape, transform=lambda z: z, device=device)
 
 
 def bernoulli(directions: torch.Tensor) -> torch.Tensor:
@@ -214,22 +228,3 @@ def _unit_gaussian(kernel_size: int, sigma: float, device: torch.device | str) -
     x = torch.arange(kernel_size, dtype=torch.float32, device=device) - (kernel_size - 1) / 2
     kernel = torch.exp(-(x**2) / (2 * sigma**2))
     return kernel / kernel.norm()
-
-
-def _pair(value, name: str) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
-        raise InvalidInputError(f"{name} must be a positive int or a pair (h, w) of them, not {value!r}")
-    return pair  # type: ignore[return-value]
-
-
-def _smoothing(value) -> tuple[int, float]:
-    try:
-        kernel_size, sigma = value
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"smoothing must be a pair (kernel_size, sigma), not {value!r}") from None
-    if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
-        raise InvalidInputError(f"the smoothing kernel size must be a positive odd int, not {kernel_size!r}")
-    if not sigma > 0:
-        raise InvalidInputError(f"the smoothing sigma must be positive, not {sigma!r}")
-    return kernel_size, float(sigma)

@@ -1,13 +1,43 @@
-"""What every competing attribution method shares: inputs, targets, seeds, budget, the result.
+"""What every attribution method shares: inputs, targets, seeds, budget, the result, and steps.
 
-:class:`Explainer` is the skeleton of LIME, KernelSHAP, Occlusion, RISE and the white-box
+:class:`Explainer` is the skeleton of GEEX, LIME, KernelSHAP, Occlusion, RISE and the white-box
 methods: ``explain(x, target=None, *, batched=None)`` takes one input or a batch, checks the
-budget for each input before querying it, derives one seed per input from the call's seed and
-returns an :class:`~evoxplain.Explanation` whose ``queries`` counts every input the model saw
-(the prediction query included), exactly as for :class:`~evoxplain.GEEX`.
+budget for each input before querying it, derives one seed per input from the call's seed
+(:func:`input_seed`) and returns an :class:`~evoxplain.Explanation` whose ``queries`` counts every
+input the model saw (the prediction query included).
+
+**Steps.** One input's explanation is a *step generator* (:meth:`Explainer.explain_steps`): each step
+yields one batch of at most ``batch_size`` query inputs (a tensor ``(n, *x.shape)``, or a list of
+strings for text) and receives the model's raw answers to it, the ``(n, classes)`` scores
+:class:`~evoxplain.BlackBox` returns; when the explanation is complete the generator returns its
+*part* (a dict: ``values``, ``target``, ``score``, and ``baseline_score``, ``stderr``, ``tokens``
+where the method has them). Noise is drawn and accumulators updated inside the generator, in
+place, so its memory is bounded by the batch size (see :mod:`.geex` for the one exception, a
+block of noise). :meth:`Explainer.explain` drives one input at a time::
+
+    steps = explainer.explain_steps(x, target, seed)  # nothing is queried yet
+    batch = next(steps)
+    while True:
+        answers = blackbox(batch)                     # raw scores, one row per query
+        try:
+            batch = steps.send(answers)
+        except StopIteration as done:
+            part = done.value
+            break
+
+A scheduler may instead advance the generators of several inputs together and send their
+batches in one model call (rows concatenated, answers split back in the same order): every
+generator still gets exactly its own rows, so the noise and the sums are those of ``explain``;
+only the model's float rounding may differ where a model's answer depends on what shares its
+batch. :meth:`Explainer.assemble` turns the parts into one :class:`~evoxplain.Explanation`, and
+:func:`input_seed` gives input ``i`` the seed ``explain`` would. Methods whose queries Captum
+makes (LIME, KernelSHAP, Occlusion, the white-box ones) have ``stepwise = False``: their
+generator runs the whole explanation at the first ``next()``, querying the model itself, and
+yields nothing.
 
 A subclass sets ``name``, implements ``cost(x)`` (queries for one input, known in advance) and
-``_explain_one(x, target, seed)`` returning ``{"values", "target", "score"[, "baseline_score", "stderr"]}``.
+either ``_steps(x, target, seed)`` (a step generator; ``stepwise = True``) or
+``_explain_one(x, target, seed)`` (returning the part directly).
 
 Example:
     >>> from evoxplain.attribution import Occlusion
@@ -21,7 +51,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,10 +59,23 @@ import torch
 from tqdm.auto import tqdm
 
 from ..baseline import Baseline
-from ..blackbox import BlackBox, as_blackbox, check_batch_size
-from ..errors import InvalidInputError
+from ..blackbox import BATCH_SIZE, BlackBox, as_blackbox
+from ..constraints import Boolean, Integer, OneOf, Optional, check_all
+from ..errors import EvoxplainError, InvalidInputError, ModelOutputError
 from ..explanation import Explanation
-from ..fitness import fitness_fn
+from ..fitness import FITNESSES, fitness_fn
+from ..memory import check_fits
+
+Steps = Generator[Any, torch.Tensor, dict[str, Any]]
+"""One input's explanation: yields query batches, receives the model's raw answers, returns its part."""
+
+COMMON = {
+    "fitness": OneOf(*FITNESSES),
+    "batch_size": Optional(BATCH_SIZE),
+    "seed": Optional(Integer(low=0)),
+    "progress": Boolean(),
+}
+"""The constraints of the settings every explainer takes."""
 
 
 class Explainer:
@@ -51,6 +94,8 @@ class Explainer:
     access = "black-box"
     text = False
     """Whether the method explains strings too (GEEX does, with Bernoulli masks over tokens)."""
+    stepwise = False
+    """Whether :meth:`explain_steps` yields the queries (True) or the method queries the model itself."""
 
     def __init__(
         self,
@@ -62,17 +107,18 @@ class Explainer:
         seed: int | None = None,
         progress: bool = False,
     ):
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise InvalidInputError(f"seed must be a non-negative integer or None, not {seed!r}")
+        checked = check_all(COMMON, fitness=fitness, batch_size=batch_size, seed=seed, progress=progress)
         if isinstance(baseline, str) and baseline not in ("mean", "blur") and not self.text:
             raise InvalidInputError(f"baseline must be a number, 'mean', 'blur' or a tensor, not {baseline!r}")
+        check_baseline(baseline)
         self.fitness = fitness_fn(fitness)
         self.blackbox: BlackBox = as_blackbox(model)
-        self.batch_size = self.blackbox.batch_size if batch_size is None else check_batch_size(batch_size)
+        self.batch_size = checked["batch_size"] or self.blackbox.batch_size
         self.baseline = baseline
-        self.seed = None if seed is None else int(seed)
-        self.progress = progress
+        self.seed = checked["seed"]
+        self.progress = checked["progress"]
         self._bar: Any = None
+        self._unchecked: list[int] = []
         self._params: dict[str, Any] = {
             "baseline": baseline if not isinstance(baseline, (torch.Tensor, np.ndarray)) else "tensor",
             "fitness": fitness,
@@ -85,8 +131,19 @@ class Explainer:
         """Queries one explanation of ``x`` sends, the prediction query included."""
         raise NotImplementedError
 
+    def step_bytes(self, x: torch.Tensor) -> int:
+        """About the most memory one step of explaining ``x`` holds, in bytes (the queries of a
+        batch and their perturbations; the model's own activations are not counted)."""
+        return 3 * self.batch_size * x.numel() * x.element_size()
+
     def _explain_one(self, x: Any, target: int | None, seed: int) -> dict[str, Any]:
         raise NotImplementedError
+
+    def _steps(self, x: Any, target: int | None, seed: int) -> Steps:
+        """The default for methods that query the model themselves: no step to yield."""
+        part = self._explain_one(x, target, seed)
+        yield from ()
+        return part
 
     @property
     def method(self) -> str:
@@ -109,35 +166,112 @@ class Explainer:
                 them (``(N, C, H, W)``, ``(N, D)``); for methods that explain text (GEEX), a
                 string or a list of strings.
             target: the class to explain (one for all, or one per input); the predicted class
-                when None.
+                when None. Every target is checked before the first query when the model's
+                number of classes is known (``BlackBox(num_classes=...)``, or an earlier
+                answer), else all of them on the first answer.
             batched: whether ``x`` is a batch; inferred when None: 2-D and 4-D or more are
                 batches, 1-D and 3-D single inputs (pass ``(1, H, W)`` for one gray image).
 
         Returns:
-            An :class:`~evoxplain.Explanation` whose ``values`` have ``x``'s shape.
+            An :class:`~evoxplain.Explanation` whose ``values`` have ``x``'s shape. If a later
+            input of a batch fails, the error's ``completed`` holds the explanations finished
+            before it.
         """
         items, batched = self._items(x, batched)
         targets = as_targets(target, len(items))
+        self._unchecked = [t for t in targets if t is not None]
+        self._check_targets()
         seed = self.seed if self.seed is not None else secrets.randbits(62)
-        bb = self.blackbox
-        parts: list[dict[str, Any]] = []
-        started = time.perf_counter()
+        bb, parts, started = self.blackbox, [], time.perf_counter()
         total = sum(self.cost(item) for item in items)
         with bb.meter() as meter, tqdm(total=total, disable=not self.progress, unit="query", desc=self.method) as bar:
             self._bar = bar
             for i, item in enumerate(items):
-                if bb.journal is None:  # with a journal, answers known before cost nothing: each send is checked
-                    bb.check_budget(
-                        self.cost(item),
-                        what=f"{self.method} of input {i} of {len(items)}",
-                        completed=self._assemble(parts, started, meter.queries, seed, True) if parts else None,
-                    )
-                sub_seed = int(np.random.SeedSequence([seed, i]).generate_state(1, np.uint64)[0] >> 2)
-                parts.append(self._explain_one(item, targets[i], sub_seed))
-        explanation = self._assemble(parts, started, meter.queries, seed, batched)
+                try:
+                    if bb.journal is None:  # with a journal, answers known before cost nothing: each send is checked
+                        bb.check_budget(self.cost(item), what=f"{self.method} of input {i} of {len(items)}")
+                    parts.append(self.drive(self.explain_steps(item, targets[i], input_seed(seed, i))))
+                except EvoxplainError as err:  # what finished is not lost
+                    if parts:
+                        err.completed = self.assemble(parts, queries=meter.queries, seed=seed, batched=True,
+                                                      seconds=time.perf_counter() - started)  # fmt: skip
+                    raise
+        explanation = self.assemble(parts, queries=meter.queries, seconds=time.perf_counter() - started, seed=seed,
+                                    batched=batched)  # fmt: skip
         if not isinstance(items[0], str):  # kept for pictures and reports; the caller's tensor is not touched
             explanation.input = (torch.stack(items) if batched else items[0].clone()).detach().cpu()
         return explanation
+
+    def explain_steps(self, x: Any, target: int | None = None, seed: int = 0) -> Steps:
+        """One input's explanation as a step generator (see the module docstring).
+
+        ``x`` is one input as :meth:`explain` takes it (a tensor, an array or a string);
+        ``seed`` the input's own seed (:func:`input_seed` of the call's). Checks the input
+        (shape, values, and that a step fits in memory) before anything is queried.
+
+        Example:
+            >>> from evoxplain import GEEX
+            >>> explainer = GEEX(model, queries=64, batch_size=32)
+            >>> steps, sizes = explainer.explain_steps(digit, seed=0), []
+            >>> batch = next(steps)
+            >>> try:
+            ...     while True:
+            ...         sizes.append(len(batch))
+            ...         batch = steps.send(explainer.blackbox(batch))
+            ... except StopIteration as done:
+            ...     part = done.value
+            >>> sizes, part["values"].shape
+            ([2, 32, 32], torch.Size([1, 28, 28]))
+        """
+        target = as_targets(target, 1)[0]
+        if not isinstance(x, str):
+            x = as_input_tensor(x, self.blackbox.device)
+            self._check_input(x)
+            check_fits(self.step_bytes(x), self.blackbox.device, what=f"one step of {self.method} on an input of "
+                       f"shape {tuple(x.shape)}", fix=self._memory_fix(x))  # fmt: skip
+        return self._steps(x, target, seed)
+
+    def drive(self, steps: Steps) -> dict[str, Any]:
+        """Drive one input's steps with this explainer's BlackBox; the part they return."""
+        bb = self.blackbox
+        peak = torch.zeros((), device=bb.device)
+        try:
+            batch = next(steps)
+            while True:
+                answers = bb(batch, batch_size=self.batch_size)
+                self._progress(len(batch))
+                del batch  # the next step's queries need not sit beside these
+                self._check_targets()
+                peak = torch.maximum(peak, answers.abs().amax())
+                batch = steps.send(answers)
+        except StopIteration as done:
+            return self._finite(done.value, peak)
+
+    def assemble(self, parts: Sequence[dict[str, Any]], *, queries: int, seconds: float, seed: int,
+                 batched: bool) -> Explanation:  # fmt: skip
+        """One :class:`~evoxplain.Explanation` of the parts of one input (``batched=False``) or of several."""
+
+        def gather(key: str, stack: bool = True) -> Any:
+            found = [p.get(key) for p in parts]
+            if found[0] is None:
+                return None
+            if not batched:
+                return found[0]
+            return torch.stack(found) if stack else found
+
+        text = "tokens" in parts[0]
+        return Explanation(
+            values=gather("values", stack=not text),
+            target=gather("target", stack=False),
+            queries=queries,
+            seconds=seconds,
+            method=self.method,
+            params={**self._params, "seed": seed, **({"distribution": "bernoulli"} if text else {})},
+            score=gather("score"),
+            baseline_score=gather("baseline_score"),
+            tokens=gather("tokens", stack=False),
+            stderr=gather("stderr", stack=not text),
+        )
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in self._params.items() if k != "access")
@@ -151,6 +285,8 @@ class Explainer:
             if not self.text:
                 raise InvalidInputError(f"{self.name} explains tensors of features; explain text with GEEX")
             return ([x], False) if isinstance(x, str) else (list(x), True)
+        if batched is not None:
+            Boolean().check("batched", batched)
         tensor = as_input_tensor(x, self.blackbox.device)
         if batched is None:
             batched = tensor.ndim == 2 or tensor.ndim >= 4
@@ -165,14 +301,37 @@ class Explainer:
     def _check_input(self, x: torch.Tensor) -> None:
         """Reject input shapes the method cannot explain (override to restrict)."""
 
+    def _memory_fix(self, x: torch.Tensor) -> str:
+        return "lower batch_size, or explain a smaller input"
+
     def _progress(self, queries: int) -> None:
         if self._bar is not None:
             self._bar.update(queries)
 
-    def _anchor(self, anchors: Any, target: int | None) -> tuple[int, torch.Tensor, torch.Tensor]:
-        """Query the input (and baseline): the target (predicted if None), scores, raw outputs."""
-        raw = self.blackbox(anchors, batch_size=self.batch_size)
-        self._progress(len(anchors))
+    def _check_targets(self) -> None:
+        """Check every target of the current call once the model's number of classes is known."""
+        classes = self.blackbox.num_classes
+        if classes is None or not self._unchecked:
+            return
+        wrong = [t for t in self._unchecked if not 0 <= t < classes]
+        self._unchecked = []  # checked: nothing more to do this call
+        if wrong:
+            raise InvalidInputError(
+                f"target {wrong[0]} is out of range: the model has {classes} classes (0..{classes - 1})"
+            )
+
+    def _ask(self, queries: Any) -> Generator[Any, torch.Tensor, torch.Tensor]:
+        """Yield ``queries`` in batches of at most ``batch_size``; the answers, concatenated."""
+        size = self.batch_size
+        if len(queries) <= size:
+            return (yield queries)
+        answers = []
+        for start in range(0, len(queries), size):
+            answers.append((yield queries[start : start + size]))
+        return torch.cat(answers)
+
+    def _read_anchor(self, raw: torch.Tensor, target: int | None) -> tuple[int, torch.Tensor]:
+        """The target (predicted if None) and the scores of the anchors' answers ``raw``."""
         classes = raw.shape[1]
         if target is None:
             target = int(raw[0].argmax())
@@ -180,30 +339,51 @@ class Explainer:
             raise InvalidInputError(
                 f"target {target} is out of range: the model has {classes} classes (0..{classes - 1})"
             )
-        return target, self.fitness(raw, target, self.blackbox.output).cpu(), raw
+        return target, self.fitness(raw, target, self.blackbox.output).cpu()
 
-    def _assemble(self, parts, started, queries, seed, batched) -> Explanation:
-        def gather(key: str, stack: bool = True) -> Any:
-            found = [p.get(key) for p in parts]
-            if found[0] is None:
-                return None
-            if not batched:
-                return found[0]
-            return torch.stack(found) if stack else found
+    def _anchor(self, anchors: Any, target: int | None) -> tuple[int, torch.Tensor, torch.Tensor]:
+        """Query the input (and baseline): the target (predicted if None), scores, raw outputs."""
+        raw = self.blackbox(anchors, batch_size=self.batch_size)
+        self._progress(len(anchors))
+        self._check_targets()
+        target, scores = self._read_anchor(raw, target)
+        return target, scores, raw
 
-        text = "tokens" in parts[0]
-        return Explanation(
-            values=gather("values", stack=not text),
-            target=gather("target", stack=False),
-            queries=queries,
-            seconds=time.perf_counter() - started,
-            method=self.method,
-            params={**self._params, "seed": seed, **({"distribution": "bernoulli"} if text else {})},
-            score=gather("score"),
-            baseline_score=gather("baseline_score"),
-            tokens=gather("tokens", stack=False),
-            stderr=gather("stderr", stack=not text),
-        )
+    def _finite(self, part: dict[str, Any], peak: torch.Tensor) -> dict[str, Any]:
+        """``part``, or an error naming why its values are not finite."""
+        values = part["values"]
+        if bool(torch.isfinite(values).all()):
+            return part
+        raise ModelOutputError(f"{self.method} produced values that are not finite: {self._nonfinite_cause(peak)}")
+
+    def _nonfinite_cause(self, peak: torch.Tensor) -> str:
+        """Why the values are not finite, in words (methods add what they know)."""
+        fitness = self._params.get("fitness")
+        if fitness != "prob":
+            return (
+                f"fitness={fitness!r} of the model's scores (up to {float(peak):.3g} in size) overflows float32; "
+                "use fitness='prob', which is bounded, or a model whose scores stay far below 1e38"
+            )
+        return f"the model's scores (up to {float(peak):.3g} in size) give a non-finite {self.method} estimate"
+
+
+def input_seed(seed: int, index: int) -> int:
+    """The seed :meth:`Explainer.explain` gives input ``index`` of a call seeded with ``seed``.
+
+    Example:
+        >>> input_seed(0, 0) == input_seed(0, 0) != input_seed(0, 1)
+        True
+    """
+    return int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0] >> 2)
+
+
+def check_baseline(baseline: Any) -> None:
+    """Refuse a baseline that is a bool or a number that is not finite (a NaN would be blamed on
+    the input later); tensors are checked against the input when used."""
+    if isinstance(baseline, (bool, np.bool_)):
+        raise InvalidInputError("baseline must be a number, 'mean', 'blur' or a tensor, not a bool")
+    if isinstance(baseline, (int, float, np.number)) and not np.isfinite(baseline):
+        raise InvalidInputError(f"the baseline must be finite, not {baseline!r}")
 
 
 @contextlib.contextmanager
@@ -227,8 +407,17 @@ def seeded_global_rng(seed: int, device: torch.device) -> Iterator[None]:
 
 
 def as_input_tensor(x: Any, device: torch.device) -> torch.Tensor:
-    """``x`` as a finite float32 tensor on ``device``, or a clear error."""
+    """``x`` as a finite float32 tensor on ``device``, or a clear error.
+
+    Pixels stored as ``uint8`` or ``uint16`` are refused: their scale (0–255, 0–65535) is not the
+    [0, 1] that σ and the baselines are meant for, and only the caller knows what the model takes.
+    """
     if isinstance(x, np.ndarray):
+        if x.dtype.kind not in "biuf":
+            raise InvalidInputError(
+                f"x is a numpy array of {x.dtype} (ragged rows, strings or objects?); give a numeric array whose "
+                "rows all have the same length"
+            )
         x = torch.from_numpy(np.ascontiguousarray(x))
     if not isinstance(x, torch.Tensor):
         raise InvalidInputError(
@@ -236,6 +425,15 @@ def as_input_tensor(x: Any, device: torch.device) -> torch.Tensor:
         )
     if x.ndim == 0 or x.numel() == 0:
         raise InvalidInputError(f"x must hold at least one feature; got shape {tuple(x.shape)}")
+    if x.dtype in (torch.uint8, torch.uint16):
+        top = 255 if x.dtype == torch.uint8 else 65535
+        raise InvalidInputError(
+            f"x holds {x.dtype} pixels (0-{top}), but sigma and the baselines are in the units the model takes: "
+            f"give floats, x.float() / {top} for a model of [0, 1] inputs, or x.float() (and sigma in those units) "
+            f"for a model of 0-{top} values"
+        )
+    if x.is_complex():
+        raise InvalidInputError("x holds complex numbers; explain real-valued inputs")
     x = x.to(device=device, dtype=torch.float32)
     if not bool(torch.isfinite(x).all()):
         raise InvalidInputError("x contains NaN or infinite values; clean or impute them before explaining")
@@ -249,11 +447,17 @@ def as_targets(target: int | Sequence[int] | None, n: int) -> list[int | None]:
     if isinstance(target, torch.Tensor):
         target = target.tolist()
     if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
-        return [int(target)] * n
-    if (
+        targets = [int(target)] * n
+    elif (
         isinstance(target, Sequence)
         and len(target) == n
         and all(isinstance(t, (int, np.integer)) and not isinstance(t, bool) for t in target)
     ):
-        return [int(t) for t in target]
-    raise InvalidInputError(f"target must be None, a class index, or one class index per input ({n}); got {target!r}")
+        targets = [int(t) for t in target]
+    else:
+        targets = None
+    if targets is not None and all(t >= 0 for t in targets):
+        return targets
+    raise InvalidInputError(
+        f"target must be None, a class index (>= 0), or one class index per input ({n}); got {target!r}"
+    )

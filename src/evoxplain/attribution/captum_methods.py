@@ -39,10 +39,20 @@ import torch
 
 from ..baseline import Baseline, make_baseline
 from ..blackbox import BlackBox
+from ..constraints import Integer, Optional, Pair, Real, check_all
 from ..errors import InvalidInputError, require
 from ..fitness import Fitness
 from .base import Explainer, seeded_global_rng
-from .superpixels import check_cell, default_cell, grid_mask, spread
+from .superpixels import default_cell, grid_mask, spread
+
+SETTINGS = {
+    "queries": Integer(low=2),
+    "superpixel": Optional(Integer(low=1), hint="pixels per side"),
+    "alpha": Real(low=0, hint="the Lasso penalty"),
+    "kernel_width": Real(low=0, low_open=True),
+    "window": Optional(Pair(Integer(low=1))),
+    "stride": Optional(Pair(Integer(low=1))),
+}
 
 
 def _captum():
@@ -79,12 +89,6 @@ class _Scores:
         return scores
 
 
-def _check_queries(queries: Any, least: int) -> int:
-    if isinstance(queries, bool) or not isinstance(queries, int) or queries < least:
-        raise InvalidInputError(f"queries must be an integer >= {least}, not {queries!r}")
-    return queries
-
-
 class _Surrogate(Explainer):
     """LIME and KernelSHAP: a surrogate linear model fitted on random superpixel coalitions."""
 
@@ -101,10 +105,10 @@ class _Surrogate(Explainer):
         batch_size: int | None = None,
         seed: int | None = None,
     ):
+        own = check_all(SETTINGS, queries=queries, superpixel=superpixel)
         super().__init__(model, baseline=baseline, fitness=fitness, batch_size=batch_size, seed=seed)
-        self.queries = _check_queries(queries, 2)
-        self.superpixel = check_cell(superpixel)
-        self._params.update(queries=self.queries, superpixel=superpixel)
+        self.queries, self.superpixel = own["queries"], own["superpixel"]
+        self._params.update(queries=self.queries, superpixel=self.superpixel)
 
     def _feature_mask(self, x: torch.Tensor) -> torch.Tensor:
         """Superpixel ids of ``x``'s shape (one group per feature for a row)."""
@@ -197,11 +201,8 @@ class LIME(_Surrogate):
             batch_size=batch_size,
             seed=seed,
         )
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha >= 0:
-            raise InvalidInputError(f"alpha must be a number >= 0 (the Lasso penalty), not {alpha!r}")
-        if isinstance(kernel_width, bool) or not isinstance(kernel_width, (int, float)) or not kernel_width > 0:
-            raise InvalidInputError(f"kernel_width must be a positive number, not {kernel_width!r}")
-        self.alpha, self.kernel_width = float(alpha), float(kernel_width)
+        own = check_all(SETTINGS, alpha=alpha, kernel_width=kernel_width)
+        self.alpha, self.kernel_width = own["alpha"], own["kernel_width"]
         self._params.update(alpha=self.alpha, kernel_width=self.kernel_width)
 
     def cost(self, x: torch.Tensor) -> int:
@@ -301,9 +302,9 @@ class Occlusion(Explainer):
         batch_size: int | None = None,
         seed: int | None = None,
     ):
+        own = check_all(SETTINGS, window=window, stride=stride)
         super().__init__(model, baseline=baseline, fitness=fitness, batch_size=batch_size, seed=seed)
-        self.window = _pair_or_none(window, "window")
-        self.stride = _pair_or_none(stride, "stride")
+        self.window, self.stride = own["window"], own["stride"]
         self._params.update(window=self.window, stride=self.stride)
 
     def _geometry(self, x: torch.Tensor) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
@@ -348,12 +349,3 @@ class Occlusion(Explainer):
             )
         )
         return {"values": values[0].float().cpu(), "target": target, "score": scores[0]}
-
-
-def _pair_or_none(value: Any, name: str) -> tuple[int, int] | None:
-    if value is None:
-        return None
-    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in pair):
-        raise InvalidInputError(f"{name} must be a positive integer or a pair (h, w) of them, not {value!r}")
-    return pair

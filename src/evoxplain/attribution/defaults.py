@@ -43,9 +43,9 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral
 from typing import Any
 
+from ..constraints import Integer, Optional
 from ..errors import InvalidInputError
 
 SMALL_IMAGE_SIDE = 64
@@ -103,8 +103,7 @@ def recommended_settings(shape: Sequence[int], queries: int | None = None) -> di
     shape = tuple(int(s) for s in shape)
     if not shape or min(shape) < 1:
         raise InvalidInputError(f"shape must be one input's shape with positive sizes, not {shape!r}")
-    if queries is not None and (isinstance(queries, bool) or not isinstance(queries, Integral) or queries < 1):
-        raise InvalidInputError(f"queries must be a positive integer or None, not {queries!r}")
+    queries = Optional(Integer(low=1)).check("queries", queries)
     if len(shape) == 1:
         return {"sigma": 0.2}
     settings: dict[str, Any] = {"distribution": "bernoulli", "mask_size": bernoulli_mask(shape)}

@@ -25,6 +25,20 @@ search radius σ, n queries drawn as n/2 mirrored pairs.
   (:mod:`.cell_regression`).
 * Every estimate comes with its standard error (``Explanation.stderr``), from the same pairs
   (:mod:`.pair_mean` for the mean estimators, :mod:`.cell_regression` for the regression).
+* The variants are built from parts (:mod:`.perturbations`), so an invalid combination of the
+  keywords is refused when the explainer is made.
+
+Steps and memory: an explanation is a step generator (:meth:`Explainer.explain_steps
+<.base.Explainer.explain_steps>`). Noise is drawn in blocks of 32 mirrored pairs (fewer for
+inputs of over 2**19 values: :func:`pairs_per_block`), each block's signs, normals and path
+positions in turn from the one generator, so the noise never depends on ``batch_size``; the values
+do only through float rounding (the order of the sums, and which queries share a model call): one
+seed and one batch size give the same values bit for bit. A step sends the queries of as many
+whole blocks as fit in ``batch_size`` and holds about four copies of them (the queries, the
+directions, the noise or masks: :meth:`GEEX.step_bytes`). If ``batch_size`` is below one block's
+queries (64), a step is one block sent in several model calls, and holds one block: at most
+2**24 noise values (64 MiB) in four copies, whatever the batch size. An input whose step does
+not fit in the free memory is refused before the first query, with the figure and the fix.
 
 Example:
     >>> from evoxplain import GEEX
@@ -40,21 +54,47 @@ import math
 import re
 from typing import Any, Literal
 
-import numpy as np
 import torch
 
 from ..baseline import Baseline, make_baseline
+from ..constraints import Boolean, Integer, OneOf, Optional, Real, check_all
 from ..errors import InvalidInputError
-from ..orthogonal import OrthogonalSigns, check_design
-from ..sampling import NoiseSampler, _pair, _smoothing, bernoulli, make_sampler
-from .base import Explainer
+from ..orthogonal import DESIGNS, OrthogonalSigns
+from ..sampling import NoiseSampler
+from .base import Explainer, Steps
 from .cell_regression import CellRegression
 from .pair_mean import PairMean
+from .perturbations import BernoulliMasks, Layout, Perturbation, describe, perturbation_from
 
 BLOCK = 32
-"""Mirrored pairs drawn per noise block: results do not depend on ``batch_size``."""
+"""Mirrored pairs drawn per noise block (fewer for inputs of over 2**19 values: :func:`pairs_per_block`)."""
+BLOCK_VALUES = 2**24
+"""The most noise values one block draws (64 MiB in float32): what bounds a block of a large input."""
+
+SETTINGS = {
+    "queries": Integer(low=2, even=True, hint="queries come in mirrored pairs"),
+    "sigma": Real(low=0, low_open=True, hint="the search radius"),
+    "integrated": Boolean(),
+    "mask_interpolation": Optional(OneOf("bilinear", "nearest")),
+    "distribution": OneOf("gaussian", "bernoulli"),
+    "estimator": OneOf("mean", "regression"),
+    "design": OneOf(*DESIGNS, hint="orthogonal: blocks of orthogonal signs, same distribution per query"),
+}
+"""What GEEX's own settings may be (the parts check the rest: :mod:`.perturbations`)."""
 
 _TOKEN = re.compile(r"\S+")
+
+
+def pairs_per_block(values: int) -> int:
+    """Mirrored pairs drawn per noise block for an input of ``values`` elements: :data:`BLOCK`
+    up to 2**19 values (3×418×418), fewer beyond, so that a block's noise holds at most
+    :data:`BLOCK_VALUES`.
+
+    Example:
+        >>> pairs_per_block(3 * 224 * 224), pairs_per_block(3 * 4000 * 3000)
+        (32, 1)
+    """
+    return max(1, min(BLOCK, BLOCK_VALUES // values))
 
 
 class GEEX(Explainer):
@@ -93,6 +133,7 @@ class GEEX(Explainer):
 
     name = "GEEX"
     text = True
+    stepwise = True
 
     def __init__(
         self,
@@ -114,54 +155,32 @@ class GEEX(Explainer):
         seed: int | None = None,
         progress: bool = False,
     ):
-        if isinstance(queries, bool) or not isinstance(queries, (int, np.integer)) or queries < 2 or queries % 2:
-            raise InvalidInputError(
-                f"queries must be an even integer >= 2 (queries come in mirrored pairs), not {queries!r}"
-            )
-        if not isinstance(sigma, (int, float)) or not math.isfinite(sigma) or sigma <= 0:
-            raise InvalidInputError(f"sigma must be a positive number (the search radius), not {sigma!r}")
-        if distribution not in ("gaussian", "bernoulli"):
-            raise InvalidInputError(f"distribution must be 'gaussian' or 'bernoulli', not {distribution!r}")
-        if estimator not in ("mean", "regression"):
-            raise InvalidInputError(f"estimator must be 'mean' or 'regression', not {estimator!r}")
-        if mask_interpolation not in (None, "bilinear", "nearest"):
-            raise InvalidInputError(f"mask_interpolation must be 'bilinear' or 'nearest', not {mask_interpolation!r}")
-        if estimator == "regression" and (smoothing is not None or mask_interpolation == "bilinear"):
-            raise InvalidInputError(
-                "estimator='regression' needs crisp mask cells: leave smoothing unset and use "
-                "mask_interpolation='nearest' (its default)"
-            )
-        check_design(design)
-        if mask_size is not None:
-            mask_size = _pair(mask_size, "mask_size")
-        if smoothing is not None:
-            smoothing = _smoothing(smoothing)
-        if mask_size is not None and smoothing is not None:
-            raise InvalidInputError("choose mask_size (resizing) or smoothing, not both")
-        super().__init__(model, baseline=baseline, fitness=fitness, batch_size=batch_size, seed=seed, progress=progress)
-        self.queries = int(queries)
-        self.sigma = float(sigma)
-        self.integrated = bool(integrated)
-        self.mask_size = mask_size
-        self.mask_interpolation = mask_interpolation or ("nearest" if estimator == "regression" else "bilinear")
-        self.smoothing = smoothing
-        self.distribution = distribution
-        self.estimator = estimator
-        self.design = design
-        self.shared_mask = shared_mask
-        self._params.update(
-            queries=self.queries,
-            sigma=self.sigma,
-            integrated=self.integrated,
-            mask_size=mask_size,
-            mask_interpolation=self.mask_interpolation,
-            smoothing=smoothing,
-            distribution=distribution,
-            estimator=estimator,
-            design=design,
-            shared_mask=shared_mask,
+        own = check_all(
+            SETTINGS, queries=queries, sigma=sigma, integrated=integrated, mask_interpolation=mask_interpolation,
+            distribution=distribution, estimator=estimator, design=design,
+        )  # fmt: skip
+        interpolation = own["mask_interpolation"] or ("nearest" if own["estimator"] == "regression" else "bilinear")
+        self.perturbation: Perturbation = perturbation_from(
+            distribution=own["distribution"],
+            sigma=own["sigma"],
+            layout=Layout(mask_size=mask_size, interpolation=interpolation, smoothing=smoothing),
+            estimator=own["estimator"],
+            shared=shared_mask,
         )
+        super().__init__(model, baseline=baseline, fitness=fitness, batch_size=batch_size, seed=seed, progress=progress)
+        self.queries, self.sigma = own["queries"], own["sigma"]
+        self.integrated, self.design = own["integrated"], own["design"]
+        self._params.update(queries=self.queries, sigma=self.sigma, integrated=self.integrated)
+        self._params.update(describe(self.perturbation), design=self.design)
         self._samplers: dict[tuple[int, ...], NoiseSampler] = {}
+
+    # the parts, as the keywords that made them
+    distribution = property(lambda self: self.perturbation.distribution)
+    estimator = property(lambda self: self.perturbation.estimator)
+    mask_size = property(lambda self: self.perturbation.layout.mask_size)
+    mask_interpolation = property(lambda self: self.perturbation.layout.interpolation)
+    smoothing = property(lambda self: self.perturbation.layout.smoothing)
+    shared_mask = property(lambda self: self.perturbation.shared)
 
     @property
     def method(self) -> str:
@@ -175,69 +194,46 @@ class GEEX(Explainer):
         with_baseline = self.integrated or self.distribution == "bernoulli" or isinstance(x, str)
         return self.queries + (2 if with_baseline else 1)
 
-    # -- one input --------------------------------------------------------------------------
+    def step_bytes(self, x: torch.Tensor) -> int:
+        """A step holds its queries (two per pair), the pairs' directions and their noise or masks."""
+        pairs = self._pairs_per_step(x.numel())
+        return 4 * pairs * x.numel() * x.element_size()
 
-    def _explain_one(self, x: torch.Tensor | str, target: int | None, seed: int) -> dict[str, Any]:
+    # -- one input: steps -------------------------------------------------------------------
+
+    def _steps(self, x: torch.Tensor | str, target: int | None, seed: int) -> Steps:
         if isinstance(x, str):
-            return self._explain_text(x, target, seed)
-        return self._explain_tensor(x, target, seed)
+            return self._text_steps(x, target, seed)
+        return self._tensor_steps(x, target, seed)
 
-    def _explain_tensor(self, x: torch.Tensor, target: int | None, seed: int) -> dict[str, Any]:
-        bernoulli_masks = self.distribution == "bernoulli"
-        if self.estimator == "regression" and not bernoulli_masks:
-            raise InvalidInputError(
-                "estimator='regression' fits the cells of Bernoulli masks: use it with distribution='bernoulli' "
-                "(text is always explained with them)"
-            )
-        bb, device = self.blackbox, self.blackbox.device
+    def _tensor_steps(self, x: torch.Tensor, target: int | None, seed: int) -> Steps:
+        p, device = self.perturbation, self.blackbox.device
         generator = torch.Generator(device=device).manual_seed(seed)
         base = make_baseline(self.baseline, x)
-        anchors = torch.stack([x, base]) if self.integrated or bernoulli_masks else x[None]
-        target, scores, _ = self._anchor(anchors, target)
+        self._check_sigma(x, base)
         delta = x - base
-        shared = self.shared_mask if self.shared_mask is not None else (bernoulli_masks and x.ndim >= 3)
-        sampler = self._sampler(tuple(x.shape), shared)
-        fit = CellRegression(sampler.dimensions, device) if self.estimator == "regression" else None
-        sums = PairMean(x.numel(), device) if fit is None else None
-        pairs = self.queries // 2
+        sampler = self._sampler(tuple(x.shape), p.shared_for(x))
+        estimate = p.estimate(
+            sampler=sampler, x=x, delta=delta, integrated=self.integrated
+        )  # a regression of too many cells is refused here
+        anchors = torch.stack([x, base]) if self.integrated or isinstance(p, BernoulliMasks) else x[None]
+        target, scores = self._read_anchor((yield from self._ask(anchors)), target)
         design = OrthogonalSigns(sampler.dimensions, generator) if self.design == "orthogonal" else None
-        for z, d, alpha in self._blocks(sampler, pairs, generator, design):
+        pairs, values = self.queries // 2, x.numel()
+        per_step = self._pairs_per_step(values)
+        for first in range(0, pairs, per_step):
+            count = min(per_step, pairs - first)
+            cells, d, alpha = self._draw(
+                sampler=sampler, generator=generator, design=design, pairs=(first, count), keep_cells=p.needs_cells
+            )
             alpha = alpha.view(-1, *([1] * x.ndim))
-            if bernoulli_masks:
-                masks = bernoulli(d)
-                step = alpha * delta
-                plus, minus = base + masks * step, base + (1 - masks) * step
-            else:
-                center = base + alpha * delta if self.integrated else x.expand_as(d)
-                plus, minus = center + self.sigma * d, center - self.sigma * d
-            f = self.fitness(bb(torch.cat([plus, minus]), batch_size=self.batch_size), target, bb.output)
-            diff = f[: len(d)] - f[len(d) :]
-            if fit is not None:  # the cells' own masks: no full-size sign tensor is built
-                fit.add(2 * bernoulli(z).reshape(len(z), -1) - 1, alpha, diff)
-            else:  # the mean estimators: Bernoulli pairs weighted by α, Gaussian ones not (α moves the centre)
-                directions = 2 * masks - 1 if bernoulli_masks else d
-                sums.add(diff, directions.reshape(len(d), -1), alpha if bernoulli_masks else torch.ones_like(alpha))
-            self._progress(2 * len(d))
-        if fit is not None:
-            pixels = sampler.footprint / (x[..., 0, 0].numel() if shared else 1)
-
-            def to_pixels(per_cell: torch.Tensor) -> torch.Tensor:  # spread evenly (then over channels, below)
-                return sampler.transform((per_cell.to(x.dtype).view_as(pixels) / pixels)[None])[0]
-
-            cells = fit.solve()
-            values, stderr = to_pixels(cells), to_pixels(fit.stderr(cells))
-        elif bernoulli_masks:  # divided by the masks' correlation area, as the Gaussian estimate by its gain
-            values = sums.total.view_as(x) / sums.alpha_total / sampler.bernoulli_gain
-            stderr = sums.stderr().view_as(x) / sampler.bernoulli_gain
-        else:
-            gradient = sums.total.view_as(x) / (2 * pairs * self.sigma) / sampler.gain
-            gradient_stderr = sums.stderr().view_as(x) / (2 * self.sigma) / sampler.gain
-            values = delta * gradient if self.integrated else gradient
-            stderr = delta.abs() * gradient_stderr if self.integrated else gradient_stderr
-        if bernoulli_masks and shared:
-            weight = delta.abs().reshape(-1, *x.shape[-2:])
-            weight = weight / weight.sum(dim=0, keepdim=True).clamp_min(1e-30)
-            values, stderr = values * weight.view_as(x), stderr * weight.view_as(x)
+            queries, directions = p.queries(d=d, x=x, base=base, delta=delta, alpha=alpha, integrated=self.integrated)
+            del d  # the directions live on in `directions` (Gaussian) or are done with (masks)
+            f = self.fitness((yield from self._ask(queries)), target, self.blackbox.output)
+            del queries
+            estimate.add(cells=cells, directions=directions, alpha=alpha, diff=f[:count] - f[count:])
+            del directions
+        values, stderr = estimate.result()
         return {
             "values": values.cpu(),
             "stderr": stderr.cpu(),
@@ -246,7 +242,7 @@ class GEEX(Explainer):
             "baseline_score": scores[1] if len(scores) > 1 else None,
         }
 
-    def _explain_text(self, text: str, target: int | None, seed: int) -> dict[str, Any]:
+    def _text_steps(self, text: str, target: int | None, seed: int) -> Steps:
         tokens = _TOKEN.findall(text)
         if not tokens:
             raise InvalidInputError("the text to explain has no tokens (it is empty or whitespace)")
@@ -259,17 +255,17 @@ class GEEX(Explainer):
             return [" ".join(t if keep else filler for t, keep in zip(tokens, row)) for row in rows]
 
         generator = torch.Generator().manual_seed(seed)
-        n_tokens = len(tokens)
+        n_tokens, device = len(tokens), self.blackbox.device
         anchors = compose(torch.tensor([[True] * n_tokens, [False] * n_tokens]))
-        target, scores, _ = self._anchor(anchors, target)
+        target, scores = self._read_anchor((yield from self._ask(anchors)), target)
         pairs = self.queries // 2
-        fit = CellRegression(n_tokens, self.blackbox.device) if self.estimator == "regression" else None
-        sums = PairMean(n_tokens, self.blackbox.device) if fit is None else None
+        fit = CellRegression(n_tokens, device) if self.estimator == "regression" else None
+        sums = PairMean(n_tokens, device) if fit is None else None
         design = OrthogonalSigns(n_tokens, generator) if self.design == "orthogonal" else None
         for start in range(0, pairs, BLOCK):
             count = min(BLOCK, pairs - start)
             keep = design.draw(count) > 0 if design else torch.rand((count, n_tokens), generator=generator) < 0.5
-            answers = self.blackbox(compose(keep) + compose(~keep), batch_size=self.batch_size)
+            answers = yield from self._ask(compose(keep) + compose(~keep))
             f = self.fitness(answers, target, self.blackbox.output)
             diff = f[: len(keep)] - f[len(keep) :]
             signs = 2 * keep.to(diff) - 1
@@ -277,7 +273,6 @@ class GEEX(Explainer):
                 fit.add(signs, torch.ones(len(keep)), diff)
             else:
                 sums.add(diff, signs, torch.ones_like(diff))
-            self._progress(2 * len(keep))
         if fit is not None:
             values = fit.solve()
             values, stderr = values.float(), fit.stderr(values).float()
@@ -297,27 +292,64 @@ class GEEX(Explainer):
     def _sampler(self, shape: tuple[int, ...], shared: bool) -> NoiseSampler:
         key = (*shape, shared)
         if key not in self._samplers:
-            self._samplers[key] = make_sampler(
-                shape,
-                mask_size=self.mask_size,
-                interpolation=self.mask_interpolation,
-                smoothing=self.smoothing,
-                shared=shared,
-                device=self.blackbox.device,
-            )
+            self._samplers[key] = self.perturbation.layout.sampler(shape, shared, self.blackbox.device)
         return self._samplers[key]
 
-    def _blocks(self, sampler: NoiseSampler, pairs: int, generator: torch.Generator, design: OrthogonalSigns | None):
-        """Yield ``(cells, directions, alphas)`` steps of whole noise blocks within the batch size."""
-        per_step = max(BLOCK, self.batch_size // 2 // BLOCK * BLOCK)
-        for first in range(0, pairs, per_step):
-            cells, directions, alphas = [], [], []
-            for start in range(first, min(first + per_step, pairs), BLOCK):
-                count = min(BLOCK, pairs - start)
-                z, d = sampler.sample_with_cells(count, generator, design)
+    def _pairs_per_step(self, values: int) -> int:
+        """Pairs in one step: whole blocks that fit the batch size, at least one block."""
+        block = pairs_per_block(values)
+        return max(block, self.batch_size // 2 // block * block)
+
+    def _draw(
+        self,
+        sampler: NoiseSampler,
+        generator: torch.Generator,
+        design: OrthogonalSigns | None,
+        pairs: tuple[int, int],
+        keep_cells: bool,
+    ) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        """The noise of one step, pairs ``first .. first + count``: ``(cells, directions, alphas)``.
+
+        Block after block of :func:`pairs_per_block` pairs, each draws from the one generator, in
+        this order, the design's signs, its low-dimensional normals and its pairs' uniforms (their
+        path positions, stratified over all the explanation's pairs): the noise does not depend
+        on ``batch_size``, which only says how many whole blocks a step takes.
+        """
+        (first, count), total = pairs, self.queries // 2
+        block = pairs_per_block(math.prod(sampler.shape))
+        directions = torch.empty((count, *sampler.shape), device=sampler.device)
+        cells, alphas = [], []
+        for start in range(first, first + count, block):
+            size = min(block, total - start)
+            z, d = sampler.sample_with_cells(size, generator, design)
+            directions[start - first : start - first + size] = d
+            del d
+            if keep_cells:
                 cells.append(z)
-                directions.append(d)
-                uniform = torch.rand(count, generator=generator, device=sampler.device)
-                index = torch.arange(start, start + count, device=sampler.device)
-                alphas.append((index + uniform) / pairs if self.integrated else torch.ones_like(uniform))
-            yield torch.cat(cells), torch.cat(directions), torch.cat(alphas)
+            uniform = torch.rand(size, generator=generator, device=sampler.device)
+            index = torch.arange(start, start + size, device=sampler.device)
+            alphas.append((index + uniform) / total if self.integrated else torch.ones_like(uniform))
+        return (torch.cat(cells) if keep_cells else None), directions, torch.cat(alphas)
+
+    def _check_sigma(self, x: torch.Tensor, base: torch.Tensor) -> None:
+        """Refuse a Gaussian σ too small to move the input's values in float32 (all-zero values)."""
+        if self.distribution != "gaussian":
+            return
+        scale = torch.maximum(x.abs().amax(), base.abs().amax()).to(torch.float32)
+        if bool(scale + self.sigma == scale) and float(scale) > 0:
+            raise InvalidInputError(
+                f"sigma={self.sigma:g} is below the float32 resolution of the input (values up to {float(scale):.3g} "
+                f"do not move by it): every query would equal its centre and the values would all be 0. Raise sigma "
+                f"(about 0.1-0.2 of the input's range)"
+            )
+
+    def _memory_fix(self, x: torch.Tensor) -> str:
+        smallest = 2 * pairs_per_block(x.numel())
+        if self.batch_size > smallest:
+            return f"lower batch_size (to {smallest} at the least), or explain a smaller input"
+        return "explain a smaller input (resize the image)"
+
+    def _nonfinite_cause(self, peak: torch.Tensor) -> str:
+        if self.distribution == "gaussian" and self._params.get("fitness") == "prob":
+            return f"sigma={self.sigma:g} is too small for the model's scores to be told apart; raise sigma"
+        return super()._nonfinite_cause(peak)

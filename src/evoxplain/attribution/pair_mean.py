@@ -37,12 +37,14 @@ class PairMean:
         self.alpha_squares = torch.zeros((), device=device)
         self.pairs = 0
 
-    def add(self, differences: torch.Tensor, directions: torch.Tensor, alpha: torch.Tensor) -> None:
-        """One block: ``differences`` and ``alpha`` ``(n,)``, ``directions`` ``(n, size)``."""
+    def add(self, differences: torch.Tensor, directions: torch.Tensor, alpha: torch.Tensor, *,
+            consume: bool = False) -> None:  # fmt: skip
+        """One block: ``differences`` and ``alpha`` ``(n,)``, ``directions`` ``(n, size)``;
+        ``consume``: ``directions`` may be overwritten (squared in place: no copy of them is made)."""
         alpha = alpha.reshape(-1)
         self.total += differences @ directions
         self.weighted += (differences * alpha) @ directions
-        self.squares += differences.square() @ directions.square()
+        self.squares += differences.square() @ (directions.square_() if consume else directions.square())
         self.alpha_total += alpha.sum()
         self.alpha_squares += alpha.square().sum()  # sums stay on the device: no synchronisation
         self.pairs += len(differences)

@@ -31,12 +31,17 @@ import torch
 import torch.nn.functional as F
 
 from ..baseline import Baseline, make_baseline
+from ..constraints import Integer, Optional, Real, check_all
 from ..errors import InvalidInputError
-from .base import Explainer
-from .superpixels import check_cell, default_cell
+from .base import Explainer, Steps
+from .geex import pairs_per_block
+from .superpixels import default_cell
 
-BLOCK = 32
-"""Masks drawn per generator call: results do not depend on ``batch_size``."""
+SETTINGS = {
+    "queries": Integer(low=1, hint="the number of masks"),
+    "cell": Optional(Integer(low=1), hint="pixels per side"),
+    "p": Real(0, 1, low_open=True, high_open=True, hint="the probability that a cell is kept"),
+}
 
 
 class RISE(Explainer):
@@ -61,6 +66,7 @@ class RISE(Explainer):
     """
 
     name = "RISE"
+    stepwise = True
 
     def __init__(
         self,
@@ -74,15 +80,10 @@ class RISE(Explainer):
         batch_size: int | None = None,
         seed: int | None = None,
     ):
+        own = check_all(SETTINGS, queries=queries, cell=cell, p=p)
         super().__init__(model, baseline=baseline, fitness=fitness, batch_size=batch_size, seed=seed)
-        if isinstance(queries, bool) or not isinstance(queries, int) or queries < 1:
-            raise InvalidInputError(f"queries must be a positive integer (the number of masks), not {queries!r}")
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p < 1:
-            raise InvalidInputError(f"p must be a probability strictly between 0 and 1, not {p!r}")
-        self.queries = queries
-        self.cell = check_cell(cell, "cell")
-        self.p = float(p)
-        self._params.update(queries=queries, cell=cell, p=self.p)
+        self.queries, self.cell, self.p = own["queries"], own["cell"], own["p"]
+        self._params.update(queries=self.queries, cell=self.cell, p=self.p)
 
     def cost(self, x: torch.Tensor) -> int:
         return self.queries + 1
@@ -113,21 +114,29 @@ class RISE(Explainer):
         xs = (dx + torch.arange(w, device=device))[:, None, :]
         return up[torch.arange(count, device=device)[:, None, None], ys, xs]
 
-    def _explain_one(self, x: torch.Tensor, target: int | None, seed: int) -> dict[str, Any]:
-        bb = self.blackbox
+    def step_bytes(self, x: torch.Tensor) -> int:
+        """A step holds its queries and their masks (and a block's upsampled grid)."""
+        return 3 * self._per_step(x.numel()) * x.numel() * x.element_size()
+
+    def _per_step(self, values: int) -> int:
+        block = pairs_per_block(values)
+        return max(block, self.batch_size // block * block)
+
+    def _steps(self, x: torch.Tensor, target: int | None, seed: int) -> Steps:
         generator = torch.Generator(device=x.device).manual_seed(seed)
         base = make_baseline(self.baseline, x)
-        target, scores, _ = self._anchor(x[None], target)
+        target, scores = self._read_anchor((yield from self._ask(x[None])), target)
         spatial = tuple(x.shape[-2:]) if x.ndim >= 2 else tuple(x.shape)
         broadcast = (1,) * (x.ndim - len(spatial))  # masks are shared by leading (channel) axes
         delta = x - base
         total = torch.zeros(math.prod(spatial), device=x.device)
-        per_step = max(BLOCK, self.batch_size // BLOCK * BLOCK)
+        block, per_step = pairs_per_block(x.numel()), self._per_step(x.numel())
         for first in range(0, self.queries, per_step):
             last = min(first + per_step, self.queries)
-            masks = torch.cat([self.masks(min(BLOCK, last - s), spatial, generator) for s in range(first, last, BLOCK)])
+            masks = torch.cat([self.masks(min(block, last - s), spatial, generator) for s in range(first, last, block)])
             batch = base + masks.view(len(masks), *broadcast, *spatial) * delta
-            f = self.fitness(bb(batch, batch_size=self.batch_size), target, bb.output)
+            f = self.fitness((yield from self._ask(batch)), target, self.blackbox.output)
+            del batch
             total += f @ masks.reshape(len(masks), -1)
         saliency = (total / (self.queries * self.p)).view(spatial).expand_as(x)
         return {"values": saliency.cpu().clone(), "target": target, "score": scores[0]}

@@ -20,8 +20,6 @@ import math
 
 import torch
 
-from ..errors import InvalidInputError
-
 GRID = 14
 """Default superpixels per side: 16-pixel squares at 224 px, 2-pixel squares at 28 px."""
 
@@ -31,13 +29,6 @@ def default_cell(shape: tuple[int, ...], cells: int = GRID) -> int:
     if len(shape) < 2:
         return 1
     return max(1, round(min(shape[-2:]) / cells))
-
-
-def check_cell(cell: int | None, name: str = "superpixel") -> int | None:
-    """Validate a superpixel side: a positive integer or None (automatic)."""
-    if cell is not None and (isinstance(cell, bool) or not isinstance(cell, int) or cell < 1):
-        raise InvalidInputError(f"{name} must be a positive integer (pixels per side) or None, not {cell!r}")
-    return cell
 
 
 def grid_mask(shape: tuple[int, ...], cell: int, device: torch.device | str = "cpu") -> torch.Tensor:

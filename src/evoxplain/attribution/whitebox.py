@@ -31,6 +31,7 @@ from typing import Any
 import torch
 
 from ..baseline import Baseline, make_baseline
+from ..constraints import Boolean, Integer, OneOf, Real, check_all
 from ..errors import InvalidInputError, require
 from .base import Explainer, seeded_global_rng
 
@@ -42,16 +43,17 @@ _KINDS = {
 }
 
 _IG_METHODS = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
+SETTINGS = {
+    "steps": Integer(low=1),
+    "samples": Integer(low=1),
+    "stdev": Real(low=0, low_open=True, hint="input units"),
+    "method": OneOf(*_IG_METHODS),
+    "absolute": Boolean(),
+}
 
 
 def _captum():
     return require("captum.attr", "baselines", "Saliency, IntegratedGradients and SmoothGrad")
-
-
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
-    return value
 
 
 class _WhiteBox(Explainer):
@@ -78,6 +80,12 @@ class _WhiteBox(Explainer):
             bb.charge(len(batch), what=f"{self.name}: a batch of {len(batch)} forward/backward passes")
             with bb._autocast():
                 raw = self.module(batch)
+            if batch.requires_grad and not (isinstance(raw, torch.Tensor) and raw.requires_grad):
+                raise InvalidInputError(
+                    f"{self.name} back-propagates through the model, but the model's output carries no gradient "
+                    "(does it detach, run under no_grad, or leave torch through numpy?): explain it with a "
+                    "black-box method (GEEX, LIME, KernelSHAP, Occlusion, RISE)"
+                )
             return self.fitness(raw.float(), target, bb.output)
 
         return forward
@@ -110,8 +118,8 @@ class Saliency(_WhiteBox):
         batch_size: int | None = None,
         seed: int | None = None,
     ):
+        self.absolute = check_all(SETTINGS, absolute=absolute)["absolute"]
         super().__init__(model, baseline=0.0, fitness=fitness, batch_size=batch_size, seed=seed)
-        self.absolute = bool(absolute)
         del self._params["baseline"]
         self._params["absolute"] = self.absolute
 
@@ -161,11 +169,9 @@ class IntegratedGradients(_WhiteBox):
         batch_size: int | None = None,
         seed: int | None = None,
     ):
+        own = check_all(SETTINGS, steps=steps, method=method)
         super().__init__(model, baseline=baseline, fitness=fitness, batch_size=batch_size, seed=seed)
-        if method not in _IG_METHODS:
-            raise InvalidInputError(f"method must be one of {_IG_METHODS}, not {method!r}")
-        self.steps = _positive_int(steps, "steps")
-        self.integration = method
+        self.steps, self.integration = own["steps"], own["method"]
         self._params.update(steps=self.steps, integration=method)
 
     def cost(self, x: torch.Tensor) -> int:
@@ -228,12 +234,9 @@ class SmoothGrad(_WhiteBox):
         batch_size: int | None = None,
         seed: int | None = None,
     ):
+        own = check_all(SETTINGS, samples=samples, stdev=stdev, absolute=absolute)
         super().__init__(model, baseline=0.0, fitness=fitness, batch_size=batch_size, seed=seed)
-        if isinstance(stdev, bool) or not isinstance(stdev, (int, float)) or not stdev > 0:
-            raise InvalidInputError(f"stdev must be a positive number (input units), not {stdev!r}")
-        self.samples = _positive_int(samples, "samples")
-        self.stdev = float(stdev)
-        self.absolute = bool(absolute)
+        self.samples, self.stdev, self.absolute = own["samples"], own["stdev"], own["absolute"]
         del self._params["baseline"]
         self._params.update(samples=self.samples, stdev=self.stdev, absolute=self.absolute)
 

@@ -18,6 +18,7 @@ The work is done by :func:`run_explain` (from Python too) and its steps, plain f
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from ..blackbox import BlackBox
 from ..endpoints import InferenceEndpoint, endpoint_from_url, is_url, safe_url
 from ..errors import EvoxplainError, InvalidInputError, ModelCallError
 from ..explanation import Explanation
-from ..files import atomic_path, write_text_atomic
+from ..files import atomic_path
 from ..inputs import InputSpec, fit_image, load_input
 from ..plugins import ZOO_HINT, builtin_model, builtin_models
 from ..report.build import write_report
@@ -103,7 +104,7 @@ def resolve_model(
             raise InvalidInputError(
                 f"--size and --channels describe model files; the built-in {name} takes {spec.describe()}"
             )
-        return ResolvedModel(entry.load(), name, entry.class_names(), spec, builtin=True)
+        return ResolvedModel(model=entry.load(), name=name, classes=entry.class_names(), spec=spec, builtin=True)
     if not path.is_file():
         known = ", ".join(sorted(builtin_models())) or f"none installed ({ZOO_HINT})"
         raise InvalidInputError(
@@ -111,7 +112,7 @@ def resolve_model(
             "torch.export (.pt2) or ONNX (.onnx) file"
         )
     spec = InputSpec(channels, size) if channels is not None else None
-    return ResolvedModel(str(path), path.name, None, spec, builtin=False)
+    return ResolvedModel(model=str(path), name=path.name, classes=None, spec=spec, builtin=False)
 
 
 def resolve_endpoint(
@@ -124,7 +125,7 @@ def resolve_endpoint(
     shape = model.input_shape() if isinstance(model, InferenceEndpoint) else None
     if spec is None and shape is not None and len(shape) == 3 and shape[0] in (1, 3) and min(shape[1:]) > 0:
         spec = InputSpec(shape[0], (shape[1], shape[2]))
-    return ResolvedModel(model, safe_url(url), None, spec, builtin=False)
+    return ResolvedModel(model=model, name=safe_url(url), classes=None, spec=spec, builtin=False)
 
 
 def load_source(path: str | Path | None, spec: InputSpec | None = None) -> tuple[torch.Tensor, str]:
@@ -347,7 +348,8 @@ def write_outputs(
     """Write ``<stem>_heatmap.png``, ``<stem>_values.npy``, ``<stem>_summary.txt``, the explanation
     itself (``<stem>.evx``, :meth:`Explanation.save`) and the input (``<stem>_input.npy``) under
     ``out``, and ``<stem>_stderr.npy`` (the values' standard errors) where the method estimates
-    them; each file atomically (a failure leaves no half-written file).
+    them; all or nothing: every file is written beside its place first and renamed only when all
+    are written, so a failure leaves the previous run's files as they were, none half-written or mixed.
 
     An image's PNG is :func:`evoxplain.viz.explanation_figure` (``label``: the explained class's
     name): the values at the resolution they were estimated at, in shares of the explained change,
@@ -361,25 +363,26 @@ def write_outputs(
     from ..viz import bars, explanation_figure
 
     folder = prepare_folder(out)
-    png, npy, txt = (folder / f"{stem}_{kind}" for kind in ("heatmap.png", "values.npy", "summary.txt"))
+    kinds = ["_heatmap.png", "_values.npy", "_summary.txt", ".evx", "_input.npy"]
+    written = [folder / f"{stem}{kind}" for kind in kinds + (["_stderr.npy"] if exp.stderr is not None else [])]
     values = exp.values.detach().cpu()
-    with atomic_path(png) as tmp:
+    with contextlib.ExitStack() as files:  # each file is written beside its place, then all are renamed, or none
+        png, npy, txt, evx, given, *stderr = (files.enter_context(atomic_path(path)) for path in written)
         if values.ndim >= 2:
             picture = x.detach().cpu().reshape(-1, *x.shape[-2:])
             low, high = float(picture.min()), float(picture.max())
             if low < 0 or high > 1:  # a .npy input on another scale: stretch it to [0, 1] to show it
                 picture = (picture - low) / max(high - low, 1e-12)
             shown = picture if picture.shape[0] in (1, 3) else picture.mean(dim=0, keepdim=True)
-            explanation_figure(shown, exp, label=label or str(exp.target), path=tmp)
+            explanation_figure(shown, exp, label=label or str(exp.target), path=png)
         else:
-            bars(values, path=tmp, title=title)
-    _save_npy(npy, values.numpy())
-    write_text_atomic(txt, summary)
-    evx = folder / f"{stem}.evx"
-    exp.save(evx)
-    written = [png, npy, txt, evx, _save_npy(folder / f"{stem}_input.npy", x.detach().cpu().numpy())]
-    if exp.stderr is not None:
-        written.append(_save_npy(folder / f"{stem}_stderr.npy", exp.stderr.detach().cpu().numpy()))
+            bars(values, path=png, title=title)
+        _save_npy(npy, values.numpy())
+        txt.write_text(summary, encoding="utf-8")
+        exp.save(evx)
+        _save_npy(given, x.detach().cpu().numpy())
+        if stderr:
+            _save_npy(stderr[0], exp.stderr.detach().cpu().numpy())
     return written
 
 
@@ -389,7 +392,7 @@ def _role(path: Path, stem: str) -> str:
 
 
 def _save_npy(path: Path, array: np.ndarray) -> Path:
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+    with open(path, "wb") as handle:
         np.save(handle, array, allow_pickle=False)
     return path
 
@@ -489,11 +492,19 @@ def run_explain(
     started = time.perf_counter()
     exp = explainer.explain(x, o.target, batched=False)
     seconds = time.perf_counter() - started
-    summary = summary_text(resolved.name, exp, probs, resolved.classes, tuple(x.shape), blackbox.queries, o.method)
+    summary = summary_text(
+        model_name=resolved.name,
+        exp=exp,
+        probs=probs,
+        classes=resolved.classes,
+        input_shape=tuple(x.shape),
+        total_queries=blackbox.queries,
+        method=o.method,
+    )
     name = class_name(resolved.classes, exp.target)
     title = f"{name}: p={float(probs[exp.target]):.3f} ({o.method}, {exp.queries} queries)"
     label = resolved.classes[exp.target] if resolved.classes else str(exp.target)
-    paths = write_outputs(o.out, stem, x, exp, title, summary, label=label)
+    paths = write_outputs(out=o.out, stem=stem, x=x, exp=exp, title=title, summary=summary, label=label)
     named = {i: resolved.classes[i] for i in {exp.target, int(probs.argmax())}} if resolved.classes else {}
     manifest = Manifest(
         kind="explanation",
@@ -509,75 +520,66 @@ def run_explain(
     manifest.finished = now()
     paths.append(write_manifest(o.out, manifest))
     paths.append(write_report(o.out, Path(o.out) / REPORT))
-    return ExplainResult(exp, probs, resolved.classes, paths, seconds, blackbox.usage)
+    return ExplainResult(
+        explanation=exp,
+        probabilities=probs,
+        classes=resolved.classes,
+        paths=paths,
+        seconds=seconds,
+        usage=blackbox.usage,
+    )
+
+
+HELP = {
+    "input": "An image file (PNG/JPEG) or a .npy array; default: the sample photo (a cameraman).",
+    "model": "A built-in model (see `evoxplain models`), a TorchScript/torch.export/ONNX file, or a model behind an "
+    "endpoint: http://HOST:PORT/v2/models/NAME (Open Inference Protocol) or .../invocations (MLflow).",
+    "method": "auto (the benchmarked defaults: Bernoulli masks for images, geex for anything else), bgeex, gers, "
+    "geex or ge.",
+    "estimator": "Bernoulli masks: mean or regression; auto: the method's (regression for large images).",
+    "design": "random or orthogonal directions (same distribution per query, less noise); auto: the method's.",
+    "queries": "Perturbed inputs (even). Default: 1000 for efficientnet-lite0, else 2000.",
+    "sigma": "Search radius, in input units.",
+    "mask_size": "Mask H,W (or one int); default: half the size for small images, else 14 cells along the shorter "
+    "side (auto: 28 once queries reach 4 per cell of that grid), gers size/32 (at least 7).",
+    "target": "Class to explain; default: the predicted class.",
+    "seed": "Random seed.",
+    "baseline": "A number, 'blur', 'mean' or auto (blur for images over 64 px, else 0).",
+    "fitness": "prob, logit, logprob or entropy.",
+    "batch_size": "Most inputs per model call.",
+    "size": "Image size H,W a model file takes (with --channels).",
+    "channels": "Image channels a model file takes (1 or 3).",
+    "out": "Folder for the heatmap, values and summary.",
+    "concurrency": "A model behind an endpoint: requests in flight at once (default 4).",
+    "max_batch": "A model behind an endpoint: the most inputs per request (default 64).",
+    "token_env": "A model behind an endpoint: the environment variable holding its bearer token.",
+    "journal": "An SQLite query journal: inputs answered before are not sent again (any model).",
+}
+"""The help of each of ``evoxplain explain``'s arguments."""
 
 
 @app.command()
 def explain(
-    input: Annotated[
-        str | None,
-        typer.Argument(
-            metavar="INPUT", help="An image file (PNG/JPEG) or a .npy array; default: the sample photo (a cameraman)."
-        ),
-    ] = None,
-    model: Annotated[
-        str,
-        typer.Option(
-            help="A built-in model (see `evoxplain models`), a TorchScript/torch.export/ONNX file, or a model "
-            "behind an endpoint: http://HOST:PORT/v2/models/NAME (Open Inference Protocol) or .../invocations (MLflow)."
-        ),
-    ] = DEFAULT_MODEL,
-    method: Annotated[
-        str,
-        typer.Option(
-            help="auto (the benchmarked defaults: Bernoulli masks for images, geex for anything else), "
-            "bgeex, gers, geex or ge."
-        ),
-    ] = "auto",
-    estimator: Annotated[
-        str, typer.Option(help="Bernoulli masks: mean or regression; auto: the method's (regression for large images).")
-    ] = "auto",
-    design: Annotated[
-        str,
-        typer.Option(
-            help="random or orthogonal directions (same distribution per query, less noise); auto: the method's."
-        ),
-    ] = "auto",
-    queries: Annotated[
-        int | None, typer.Option(help="Perturbed inputs (even). Default: 1000 for efficientnet-lite0, else 2000.")
-    ] = None,
-    sigma: Annotated[float, typer.Option(help="Search radius, in input units.")] = 0.2,
-    mask_size: Annotated[
-        str | None,
-        typer.Option(
-            help="Mask H,W (or one int); default: half the size for small images, else 14 cells along the "
-            "shorter side (auto: 28 once queries reach 4 per cell of that grid), gers size/32 (at least 7)."
-        ),
-    ] = None,
-    target: Annotated[int | None, typer.Option(help="Class to explain; default: the predicted class.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    baseline: Annotated[
-        str, typer.Option(help="A number, 'blur', 'mean' or auto (blur for images over 64 px, else 0).")
-    ] = "auto",
-    fitness: Annotated[str, typer.Option(help="prob, logit, logprob or entropy.")] = "prob",
-    batch_size: Annotated[int | None, typer.Option(help="Most inputs per model call.")] = None,
-    size: Annotated[str | None, typer.Option(help="Image size H,W a model file takes (with --channels).")] = None,
-    channels: Annotated[int | None, typer.Option(help="Image channels a model file takes (1 or 3).")] = None,
-    out: Annotated[Path, typer.Option(help="Folder for the heatmap, values and summary.")] = Path("evoxplain-out"),
-    concurrency: Annotated[
-        int | None, typer.Option(help="A model behind an endpoint: requests in flight at once (default 4).")
-    ] = None,
-    max_batch: Annotated[
-        int | None, typer.Option(help="A model behind an endpoint: the most inputs per request (default 64).")
-    ] = None,
-    token_env: Annotated[
-        str | None,
-        typer.Option(help="A model behind an endpoint: the environment variable holding its bearer token."),
-    ] = None,
-    journal: Annotated[
-        Path | None,
-        typer.Option(help="An SQLite query journal: inputs answered before are not sent again (any model)."),
-    ] = None,
+    input: Annotated[str | None, typer.Argument(metavar="INPUT", help=HELP["input"])] = None,
+    model: Annotated[str, typer.Option(help=HELP["model"])] = DEFAULT_MODEL,
+    method: Annotated[str, typer.Option(help=HELP["method"])] = "auto",
+    estimator: Annotated[str, typer.Option(help=HELP["estimator"])] = "auto",
+    design: Annotated[str, typer.Option(help=HELP["design"])] = "auto",
+    queries: Annotated[int | None, typer.Option(help=HELP["queries"])] = None,
+    sigma: Annotated[float, typer.Option(help=HELP["sigma"])] = 0.2,
+    mask_size: Annotated[str | None, typer.Option(help=HELP["mask_size"])] = None,
+    target: Annotated[int | None, typer.Option(help=HELP["target"])] = None,
+    seed: Annotated[int, typer.Option(help=HELP["seed"])] = 0,
+    baseline: Annotated[str, typer.Option(help=HELP["baseline"])] = "auto",
+    fitness: Annotated[str, typer.Option(help=HELP["fitness"])] = "prob",
+    batch_size: Annotated[int | None, typer.Option(help=HELP["batch_size"])] = None,
+    size: Annotated[str | None, typer.Option(help=HELP["size"])] = None,
+    channels: Annotated[int | None, typer.Option(help=HELP["channels"])] = None,
+    out: Annotated[Path, typer.Option(help=HELP["out"])] = Path("evoxplain-out"),
+    concurrency: Annotated[int | None, typer.Option(help=HELP["concurrency"])] = None,
+    max_batch: Annotated[int | None, typer.Option(help=HELP["max_batch"])] = None,
+    token_env: Annotated[str | None, typer.Option(help=HELP["token_env"])] = None,
+    journal: Annotated[Path | None, typer.Option(help=HELP["journal"])] = None,
 ) -> None:
     """Explain one input: writes OUT/<name>_heatmap.png, _values.npy, _stderr.npy and _summary.txt."""
     try:
@@ -590,6 +592,11 @@ def explain(
         result = run_explain(input, options)
     except EvoxplainError as err:
         fail(err)
+    _print_result(result)
+
+
+def _print_result(result: ExplainResult) -> None:
+    """What ``evoxplain explain`` prints: the prediction, what was explained, the cost, the files."""
     exp, probs, predicted = result.explanation, result.probabilities, result.predicted
     typer.echo(f"predicted: {class_name(result.classes, predicted)}, probability {float(probs[predicted]):.4f}")
     if exp.target != predicted:

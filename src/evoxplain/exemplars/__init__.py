@@ -3,7 +3,8 @@
 :class:`ExemplarSearch` is the evolution strategy with momentum of the exemplar paper
 (Algorithm 1); :class:`RandomSearch` and :class:`CMAESSearch` are black-box baselines and
 :class:`GradientSearch` the white-box one, all with the same ``run`` / ``run_many`` interface,
-query counting and :class:`ExemplarResult`.
+query counting and :class:`ExemplarResult`. What they share (population, elite, stopping rule,
+limits, seed, batch size, device) is one :class:`SearchSettings`; each declares only its own knobs.
 
 Example:
     >>> from evoxplain.exemplars import ExemplarSearch
@@ -19,6 +20,7 @@ from .images import ImageExemplars, image_exemplars
 from .objective import Objective
 from .result import ExemplarResult, Generation, best_runs, summarise_by_class
 from .search import ExemplarSearch
+from .settings import SearchSettings
 from .tabular import TabularExemplars, tabular_exemplars
 from .text import TextExemplars, text_exemplars
 
@@ -32,6 +34,7 @@ __all__ = [
     "LatentSearch",
     "Objective",
     "RandomSearch",
+    "SearchSettings",
     "TabularExemplars",
     "TextExemplars",
     "best_runs",

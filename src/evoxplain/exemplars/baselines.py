@@ -18,15 +18,23 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..constraints import Instance, Optional, Real, check_all
 from ..errors import require
-from .engine import Latents, LatentSearch, SearchState, positive_float, stream_sequence
+from .engine import Latents, LatentSearch, SearchState, stream_sequence
 from .objective import Objective
+from .settings import SearchSettings
+
+SETTINGS = {
+    "sigma0": Optional(Real(low=0, low_open=True)),
+    "cma_options": Optional(Instance(dict, what="a dict of pycma options")),
+}
 
 
 class RandomSearch(LatentSearch):
     """Sample the prior ``U(−u, u)^l`` in batches of ``population``; keep the ``elite`` best.
 
-    Args: as :class:`~evoxplain.exemplars.ExemplarSearch` (no children, step or momentum).
+    Args: as :class:`~evoxplain.exemplars.ExemplarSearch`, without its own knobs (children, step,
+    momentum): only the shared settings (:class:`~evoxplain.exemplars.SearchSettings`).
 
     Example:
         >>> res = RandomSearch(model, generator, latent_dim=4, max_queries=5000, seed=0).run(1)
@@ -36,46 +44,13 @@ class RandomSearch(LatentSearch):
 
     method = "random"
 
-    def __init__(
-        self,
-        model: Any,
-        generator: Callable[[torch.Tensor], Any],
-        latent_dim: int,
-        population: int = 50,
-        elite: int = 10,
-        init_range: float = 5.0,
-        confidence: float = 0.95,
-        max_loss: float | None = None,
-        max_queries: int | None = None,
-        seed: int | None = None,
-        batch_size: int | None = None,
-        device: str | torch.device | None = None,
-        *,
-        max_generations: int = 1000,
-    ):
-        super().__init__(
-            model,
-            generator,
-            latent_dim,
-            population=population,
-            elite=elite,
-            init_range=init_range,
-            confidence=confidence,
-            max_loss=max_loss,
-            max_queries=max_queries,
-            max_generations=max_generations,
-            seed=seed,
-            batch_size=batch_size,
-            device=device,
-        )
-
     def _new_state(self, objective: Objective, seed: int, stream: int) -> SearchState:
-        return _RandomState(self, objective, seed, stream)
+        return _RandomState(method=self, objective=objective, seed=seed, stream=stream)
 
 
 class _RandomState(SearchState):
     def propose(self) -> Latents:
-        return self.prior(self.method.population)
+        return self.prior(self.method.settings.population)
 
 
 class CMAESSearch(LatentSearch):
@@ -92,7 +67,7 @@ class CMAESSearch(LatentSearch):
         elite: how many of the best latents ever evaluated must satisfy the stopping rule.
         sigma0: the initial step size (default ``init_range / 2``).
         cma_options: further pycma options (e.g. ``{"CMA_diagonal": True}``).
-        others: as :class:`~evoxplain.exemplars.ExemplarSearch`.
+        settings: the shared settings, as for :class:`~evoxplain.exemplars.ExemplarSearch`.
 
     Example:
         >>> res = CMAESSearch(model, generator, latent_dim=16, population=20, seed=0).run(4)
@@ -107,54 +82,33 @@ class CMAESSearch(LatentSearch):
         model: Any,
         generator: Callable[[torch.Tensor], Any],
         latent_dim: int,
-        population: int = 50,
-        elite: int = 10,
-        sigma0: float | None = None,
-        init_range: float = 5.0,
-        confidence: float = 0.95,
-        max_loss: float | None = None,
-        max_queries: int | None = None,
-        seed: int | None = None,
-        batch_size: int | None = None,
-        device: str | torch.device | None = None,
         *,
-        max_generations: int = 1000,
+        sigma0: float | None = None,
         cma_options: dict[str, Any] | None = None,
+        settings: SearchSettings | None = None,
+        **shared: Any,
     ):
-        super().__init__(
-            model,
-            generator,
-            latent_dim,
-            population=population,
-            elite=elite,
-            init_range=init_range,
-            confidence=confidence,
-            max_loss=max_loss,
-            max_queries=max_queries,
-            max_generations=max_generations,
-            seed=seed,
-            batch_size=batch_size,
-            device=device,
-        )
-        self.sigma0 = self.init_range / 2 if sigma0 is None else positive_float("sigma0", sigma0)
-        self.cma_options = dict(cma_options or {})
+        own = check_all(SETTINGS, sigma0=sigma0, cma_options=cma_options)
+        super().__init__(model, generator, latent_dim, settings=settings, **shared)
+        self.sigma0 = self.settings.init_range / 2 if own["sigma0"] is None else own["sigma0"]
+        self.cma_options = dict(own["cma_options"] or {})
         self._cma = require("cma", "exemplars", "CMA-ES search")
 
     def params(self) -> dict[str, Any]:
         return {**super().params(), "sigma0": self.sigma0, "cma_options": self.cma_options}
 
     def _new_state(self, objective: Objective, seed: int, stream: int) -> SearchState:
-        return _CMAState(self, objective, seed, stream)
+        return _CMAState(method=self, objective=objective, seed=seed, stream=stream)
 
 
 class _CMAState(SearchState):
     method: CMAESSearch
 
     def __init__(self, method: CMAESSearch, objective: Objective, seed: int, stream: int):
-        super().__init__(method, objective, seed, stream)
+        super().__init__(method=method, objective=objective, seed=seed, stream=stream)
         normal = np.random.Generator(np.random.PCG64(stream_sequence(seed, stream).spawn(1)[0]))
         options = {
-            "popsize": method.population,
+            "popsize": method.settings.population,
             "seed": float("nan"),  # pycma must not seed numpy's global generator
             "randn": lambda *shape: normal.standard_normal(shape),
             "verbose": -9,
@@ -182,4 +136,4 @@ class _CMAState(SearchState):
 
     def select(self, latents: Latents, inputs: Any, probs: torch.Tensor, loss: torch.Tensor) -> None:
         self.es.tell(self._asked, loss.double().tolist())
-        self.merge(latents, inputs, probs, loss)
+        self.merge(latents=latents, inputs=inputs, probs=probs, loss=loss)

@@ -16,22 +16,24 @@ bit for bit. No global random state is read or written.
 Example:
     >>> class MySearch(LatentSearch):            # a method is a state class and a name
     ...     method = "mine"
-    ...     def _new_state(self, objective, seed, stream): return MyState(self, objective, seed, stream)
+    ...     def _new_state(self, objective, seed, stream):
+    ...         return MyState(method=self, objective=objective, seed=seed, stream=stream)
 """
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from ..blackbox import BlackBox, as_blackbox
+from ..constraints import Integer
 from ..errors import (
+    EvoxplainError,
     InvalidInputError,
     ModelCallError,
     ModelOutputError,
@@ -39,38 +41,11 @@ from ..errors import (
 )
 from .objective import Objective, stopping_rule
 from .result import ExemplarResult, Generation
+from .settings import SearchSettings
 
 Latents = torch.Tensor
-
-
-# -- argument checks -------------------------------------------------------------------------
-
-
-def positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
-    return int(value)
-
-
-def positive_float(name: str, value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.number))
-        or not (math.isfinite(value) and value > 0)
-    ):
-        raise InvalidInputError(f"{name} must be a positive finite number, not {value!r}")
-    return float(value)
-
-
-def unit_interval(name: str, value: Any, *, low_open: bool, high_open: bool) -> float:
-    """A number in the interval (0, 1), [0, 1), (0, 1] as the flags say."""
-    ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = (value > 0 if low_open else value >= 0) and (value < 1 if high_open else value <= 1)
-    if not ok:
-        interval = ("(" if low_open else "[") + "0, 1" + (")" if high_open else "]")
-        raise InvalidInputError(f"{name} must be a number in {interval}, not {value!r}")
-    return float(value)
+BROKEN = (ModelCallError, ModelOutputError)
+"""What a search's generator or model can raise that ends that search alone (marked failed)."""
 
 
 # -- seeds -----------------------------------------------------------------------------------
@@ -142,6 +117,7 @@ class SearchState:
         self.converged = False
         self.queries_to_best: int | None = None
         self.stop_reason = ""
+        self.error: EvoxplainError | None = None
         self.seconds = 0.0
         self._start = time.perf_counter()
 
@@ -149,7 +125,7 @@ class SearchState:
 
     def next_size(self) -> int:
         """How many latents (queries) the next :meth:`propose` asks for."""
-        return self.method.population
+        return self.method.settings.population
 
     def propose(self) -> Latents:
         """The latents to evaluate next, ``(next_size(), latent_dim)``."""
@@ -157,7 +133,7 @@ class SearchState:
 
     def select(self, latents: Latents, inputs: Any, probs: torch.Tensor, loss: torch.Tensor) -> None:
         """Update the elite with a batch just evaluated (default: keep the best ever seen)."""
-        self.merge(latents, inputs, probs, loss)
+        self.merge(latents=latents, inputs=inputs, probs=probs, loss=loss)
 
     # -- the protocol the loop uses --
 
@@ -170,10 +146,10 @@ class SearchState:
         if self.done:
             return False
         method = self.method
-        if self.history and len(self.history) - 1 >= method.max_generations:
+        if self.history and len(self.history) - 1 >= method.settings.max_generations:
             self.finish("max_generations")
             return False
-        if method.max_queries is not None and self.queries + self.next_size() > method.max_queries:
+        if method.settings.max_queries is not None and self.queries + self.next_size() > method.settings.max_queries:
             self.finish("max_queries")
             return False
         return True
@@ -183,7 +159,7 @@ class SearchState:
         self.queries += len(latents)
         self.objective.bind(probs.shape[1])
         probs = probs.detach().float().cpu()
-        self.select(latents.detach().cpu(), inputs, probs, self.objective.loss(probs))
+        self.select(latents=latents.detach().cpu(), inputs=inputs, probs=probs, loss=self.objective.loss(probs))
         self.record()
 
     # -- the same for every search of a call at once (subclasses may batch the work) --
@@ -222,8 +198,10 @@ class SearchState:
             probs = torch.cat([self.elite_probs, probs])
             if extra is not None:
                 extra = torch.cat([self.elite_extra, extra])
-        rows = [loss, latents, probs] + ([] if extra is None else [extra])
-        keep_elites([self], old, inputs, *(t[None] for t in rows))
+        keep_elites(
+            [self], old=old, inputs=inputs, loss=loss[None], latents=latents[None], probs=probs[None],
+            extra=None if extra is None else extra[None],
+        )  # fmt: skip
 
     def record(self) -> None:
         """Append this generation to the history and apply the stopping rule."""
@@ -234,10 +212,16 @@ class SearchState:
         self.stop_reason = reason
         self.seconds = time.perf_counter() - self._start
 
+    def fail(self, error: EvoxplainError) -> None:
+        """End this search because its generator or the model broke on its latents."""
+        self.error = error
+        self.finish("failed")
+
     def result(self) -> ExemplarResult | None:
-        """The result so far (None before the first batch was evaluated)."""
+        """The result so far (None before the first batch was evaluated, unless the search failed)."""
+        error = "" if self.error is None else f"{type(self.error).__name__}: {self.error}"
         if self.elite is None:
-            return None
+            return None if self.error is None else self._failed(error)
         seconds = self.seconds if self.done else time.perf_counter() - self._start
         probs = self.elite_probs[0]
         return ExemplarResult(
@@ -261,12 +245,24 @@ class SearchState:
             stream=self.stream,
             stop_reason=self.stop_reason or "stopped",
             params=self.method.params(),
+            error=error,
         )
+
+    def _failed(self, error: str) -> ExemplarResult:
+        """The result of a search that failed before anything was found: no latent, no exemplar."""
+        nothing = torch.full((self.method.latent_dim,), float("nan"))
+        return ExemplarResult(
+            method=self.method.method, target=self.objective.target, latent=nothing, exemplar=None,
+            probabilities=torch.empty(0), loss=float("nan"), target_probability=float("nan"), queries=self.queries,
+            generations=0, converged=False, converged_best=False, queries_to_best=None, history=[],
+            seconds=self.seconds, elite=nothing[None], elite_losses=torch.full((1,), float("nan")), seed=self.seed,
+            stream=self.stream, stop_reason="failed", params=self.method.params(), error=error,
+        )  # fmt: skip
 
     def prior(self, n: int) -> Latents:
         """``n`` latents from the prior ``U(−u, u)^l`` on this search's stream."""
         m = self.method
-        return (torch.rand(n, m.latent_dim, generator=self.rng) * 2 - 1) * m.init_range
+        return (torch.rand(n, m.latent_dim, generator=self.rng) * 2 - 1) * m.settings.init_range
 
 
 def keep_fittest(k: int, loss: torch.Tensor, *rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -302,7 +298,7 @@ def keep_elites(
     """
     n = loss.shape[1] - old
     rows = (latents, probs) + (() if extra is None else (extra,))
-    order, loss, latents, probs, *extra = keep_fittest(states[0].method.elite, loss, *rows)
+    order, loss, latents, probs, *extra = keep_fittest(states[0].method.settings.elite, loss, *rows)
     for i, (state, best) in enumerate(zip(states, (order[:, 0] - old).tolist())):
         state.elite, state.elite_loss, state.elite_probs = latents[i], loss[i], probs[i]
         state.elite_extra = extra[0][i] if extra else None
@@ -319,7 +315,7 @@ def record_all(states: Sequence[SearchState], loss: torch.Tensor, probs: torch.T
     ok, target_probs = stopping_rule([state.objective for state in states], loss, probs)
     rows = torch.stack([loss[:, 0], loss[:, -1], target_probs[:, 0]], dim=1).tolist()
     for state, (best, worst, best_prob), first, every in zip(states, rows, ok[:, 0].tolist(), ok.all(1).tolist()):
-        state.history.append(Generation(state.queries, best, worst, best_prob))
+        state.history.append(Generation(queries=state.queries, best_loss=best, worst_loss=worst, best_prob=best_prob))
         if state.queries_to_best is None and first:
             state.queries_to_best = state.queries
         if every:
@@ -338,21 +334,20 @@ class LatentSearch:
         generator: a callable from latents ``(B, latent_dim)`` to a batch of model inputs (a
             ``torch.nn.Module`` is run under ``no_grad``; a function of tensors also works).
         latent_dim: ``l``, the size of the generator's latent space.
-        population: the size of each evaluated batch (ES: the initial population ``t``).
-        elite: ``k``, the members kept; the stopping rule must hold for all of them.
-        init_range: ``u``; latents start from ``U(−u, u)^l``.
-        confidence: stop when the target-class probability of every elite member is at least this.
-        max_loss: stop when the fitness of every elite member is at most this (replaces
-            ``confidence``; needed for probability-vector targets).
-        max_queries: a per-search limit on queries; a batch that would pass it is not sent and the
-            search ends unconverged.
-        max_generations: a per-search limit on batches after the first.
-        seed: the seed of every call (None: a fresh one per call, recorded in the result).
-        batch_size: the most inputs per model call (and per generator call), if given.
-        device: where latents go before the generator (default: the generator's device, or CPU).
+        settings: what every search shares (:class:`~evoxplain.exemplars.SearchSettings`: population,
+            elite, init_range, confidence, max_loss, max_queries, max_generations, seed,
+            batch_size, device); each may also be given as a keyword of the same name, which
+            overrides ``settings``. A subclass declares only its own knobs, and its defaults for
+            the shared ones in ``defaults``.
+
+    A search whose generator or model breaks on its latents (an exception, NaN or infinite
+    values) is marked failed (``ExemplarResult.error``, ``stop_reason="failed"``) and the other
+    searches of the call finish.
     """
 
     method = "search"
+    defaults: ClassVar[dict[str, Any]] = {}
+    """This method's own defaults for the shared settings (e.g. population 1 for gradient descent)."""
 
     def __init__(
         self,
@@ -360,68 +355,24 @@ class LatentSearch:
         generator: Callable[[torch.Tensor], Any],
         latent_dim: int,
         *,
-        population: int,
-        elite: int,
-        init_range: float = 5.0,
-        confidence: float = 0.95,
-        max_loss: float | None = None,
-        max_queries: int | None = None,
-        max_generations: int = 1000,
-        seed: int | None = None,
-        batch_size: int | None = None,
-        device: str | torch.device | None = None,
+        settings: SearchSettings | None = None,
+        **shared: Any,
     ):
         if not callable(generator):
             raise InvalidInputError(
                 f"generator must be a callable from latents (B, latent_dim) to inputs, not {type(generator).__name__}"
             )
-        self.latent_dim = positive_int("latent_dim", latent_dim)
-        self.population = positive_int("population", population)
-        self.elite = positive_int("elite", elite)
-        if self.elite > self.population:
-            raise InvalidInputError(
-                f"elite ({elite}) must be at most population ({population}): the elite is chosen from the population"
-            )
-        self.init_range = positive_float("init_range", init_range)
-        self.confidence = unit_interval("confidence", confidence, low_open=True, high_open=False)
-        if max_loss is not None:
-            if (
-                isinstance(max_loss, bool)
-                or not isinstance(max_loss, (int, float, np.number))
-                or not (math.isfinite(max_loss) and max_loss >= 0)
-            ):
-                raise InvalidInputError(f"max_loss must be a non-negative number or None, not {max_loss!r}")
-            max_loss = float(max_loss)
-        self.max_loss = max_loss
-        if max_queries is not None:
-            max_queries = positive_int("max_queries", max_queries)
-            if max_queries < self.population:
-                raise InvalidInputError(
-                    f"max_queries ({max_queries}) cannot pay for the first batch of {self.population} "
-                    "queries; raise it or lower population"
-                )
-        self.max_queries = max_queries
-        if (
-            isinstance(max_generations, bool)
-            or not isinstance(max_generations, (int, np.integer))
-            or (max_generations < 0)
-        ):
-            raise InvalidInputError(f"max_generations must be a non-negative integer, not {max_generations!r}")
-        self.max_generations = int(max_generations)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise InvalidInputError(f"seed must be a non-negative integer or None, not {seed!r}")
-        self.seed = None if seed is None else int(seed)
-        self.batch_size = None if batch_size is None else positive_int("batch_size", batch_size)
+        self.latent_dim = Integer(low=1).check("latent_dim", latent_dim)
+        self.settings = SearchSettings.of(settings, self.defaults, shared)
         self.blackbox: BlackBox = as_blackbox(model)
         self.generator = generator
-        if device is None:
-            device = _module_device(generator) if isinstance(generator, torch.nn.Module) else "cpu"
-        self.device = torch.device(device)
+        self.device = _search_device(self.settings.device, generator)
 
     # -- public --
 
     def run(self, target: Any) -> ExemplarResult:
-        """Search for an exemplar of ``target`` (a class index or a probability vector).
+        """Search for an exemplar of ``target`` (a class index or a probability vector); an error
+        of the generator or the model is raised.
 
         Example:
             >>> from evoxplain.exemplars import ExemplarSearch
@@ -429,7 +380,10 @@ class LatentSearch:
             >>> res.exemplar.shape, bool(res.probabilities[3] >= 0.95), res.queries
             (torch.Size([1, 28, 28]), True, 70)
         """
-        return self.run_many([target])[0]
+        (state,) = self._run([target], None)
+        if state.error is not None:
+            raise state.error
+        return state.result()
 
     def run_many(self, targets: Iterable[Any], streams: Iterable[int] | None = None) -> list[ExemplarResult]:
         """Independent searches for several targets, batched: one model call per generation.
@@ -437,7 +391,9 @@ class LatentSearch:
         Search ``i`` uses random stream ``i`` of the call's seed (or ``streams[i]`` when given), so
         ``run_many([t])`` equals ``run(t)`` and a long list of searches can be split into chunks
         that give the same results as one call. Each result counts only its own queries; a
-        finished search sends no more.
+        finished search sends no more. A search whose generator or model breaks is marked failed
+        with its error (``result.error``) and the others finish; its generation is sent again
+        search by search to tell which broke (the BlackBox counts both sends).
 
         Example:
             >>> from evoxplain.exemplars import ExemplarSearch
@@ -447,41 +403,11 @@ class LatentSearch:
             >>> [torch.equal(a.latent, b.latent) for a, b in zip(later, results[3:5])]
             [True, True]
         """
-        if isinstance(targets, (torch.Tensor, np.ndarray)) and targets.ndim == 0:
-            raise InvalidInputError("run_many takes a sequence of targets; use run() for one")
-        targets = list(targets)
-        if not targets:
-            raise InvalidInputError("run_many needs at least one target")
-        streams = list(range(len(targets))) if streams is None else list(streams)
-        if len(streams) != len(targets) or any(
-            isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in streams
-        ):
-            raise InvalidInputError(
-                f"streams must be one non-negative integer per target ({len(targets)}), not {streams!r}"
-            )
-        objectives = [Objective.parse(t, self.confidence, self.max_loss) for t in targets]
-        if self.blackbox.num_classes is not None:
-            for objective in objectives:
-                objective.bind(self.blackbox.num_classes)
-        seed = draw_seed() if self.seed is None else self.seed
-        states = [self._new_state(obj, seed, int(i)) for i, obj in zip(streams, objectives)]
-        self._drive(states)
-        return [state.result() for state in states]
+        return [state.result() for state in self._run(targets, streams)]
 
     def params(self) -> dict[str, Any]:
         """Every setting of this search (for results and reports)."""
-        return {
-            "latent_dim": self.latent_dim,
-            "population": self.population,
-            "elite": self.elite,
-            "init_range": self.init_range,
-            "confidence": self.confidence,
-            "max_loss": self.max_loss,
-            "max_queries": self.max_queries,
-            "max_generations": self.max_generations,
-            "seed": self.seed,
-            "batch_size": self.batch_size,
-        }
+        return {"latent_dim": self.latent_dim, **self.settings.params()}
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v}" for k, v in self.params().items() if v is not None)
@@ -492,6 +418,28 @@ class LatentSearch:
     def _new_state(self, objective: Objective, seed: int, stream: int) -> SearchState:
         raise NotImplementedError
 
+    def _run(self, targets: Iterable[Any], streams: Iterable[int] | None) -> list[SearchState]:
+        """Check the targets and streams (before any query), make the states, drive them."""
+        if isinstance(targets, (torch.Tensor, np.ndarray)) and targets.ndim == 0:
+            raise InvalidInputError("run_many takes a sequence of targets; use run() for one")
+        targets = list(targets)
+        if not targets:
+            raise InvalidInputError("run_many needs at least one target")
+        streams = list(range(len(targets))) if streams is None else list(streams)
+        if len(streams) != len(targets):
+            raise InvalidInputError(
+                f"streams must be one non-negative integer per target ({len(targets)}), not {streams!r}"
+            )
+        streams = [Integer(low=0).check(f"streams[{i}]", s) for i, s in enumerate(streams)]
+        rule = self.settings
+        objectives = [Objective.parse(t, rule.confidence, rule.max_loss) for t in targets]
+        if self.blackbox.num_classes is not None:
+            _bind(objectives, self.blackbox.num_classes)
+        seed = draw_seed() if rule.seed is None else rule.seed
+        states = [self._new_state(obj, seed, i) for i, obj in zip(streams, objectives)]
+        self._drive(states)
+        return states
+
     def _drive(self, states: Sequence[SearchState]) -> None:
         """The lockstep loop: every generation, one generator call and one model call."""
         kind = type(states[0])  # one method, one kind of state
@@ -499,10 +447,26 @@ class LatentSearch:
             asks = kind.ask_all(states)
             if not asks:
                 return
-            latents = torch.cat([z for _, z in asks])
-            self._check_budget(len(latents), states)
-            inputs, probs = self._evaluate(latents)
-            kind.tell_all(asks, inputs, probs)
+            try:
+                self._generation(kind, asks, states)
+            except BROKEN as err:  # one search's generator or model broke: find which, the others go on
+                if len(asks) == 1:
+                    asks[0][0].fail(err)
+                    continue
+                for ask in asks:
+                    try:
+                        self._generation(kind, [ask], states)
+                    except BROKEN as own:
+                        ask[0].fail(own)
+
+    def _generation(self, kind: type[SearchState], asks: list[tuple[SearchState, Latents]],
+                    states: Sequence[SearchState]) -> None:  # fmt: skip
+        """Evaluate the latents the searches ask for, in one generator and one model call, and tell them."""
+        latents = torch.cat([z for _, z in asks])
+        self._check_budget(len(latents), states)
+        inputs, probs = self._evaluate(latents)
+        _bind([state.objective for state in states], probs.shape[1])  # every target, on the first answer
+        kind.tell_all(asks, inputs, probs)
 
     def _check_budget(self, needed: int, states: Sequence[SearchState]) -> None:
         """Stop before a generation the model's own budget cannot pay for, keeping what was found."""
@@ -519,11 +483,11 @@ class LatentSearch:
         """Inputs ``G(z)`` and the model's probabilities for them, without gradients."""
         with torch.no_grad():
             inputs = self._generate(latents)
-        return inputs, self.blackbox.probabilities(inputs, batch_size=self.batch_size)
+        return inputs, self.blackbox.probabilities(inputs, batch_size=self.settings.batch_size)
 
     def _generate(self, latents: Latents) -> Any:
         latents = latents.to(self.device)
-        size = self.batch_size or len(latents)
+        size = self.settings.batch_size or len(latents)
         parts = []
         for start in range(0, len(latents), size):
             chunk = latents[start : start + size]
@@ -535,13 +499,41 @@ class LatentSearch:
                     f"{tuple(chunk.shape)}: {err}. It must map a (batch, latent_dim) tensor to a "
                     "batch of model inputs."
                 ) from err
-            if not hasattr(out, "__len__") or len(out) != len(chunk):
-                got = len(out) if hasattr(out, "__len__") else type(out).__name__
-                raise ModelOutputError(
-                    f"the generator returned {got} items for {len(chunk)} latents; it must return one input per latent"
-                )
-            parts.append(out)
+            parts.append(_check_generated(out, len(chunk)))
         return _concat(parts)
+
+
+def _bind(objectives: Sequence[Objective], classes: int) -> None:
+    """Check every target against the model's number of classes (before any search goes on)."""
+    for objective in objectives:
+        objective.bind(classes)
+
+
+def _check_generated(out: Any, n: int) -> Any:
+    """The generator's output for ``n`` latents, or an error that names the generator."""
+    if not hasattr(out, "__len__") or len(out) != n:
+        got = len(out) if hasattr(out, "__len__") else type(out).__name__
+        raise ModelOutputError(
+            f"the generator returned {got} items for {n} latents; it must return one input per latent"
+        )
+    values = out if isinstance(out, torch.Tensor) else torch.from_numpy(out) if isinstance(out, np.ndarray) else None
+    if values is not None and values.dtype.is_floating_point and not bool(torch.isfinite(values).all()):
+        bad = int((~torch.isfinite(values.detach())).flatten(1).any(dim=1).sum()) if values.ndim > 1 else n
+        raise ModelOutputError(
+            f"the generator returned NaN or infinite values for {bad} of {n} latents; its outputs are the "
+            "model's inputs: check the generator (its weights, or latents outside the range it was trained on)"
+        )
+    return out
+
+
+def _search_device(device: str | torch.device | None, generator: Any) -> torch.device:
+    """Where latents go: ``device``, else the generator's (a module's), else the CPU."""
+    if device is None:
+        return _module_device(generator) if isinstance(generator, torch.nn.Module) else torch.device("cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise InvalidInputError(f"device must be a torch device, e.g. 'cpu' or 'cuda:0', not {device!r}") from None
 
 
 def _module_device(module: torch.nn.Module) -> torch.device:

@@ -21,11 +21,17 @@ from typing import Any
 import torch
 
 from ..blackbox import BlackBox
+from ..constraints import OneOf, Real, check_all
 from ..errors import InvalidInputError
-from .engine import Latents, LatentSearch, SearchState, positive_float, unit_interval
+from .engine import Latents, LatentSearch, SearchState, _bind
 from .objective import Objective
+from .settings import SearchSettings
 
-_METHODS = ("momentum", "adam")
+SETTINGS = {
+    "method": OneOf("momentum", "adam"),
+    "lr": Real(low=0, low_open=True, hint="the learning rate"),
+    "beta": Real(0, 1, high_open=True, hint="SGD's momentum coefficient"),
+}
 
 
 class GradientSearch(LatentSearch):
@@ -38,10 +44,11 @@ class GradientSearch(LatentSearch):
         method: ``"momentum"`` (SGD with momentum ``beta``) or ``"adam"``.
         lr: the learning rate.
         beta: SGD's momentum coefficient (``method="momentum"`` only).
-        population: independent starting points optimised together (default 1).
-        elite: how many of the current batch must satisfy the stopping rule (default 1).
-        max_generations: the most gradient steps.
-        others: as :class:`~evoxplain.exemplars.ExemplarSearch`.
+        settings: the shared settings (:class:`~evoxplain.exemplars.SearchSettings`), or any of
+            them as keywords, as for :class:`~evoxplain.exemplars.ExemplarSearch`; here
+            ``population`` (independent starting points optimised together) and ``elite`` (how many
+            of the current batch must satisfy the stopping rule) default to 1, and
+            ``max_generations`` is the most gradient steps.
 
     Example:
         >>> res = GradientSearch(model, generator, latent_dim=4, lr=0.1, seed=0).run(1)
@@ -49,43 +56,22 @@ class GradientSearch(LatentSearch):
         True
     """
 
+    defaults = {"population": 1, "elite": 1}
+
     def __init__(
         self,
         model: Any,
         generator: Callable[[torch.Tensor], Any],
         latent_dim: int,
+        *,
         method: str = "momentum",
         lr: float = 0.1,
         beta: float = 0.9,
-        population: int = 1,
-        elite: int = 1,
-        init_range: float = 5.0,
-        confidence: float = 0.95,
-        max_loss: float | None = None,
-        max_queries: int | None = None,
-        seed: int | None = None,
-        batch_size: int | None = None,
-        device: str | torch.device | None = None,
-        *,
-        max_generations: int = 1000,
+        settings: SearchSettings | None = None,
+        **shared: Any,
     ):
-        if method not in _METHODS:
-            raise InvalidInputError(f"method must be one of {_METHODS}, not {method!r}")
-        super().__init__(
-            model,
-            generator,
-            latent_dim,
-            population=population,
-            elite=elite,
-            init_range=init_range,
-            confidence=confidence,
-            max_loss=max_loss,
-            max_queries=max_queries,
-            max_generations=max_generations,
-            seed=seed,
-            batch_size=batch_size,
-            device=device,
-        )
+        own = check_all(SETTINGS, method=method, lr=lr, beta=beta)
+        super().__init__(model, generator, latent_dim, settings=settings, **shared)
         module = self.blackbox.model
         if not isinstance(module, torch.nn.Module):
             raise InvalidInputError(
@@ -94,59 +80,55 @@ class GradientSearch(LatentSearch):
                 "black-box models"
             )
         self.module = module
-        self.optimizer = method
-        self.lr = positive_float("lr", lr)
-        self.beta = unit_interval("beta", beta, low_open=False, high_open=True)
-        self.method = "GD-momentum" if method == "momentum" else "GD-adam"
+        self.optimizer, self.lr, self.beta = own["method"], own["lr"], own["beta"]
+        self.method = "GD-momentum" if self.optimizer == "momentum" else "GD-adam"
 
     def params(self) -> dict[str, Any]:
         return {**super().params(), "optimizer": self.optimizer, "lr": self.lr, "beta": self.beta}
 
     def _new_state(self, objective: Objective, seed: int, stream: int) -> SearchState:
-        return _GradientState(self, objective, seed, stream)
+        return _GradientState(method=self, objective=objective, seed=seed, stream=stream)
 
-    def _drive(self, states: Sequence[SearchState]) -> None:
-        """Lockstep like the black-box searches, but with one backward through the whole batch."""
+    def _generation(self, kind: type[SearchState], asks: list[tuple[SearchState, Latents]],
+                    states: Sequence[SearchState]) -> None:  # fmt: skip
+        """Like the black-box searches' generation, but with one backward through the whole batch."""
         bb: BlackBox = self.blackbox
-        while True:
-            asks = _GradientState.ask_all(states)
-            if not asks:
-                return
-            latents = torch.cat([z for _, z in asks])
-            n = len(latents)
-            self._check_budget(n, states)
-            bb.charge(n)
-            inputs = self._generate(latents)
-            if not isinstance(inputs, torch.Tensor) or not inputs.requires_grad:
-                raise InvalidInputError(
-                    "the generator's output carries no gradient; GradientSearch needs a differentiable torch generator"
-                )
-            raw = self.module(inputs.to(bb.device))
-            if not isinstance(raw, torch.Tensor) or not raw.requires_grad:
-                raise InvalidInputError(
-                    "the model's output carries no gradient; GradientSearch needs a differentiable "
-                    "torch model (is it wrapped in no_grad, or does it leave torch?)"
-                )
-            bb.check_answer(raw.detach(), n)  # shape, finiteness, and whether it returns logits
-            probs = raw.float() if bb.output in ("probs", "multilabel") else raw.float().softmax(dim=1)
-            total = 0.0
-            start = 0
-            for state, z in asks:
-                stop = start + len(z)
-                total = total + state.tell_loss(z, inputs[start:stop], probs[start:stop])
-                start = stop
-            total.backward()
-            for state, _ in asks:
-                if not state.done:
-                    state.step()
+        latents = torch.cat([z for _, z in asks])
+        n = len(latents)
+        self._check_budget(n, states)
+        bb.charge(n)
+        inputs = self._generate(latents)
+        if not isinstance(inputs, torch.Tensor) or not inputs.requires_grad:
+            raise InvalidInputError(
+                "the generator's output carries no gradient; GradientSearch needs a differentiable torch generator"
+            )
+        raw = self.module(inputs.to(bb.device))
+        if not isinstance(raw, torch.Tensor) or not raw.requires_grad:
+            raise InvalidInputError(
+                "the model's output carries no gradient; GradientSearch needs a differentiable "
+                "torch model (is it wrapped in no_grad, or does it leave torch?)"
+            )
+        bb.check_answer(raw.detach(), n)  # shape, finiteness, and whether it returns logits
+        probs = raw.float() if bb.output in ("probs", "multilabel") else raw.float().softmax(dim=1)
+        _bind([state.objective for state in states], probs.shape[1])
+        total = 0.0
+        start = 0
+        for state, z in asks:
+            stop = start + len(z)
+            total = total + state.tell_loss(z, inputs[start:stop], probs[start:stop])
+            start = stop
+        total.backward()
+        for state, _ in asks:
+            if not state.done:
+                state.step()
 
 
 class _GradientState(SearchState):
     method: GradientSearch
 
     def __init__(self, method: GradientSearch, objective: Objective, seed: int, stream: int):
-        super().__init__(method, objective, seed, stream)
-        self.z = self.prior(method.population).to(method.device).requires_grad_(True)
+        super().__init__(method=method, objective=objective, seed=seed, stream=stream)
+        self.z = self.prior(method.settings.population).to(method.device).requires_grad_(True)
         if method.optimizer == "adam":
             self.opt = torch.optim.Adam([self.z], lr=method.lr)
         else:
@@ -157,7 +139,7 @@ class _GradientState(SearchState):
         return self.z
 
     def select(self, latents: Latents, inputs: Any, probs: torch.Tensor, loss: torch.Tensor) -> None:
-        self.merge(latents, inputs, probs, loss, keep_elite=False)  # members move: no archive
+        self.merge(latents=latents, inputs=inputs, probs=probs, loss=loss, keep_elite=False)  # members move: no archive
 
     def tell_loss(self, latents: Latents, inputs: Any, probs: torch.Tensor) -> torch.Tensor:
         """Book-keep like :meth:`tell`; return the summed fitness to back-propagate."""

@@ -26,12 +26,13 @@ import numpy as np
 import torch
 
 from ..blackbox import BlackBox
+from ..constraints import check_all
 from ..errors import InvalidInputError
-from .engine import positive_int
 from .gradient import GradientSearch
 from .result import ExemplarResult, best_runs, summarise_by_class
 from .run_folder import prepare, search_records, write_exemplar_run
 from .search import ExemplarSearch
+from .settings import RUNS
 from .tabular import markdown_table
 
 METHODS = ("es", "gd")
@@ -217,8 +218,7 @@ def image_exemplars(
     if method not in METHODS:
         raise InvalidInputError(f"method must be one of {METHODS}, not {method!r}")
     named = _class_map(classes)
-    runs = positive_int("runs", runs)
-    per_class = positive_int("per_class", per_class)
+    runs, per_class = check_all(RUNS, runs=runs, per_class=per_class).values()
     if per_class > runs:
         raise InvalidInputError(f"per_class ({per_class}) cannot exceed runs ({runs})")
     latent_dim = latent_dim if latent_dim is not None else getattr(generator, "latent_dim", None)
@@ -235,4 +235,4 @@ def image_exemplars(
     results = search.run_many(targets)
     by_class = {name: results[k * runs : (k + 1) * runs] for k, name in enumerate(named.values())}
     shown = {name: [run for run, _ in best_runs(group, per_class, unique=False)] for name, group in by_class.items()}
-    return ImageExemplars(by_class, shown, search.method, title)
+    return ImageExemplars(results=by_class, shown=shown, method=search.method, title=title)

@@ -64,8 +64,12 @@ class ExemplarResult:
         elite_losses: their fitness, ascending.
         seed: the seed of the call; with ``stream`` it reproduces this search exactly.
         stream: the index of this search's random stream (its position in ``run_many``).
-        stop_reason: ``"converged"``, ``"max_queries"``, ``"max_generations"`` or the optimiser's own.
+        stop_reason: ``"converged"``, ``"max_queries"``, ``"max_generations"``, ``"budget"``,
+            ``"failed"`` or the optimiser's own.
         params: every setting of the search.
+        error: why the search failed (its generator or the model broke on its latents), else
+            empty; a search that failed before its first generation has no latent (NaN) and no
+            exemplar.
     """
 
     method: str
@@ -88,6 +92,12 @@ class ExemplarResult:
     stream: int = 0
     stop_reason: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """Whether the search ended because its generator or the model broke."""
+        return bool(self.error)
 
     def history_frame(self):
         """The history as a pandas DataFrame (needs the ``exemplars`` extra)."""

@@ -30,17 +30,16 @@ from typing import Any
 
 import torch
 
-from .engine import (
-    Latents,
-    LatentSearch,
-    SearchState,
-    keep_elites,
-    positive_float,
-    positive_int,
-    record_all,
-    unit_interval,
-)
+from ..constraints import Integer, Real, check_all
+from .engine import Latents, LatentSearch, SearchState, keep_elites, record_all
 from .objective import Objective
+from .settings import SearchSettings
+
+SETTINGS = {
+    "children": Integer(low=1),
+    "step": Real(low=0, low_open=True),
+    "momentum": Real(0, 1, high_open=True, hint="0: the plain evolution strategy"),
+}
 
 
 class ExemplarSearch(LatentSearch):
@@ -51,20 +50,13 @@ class ExemplarSearch(LatentSearch):
         generator: a callable from latents ``(B, latent_dim)`` to model inputs (a torch module
             runs under ``no_grad``).
         latent_dim: ``l``, the generator's latent size.
-        population: ``t``, the size of the initial population (paper: 50).
-        elite: ``k``, the members kept each generation (paper: 10).
         children: ``m``, the children of each elite member per generation (paper: 2).
         step: ``s``, the standard deviation of the Gaussian mutation (paper: 0.5).
         momentum: ``α`` in ``[0, 1)``, the weight of a member's last move (paper: 0.3; 0: plain ES).
-        init_range: ``u``; the initial population is ``U(−u, u)^l`` (paper: 5).
-        confidence: stop when every elite member gives the target class at least this probability.
-        max_loss: stop when every elite member has fitness at most this instead (needed for a
-            probability-vector target).
-        max_queries: per-search query limit; the generation that would pass it is not sent.
-        max_generations: per-search limit on generations after the initial population.
-        seed: seed of each call (None: drawn from the OS, recorded in the result).
-        batch_size: the most inputs per model call and per generator call.
-        device: where latents go before the generator (default: the generator's device).
+        settings: the settings every search shares (:class:`~evoxplain.exemplars.SearchSettings`),
+            or any of them as keywords: ``population`` ``t`` (paper: 50), ``elite`` ``k`` (paper:
+            10), ``init_range`` ``u`` (paper: 5), ``confidence`` (0.95) or ``max_loss``,
+            ``max_queries``, ``max_generations``, ``seed``, ``batch_size``, ``device``.
 
     Example:
         >>> search = ExemplarSearch(model, generator, latent_dim=8, momentum=0.3, seed=0)
@@ -80,39 +72,16 @@ class ExemplarSearch(LatentSearch):
         model: Any,
         generator: Callable[[torch.Tensor], Any],
         latent_dim: int,
-        population: int = 50,
-        elite: int = 10,
+        *,
         children: int = 2,
         step: float = 0.5,
         momentum: float = 0.3,
-        init_range: float = 5.0,
-        confidence: float = 0.95,
-        max_loss: float | None = None,
-        max_queries: int | None = None,
-        seed: int | None = None,
-        batch_size: int | None = None,
-        device: str | torch.device | None = None,
-        *,
-        max_generations: int = 1000,
+        settings: SearchSettings | None = None,
+        **shared: Any,
     ):
-        super().__init__(
-            model,
-            generator,
-            latent_dim,
-            population=population,
-            elite=elite,
-            init_range=init_range,
-            confidence=confidence,
-            max_loss=max_loss,
-            max_queries=max_queries,
-            max_generations=max_generations,
-            seed=seed,
-            batch_size=batch_size,
-            device=device,
-        )
-        self.children = positive_int("children", children)
-        self.step = positive_float("step", step)
-        self.momentum = unit_interval("momentum", momentum, low_open=False, high_open=True)
+        own = check_all(SETTINGS, children=children, step=step, momentum=momentum)
+        super().__init__(model, generator, latent_dim, settings=settings, **shared)
+        self.children, self.step, self.momentum = own["children"], own["step"], own["momentum"]
         if self.momentum == 0:
             self.method = "ES"
 
@@ -120,7 +89,7 @@ class ExemplarSearch(LatentSearch):
         return {**super().params(), "children": self.children, "step": self.step, "momentum": self.momentum}
 
     def _new_state(self, objective: Objective, seed: int, stream: int) -> SearchState:
-        return _MomentumState(self, objective, seed, stream)
+        return _MomentumState(method=self, objective=objective, seed=seed, stream=stream)
 
 
 class _MomentumState(SearchState):
@@ -130,18 +99,18 @@ class _MomentumState(SearchState):
 
     def next_size(self) -> int:
         m = self.method
-        return m.population if self.elite is None else len(self.elite) * m.children
+        return m.settings.population if self.elite is None else len(self.elite) * m.children
 
     def propose(self) -> Latents:
         m = self.method
         if self.elite is None:  # the initial population, with zero momentum
-            z = self.prior(m.population)
+            z = self.prior(m.settings.population)
             self._pending = torch.zeros_like(z)
             return z
         return _mutate([self])[0]
 
     def select(self, latents: Latents, inputs: Any, probs: torch.Tensor, loss: torch.Tensor) -> None:
-        self.merge(latents, inputs, probs, loss, extra=self._pending)
+        self.merge(latents=latents, inputs=inputs, probs=probs, loss=loss, extra=self._pending)
 
     # Lockstep searches (two or more) ask for batches of one size, the initial populations, then
     # k·m children each: their fitness, selection and stopping rule, and past the first
@@ -175,7 +144,11 @@ class _MomentumState(SearchState):
             names = ("elite_loss", "elite", "elite_probs", "elite_extra")
             elites = [torch.stack([getattr(s, name) for s in states]) for name in names]
             candidates = [torch.cat([e, c], dim=1) for e, c in zip(elites, candidates)]
-        record_all(states, *keep_elites(states, old, inputs, *candidates))
+        loss, latents, probs, extra = candidates
+        kept_loss, kept_probs = keep_elites(
+            states, old=old, inputs=inputs, loss=loss, latents=latents, probs=probs, extra=extra
+        )
+        record_all(states, kept_loss, kept_probs)
 
 
 def _mutate(states: Sequence[_MomentumState]) -> list[Latents]:

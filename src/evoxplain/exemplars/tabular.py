@@ -28,10 +28,12 @@ from typing import Any
 
 import torch
 
+from ..constraints import check_all
 from ..errors import InvalidInputError, require
 from .result import ExemplarResult, best_runs, summarise_by_class
 from .run_folder import prepare, search_records, write_exemplar_run
 from .search import ExemplarSearch
+from .settings import RUNS
 
 
 @dataclass
@@ -163,9 +165,7 @@ def tabular_exemplars(
     named = dict(enumerate(classes)) if not isinstance(classes, Mapping) else dict(classes)
     if not named:
         raise InvalidInputError("classes must name at least one class")
-    for number, limit in (("runs", runs), ("per_class", per_class)):
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidInputError(f"{number} must be a positive integer, not {limit!r}")
+    runs, per_class = check_all(RUNS, runs=runs, per_class=per_class).values()
     search = ExemplarSearch(
         model,
         generator,
@@ -190,7 +190,7 @@ def tabular_exemplars(
         }
     )
     frame = pd.concat([meta, rows], axis=1)
-    return TabularExemplars(frame, by_class, [str(c) for c in rows.columns], search.method)
+    return TabularExemplars(frame=frame, results=by_class, columns=[str(c) for c in rows.columns], method=search.method)
 
 
 def _as_frame(generator: Any, rows: torch.Tensor):

@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from ..blackbox import BlackBox
+from ..constraints import check_all
 from ..errors import InvalidInputError, require
 from .result import ExemplarResult, best_runs
 from .run_folder import prepare, search_records, write_exemplar_run
 from .search import ExemplarSearch
+from .settings import RUNS
 from .tabular import TabularExemplars, markdown_table, shown_runs
 
 
@@ -166,9 +168,7 @@ def text_exemplars(
     named = dict(classes) if isinstance(classes, Mapping) else dict(enumerate(classes))
     if not named:
         raise InvalidInputError("classes must name at least one class")
-    for number, limit in (("runs", runs), ("per_class", per_class)):
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidInputError(f"{number} must be a positive integer, not {limit!r}")
+    runs, per_class = check_all(RUNS, runs=runs, per_class=per_class).values()
     search = ExemplarSearch(
         blackbox, decode, latent_dim, momentum=momentum, max_queries=max_queries, confidence=confidence,
         init_range=init_range, seed=seed, **options,
@@ -183,7 +183,7 @@ def text_exemplars(
     ]  # fmt: skip
     columns = ["class", "run", "sentence", "probability", "queries", "converged"]
     frame = require("pandas", "exemplars", "exemplar tables").DataFrame(rows, columns=columns)
-    return TextExemplars(frame, by_class, search.method, blackbox)
+    return TextExemplars(frame=frame, results=by_class, method=search.method, blackbox=blackbox)
 
 
 def _as_text_blackbox(classifier: Any) -> BlackBox:

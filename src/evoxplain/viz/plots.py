@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..constraints import Integer, Optional, check_all
 from ..errors import InvalidInputError
 
 
@@ -246,10 +247,8 @@ def image_grid(
     cells = _grid_cells(images)
     if not cells or all(cell is None for cell in cells):
         raise InvalidInputError("image_grid needs at least one image")
-    for name, number in (("scale", scale), ("pad", pad), ("cols", cols)):
-        minimum = 0 if name == "pad" else 1
-        if number is not None and (isinstance(number, bool) or not isinstance(number, int) or number < minimum):
-            raise InvalidInputError(f"{name} must be an integer ≥ {minimum}, not {number!r}")
+    sizes = {"scale": Optional(Integer(low=1)), "pad": Optional(Integer(low=0)), "cols": Optional(Integer(low=1))}
+    scale, pad, cols = check_all(sizes, scale=scale, pad=pad, cols=cols).values()
     cols = cols or int(np.ceil(np.sqrt(len(cells))))
     rows = int(np.ceil(len(cells) / cols))
     if labels is not None and len(labels) != len(cells):

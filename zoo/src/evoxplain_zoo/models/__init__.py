@@ -70,7 +70,13 @@ MODELS = [
         classes=FASHION_MNIST_CLASSES,
         spec=DIGIT_SPEC,
     ),
-    BuiltinModel("lenet-mnist", "LeNet, MNIST digits (10 classes)", _lenet("mnist"), MNIST_CLASSES, DIGIT_SPEC),
+    BuiltinModel(
+        name="lenet-mnist",
+        description="LeNet, MNIST digits (10 classes)",
+        load=_lenet("mnist"),
+        classes=MNIST_CLASSES,
+        spec=DIGIT_SPEC,
+    ),
 ]
 
 

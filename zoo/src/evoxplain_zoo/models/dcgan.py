@@ -42,6 +42,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from evoxplain.constraints import COUNT
 from evoxplain.errors import InvalidInputError
 
 from .fer import DATASETS, IMAGE_SIZES, _check_dataset, _flip, scenario_data
@@ -55,12 +56,6 @@ def _check_size(image_size: int) -> int:
     if image_size not in _BASE:
         raise InvalidInputError(f"image_size must be 48 (FER2013) or 28 (Fashion-MNIST), not {image_size!r}")
     return image_size
-
-
-def _check_positive(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
-    return value
 
 
 def dcgan_init(module: nn.Module, seed: int) -> None:
@@ -104,9 +99,9 @@ class DCGANGenerator(nn.Module):
 
     def __init__(self, latent_dim: int = 32, image_size: int = 48, width: int = 32, seed: int = 0):
         super().__init__()
-        self.latent_dim = _check_positive("latent_dim", latent_dim)
+        self.latent_dim = COUNT.check("latent_dim", latent_dim)
         self.image_size = _check_size(image_size)
-        _check_positive("width", width)
+        COUNT.check("width", width)
         ups = 3 if image_size == 48 else 2
         widths = [width * 2 ** (ups - 1 - i) for i in range(ups)]  # e.g. 128, 64, 32
         m = "meta"
@@ -152,7 +147,7 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, image_size: int = 48, width: int = 32, seed: int = 0):
         super().__init__()
         self.image_size = _check_size(image_size)
-        _check_positive("width", width)
+        COUNT.check("width", width)
         downs = 3 if image_size == 48 else 2
         m = "meta"
         layers: list[nn.Module] = [nn.Conv2d(1, width, 4, 2, 1, device=m), nn.LeakyReLU(0.2)]
@@ -245,8 +240,8 @@ def train_dcgan(
     """
     dataset = _check_dataset(dataset)
     epochs = DEFAULT_EPOCHS[dataset] if epochs is None else epochs
-    _check_positive("epochs", epochs)
-    _check_positive("batch_size", batch_size)
+    COUNT.check("epochs", epochs)
+    COUNT.check("batch_size", batch_size)
     flip = dataset == "fer" if flip is None else flip
     begin = time.perf_counter()
     images, _, _, _ = scenario_data(dataset, root, exclude_class=exclude_class, train_subset=train_subset)
@@ -266,21 +261,8 @@ def train_dcgan(
         for start in range(0, len(images), batch_size):
             real = images[order[start : start + batch_size]]
             real = _flip(real, rng) if flip else real
-            n = len(real)
-            fake = gen(torch.randn(n, latent_dim, generator=rng))
-            d_real, d_fake = disc(real), disc(fake.detach())
-            d_loss = F.binary_cross_entropy_with_logits(
-                d_real, torch.ones_like(d_real)
-            ) + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            d_gen = disc(gen(torch.randn(n, latent_dim, generator=rng)))
-            g_loss = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
-            opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            opt_g.step()
-            d_total, g_total, steps = d_total + float(d_loss.detach()), g_total + float(g_loss.detach()), steps + 1
+            d_loss, g_loss = _gan_step(gen=gen, disc=disc, optimizers=(opt_g, opt_d), real=real, rng=rng)
+            d_total, g_total, steps = d_total + d_loss, g_total + g_loss, steps + 1
         history.d_loss.append(d_total / steps)
         history.g_loss.append(g_total / steps)
         if verbose:
@@ -292,6 +274,28 @@ def train_dcgan(
     recalibrate_batchnorm(gen, rng, batches=bn_batches)
     history.seconds = time.perf_counter() - begin
     return gen, history
+
+
+def _gan_step(gen: DCGANGenerator, disc: DCGANDiscriminator, optimizers: tuple, real: torch.Tensor,
+              rng: torch.Generator) -> tuple[float, float]:  # fmt: skip
+    """One step: the discriminator on ``real`` (label 1) and as many generated images (label 0),
+    then the generator on fresh latents with the non-saturating loss; the two losses."""
+    opt_g, opt_d = optimizers
+    n = len(real)
+    fake = gen(torch.randn(n, gen.latent_dim, generator=rng))
+    d_real, d_fake = disc(real), disc(fake.detach())
+    d_loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) + F.binary_cross_entropy_with_logits(
+        d_fake, torch.zeros_like(d_fake)
+    )
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    d_gen = disc(gen(torch.randn(n, gen.latent_dim, generator=rng)))
+    g_loss = F.binary_cross_entropy_with_logits(d_gen, torch.ones_like(d_gen))
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    return float(d_loss.detach()), float(g_loss.detach())
 
 
 def load_dcgan(
@@ -331,10 +335,10 @@ def main(argv: list[str] | None = None) -> GANHistory:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     gen, history = train_dcgan(
-        args.dataset,
-        args.epochs,
-        args.seed,
-        args.root,
+        dataset=args.dataset,
+        epochs=args.epochs,
+        seed=args.seed,
+        root=args.root,
         latent_dim=args.latent_dim,
         train_subset=args.train_subset,
         exclude_class=args.exclude_class,

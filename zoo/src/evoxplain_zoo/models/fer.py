@@ -56,6 +56,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from evoxplain.constraints import COUNT, Integer
 from evoxplain.errors import InvalidInputError
 
 from .training import accuracy, fit_classifier, fit_vae
@@ -211,8 +212,7 @@ class FERVAE(nn.Module):
         image_size: int = 48,
     ):
         super().__init__()
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
-            raise InvalidInputError(f"latent_dim must be a positive integer, not {latent_dim!r}")
+        COUNT.check("latent_dim", latent_dim)
         if image_size not in _BOTTLENECK:
             raise InvalidInputError(f"image_size must be 48 (FER2013) or 28 (Fashion-MNIST), not {image_size!r}")
         c1, c2, c3 = channels
@@ -284,11 +284,6 @@ def vae_losses(
 # -- data and the paper's scenarios ----------------------------------------------------------------
 
 
-def _check_positive(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
-
-
 def _check_dataset(dataset: str) -> str:
     if dataset not in DATASETS:
         raise InvalidInputError(f"dataset must be one of {', '.join(DATASETS)}, not {dataset!r}")
@@ -337,7 +332,7 @@ def _data(
 
         x, y = load_fashion_mnist(split, root=root)
     if subset is not None:
-        _check_positive("subset", subset)
+        COUNT.check("subset", subset)
         x, y = x[:subset], y[:subset]
     return x, y
 
@@ -400,8 +395,8 @@ def scenario_data(
         >>> bool((y == 5).any())
         False
     """
-    x, y = _data("train", root, train_subset, dataset)
-    x_test, y_test = _data("test", root, test_subset, dataset)
+    x, y = _data(split="train", root=root, subset=train_subset, dataset=dataset)
+    x_test, y_test = _data(split="test", root=root, subset=test_subset, dataset=dataset)
     if exclude_class is not None:
         exclude_class = class_index(exclude_class, dataset_classes(dataset))
     if half is not None or exclude_class is not None:
@@ -447,8 +442,7 @@ def augmentation(flip: bool, max_shift: int):
         >>> augment(torch.rand(8, 1, 48, 48), torch.Generator().manual_seed(0)).shape
         torch.Size([8, 1, 48, 48])
     """
-    if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
-        raise InvalidInputError(f"max_shift must be a non-negative integer, not {max_shift!r}")
+    Integer(low=0).check("max_shift", max_shift)
     if not flip and max_shift == 0:
         return None
 
@@ -491,8 +485,8 @@ def train_fer_classifier(
         >>> 0.0 <= acc <= 1.0          # the shipped weights: 24 epochs on every training face
         True
     """
-    _check_positive("epochs", epochs)
-    _check_positive("batch_size", batch_size)
+    COUNT.check("epochs", epochs)
+    COUNT.check("batch_size", batch_size)
     augment = augmentation(True, max_shift)
     x_train, y_train, x_test, y_test = scenario_data(
         "fer", root, half=half, split_seed=split_seed, train_subset=train_subset, test_subset=test_subset
@@ -511,7 +505,7 @@ def train_fer_classifier(
             )
 
     fit_classifier(
-        model, x_train, y_train, optimizer,
+        model=model, x=x_train, y=y_train, optimizer=optimizer,
         epochs=epochs, batch_size=batch_size, generator=generator, augment=augment, report=report,
     )  # fmt: skip
     _set_dropout_generator(model, None)
@@ -528,7 +522,7 @@ def vae_test_loss(vae: FERVAE, images: torch.Tensor, batch_size: int = 500) -> t
     for s in range(0, len(images), batch_size):
         x = images[s : s + batch_size]
         mu, logvar = vae.encode(x)
-        r, k = vae_losses(x, vae.decode_logits(mu), mu, logvar)
+        r, k = vae_losses(x=x, logits=vae.decode_logits(mu), mu=mu, logvar=logvar)
         recon, kl = recon + float(r) * len(x), kl + float(k) * len(x)
     vae.train(was_training)
     return recon / len(images), kl / len(images)
@@ -568,8 +562,8 @@ def train_vae(
         torch.Size([2, 1, 28, 28])
     """
     epochs = DEFAULT_VAE_EPOCHS[_check_dataset(dataset)] if epochs is None else epochs
-    _check_positive("epochs", epochs)
-    _check_positive("batch_size", batch_size)
+    COUNT.check("epochs", epochs)
+    COUNT.check("batch_size", batch_size)
     flip = dataset == "fer" if flip is None else flip
     x_train, _, x_test, _ = scenario_data(
         dataset, root, half=half, exclude_class=exclude_class, split_seed=split_seed,
@@ -584,9 +578,9 @@ def train_vae(
             print(f"epoch {epoch + 1}/{epochs}: test recon BCE {r:.2f}, KL {k:.2f} (per image)", flush=True)
 
     fit_vae(
-        vae, x_train, lambda batch, g: vae_losses(batch, *vae(batch, g)), torch.optim.Adam(vae.parameters(), lr=lr),
-        epochs=epochs, batch_size=batch_size, generator=generator, cycles=cycles,
-        augment=_flip if flip else None, report=report,
+        model=vae, x=x_train, losses=lambda batch, g: vae_losses(batch, *vae(batch, g)),
+        optimizer=torch.optim.Adam(vae.parameters(), lr=lr), epochs=epochs, batch_size=batch_size,
+        generator=generator, cycles=cycles, augment=_flip if flip else None, report=report,
     )  # fmt: skip
     vae.eval()
     return (vae, *vae_test_loss(vae, x_test))
@@ -605,7 +599,7 @@ def train_fer_vae(
         >>> vae.latent_dim
         16
     """
-    return train_vae("fer", epochs, seed, root, **options)
+    return train_vae(dataset="fer", epochs=epochs, seed=seed, root=root, **options)
 
 
 # -- shipped weights -------------------------------------------------------------------------------
@@ -671,8 +665,8 @@ def load_fer_vae(path: str | Path | None = None, latent_dim: int = 16, image_siz
     return _load(vae, path, f"--model vae --dataset {dataset}")
 
 
-def main(argv: list[str] | None = None) -> float:
-    """Command line: train a FER classifier or an image VAE, print its test score, save its state dict."""
+def _parser() -> argparse.ArgumentParser:
+    """The command line's options."""
     parser = argparse.ArgumentParser(prog="python -m evoxplain_zoo.models.fer", description=main.__doc__)
     parser.add_argument("--model", choices=["classifier", "vae"], required=True)
     parser.add_argument("--out", type=Path, required=True, help="where to save the state dict (.safetensors)")
@@ -709,6 +703,12 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--root", default=None, help="data folder (default: $EVOXPLAIN_DATA)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--train-subset", type=int, default=None, help="first N training images only")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> float:
+    """Command line: train a FER classifier or an image VAE, print its test score, save its state dict."""
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.model == "classifier" and (args.dataset != "fer" or args.exclude_class is not None):
         parser.error("--dataset and --exclude-class apply to --model vae only")

@@ -165,7 +165,14 @@ def train_lenet(
             print(f"epoch {epoch + 1}/{epochs}: train loss {loss:.4f}, test accuracy {acc:.4f}", flush=True)
 
     fit_classifier(
-        model, x_train, y_train, optimizer, epochs=epochs, batch_size=batch_size, generator=generator, report=report
+        model=model,
+        x=x_train,
+        y=y_train,
+        optimizer=optimizer,
+        epochs=epochs,
+        batch_size=batch_size,
+        generator=generator,
+        report=report,
     )
     return model, accuracy(model, x_test, y_test)
 
@@ -201,7 +208,12 @@ def main(argv: list[str] | None = None) -> float:
     args = parser.parse_args(argv)
     begin = time.perf_counter()
     model, acc = train_lenet(
-        args.dataset, args.epochs, args.seed, args.root, train_subset=args.train_subset, verbose=True
+        dataset=args.dataset,
+        epochs=args.epochs,
+        seed=args.seed,
+        root=args.root,
+        train_subset=args.train_subset,
+        verbose=True,
     )
     save_weights(args.out, model.state_dict())
     print(

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from evoxplain.constraints import COUNT, Integer
 from evoxplain.errors import InvalidInputError
 
 from .weights import load_weights, save_weights
@@ -428,10 +429,8 @@ def train_tabular_vae(
         >>> vae.history[-1]     # the last epoch's mean losses
         {'epoch': 2, 'loss': ..., 'l2': ..., 'ce': ..., 'kl': ...}
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise InvalidInputError(f"epochs must be a positive integer, not {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 2:
-        raise InvalidInputError(f"batch_size must be an integer >= 2 (batch norm), not {batch_size!r}")
+    COUNT.check("epochs", epochs)
+    Integer(low=2, hint="batch norm").check("batch_size", batch_size)
     if not (0 <= kl_warmup <= 1) or kl_weight < 0 or not lr > 0:
         raise InvalidInputError("need kl_warmup in [0, 1], kl_weight >= 0 and lr > 0")
     if encoding is None:

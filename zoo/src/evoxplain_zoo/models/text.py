@@ -47,6 +47,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from evoxplain.constraints import COUNT, Integer
 from evoxplain.errors import InvalidInputError
 
 from ..data.imdb import load_imdb, tokenize
@@ -87,9 +88,8 @@ class Vocabulary:
     def build(cls, texts: Iterable[Sequence[str]], *, min_count: int = 2, max_size: int = 8000) -> Vocabulary:
         """The at most ``max_size`` (specials included) most frequent tokens seen at least
         ``min_count`` times in ``texts`` (lists of tokens); ties broken alphabetically."""
-        _check_positive("min_count", min_count)
-        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 5:
-            raise InvalidInputError(f"max_size must be an integer >= 5, not {max_size!r}")
+        COUNT.check("min_count", min_count)
+        Integer(low=5).check("max_size", max_size)
         counts = Counter(t for text in texts for t in text)
         for special in SPECIALS:
             counts.pop(special, None)
@@ -219,7 +219,7 @@ class SentimentClassifier(nn.Module):
     ):
         super().__init__()
         for name, value in (("embed_dim", embed_dim), ("hidden", hidden), ("max_tokens", max_tokens)):
-            _check_positive(name, value)
+            COUNT.check(name, value)
         self.vocabulary = vocabulary
         self.config = {"embed_dim": embed_dim, "hidden": hidden, "dropout": dropout, "max_tokens": max_tokens}
         self.max_tokens = max_tokens
@@ -282,7 +282,7 @@ class StringClassifier:
     def __init__(self, network: SentimentClassifier, batch_size: int = 256):
         if not isinstance(network, SentimentClassifier):
             raise InvalidInputError(f"StringClassifier wraps a SentimentClassifier, not {type(network).__name__}")
-        _check_positive("batch_size", batch_size)
+        COUNT.check("batch_size", batch_size)
         self.network, self.batch_size = network.eval(), batch_size
 
     @torch.no_grad()
@@ -326,18 +326,20 @@ def train_sentiment_classifier(
         >>> 0.0 <= acc <= 1.0             # the shipped weights: 6 epochs on every training review
         True
     """
-    _check_positive("epochs", epochs)
-    _check_positive("batch_size", batch_size)
+    COUNT.check("epochs", epochs)
+    COUNT.check("batch_size", batch_size)
     train, test = load_imdb("train", root), load_imdb("test", root)
     if train_subset is not None:
-        _check_positive("train_subset", train_subset)
+        COUNT.check("train_subset", train_subset)
         train = train.iloc[:train_subset]
     if test_subset is not None:
-        _check_positive("test_subset", test_subset)
+        COUNT.check("test_subset", test_subset)
         test = test.iloc[:test_subset]
     tokens = [tokenize(t) for t in train["text"]]
     vocabulary = Vocabulary.build(tokens, min_count=min_count, max_size=vocab_size)
-    model = SentimentClassifier(vocabulary, embed_dim, hidden, dropout, max_tokens, seed=seed)
+    model = SentimentClassifier(
+        vocabulary=vocabulary, embed_dim=embed_dim, hidden=hidden, dropout=dropout, max_tokens=max_tokens, seed=seed
+    )
     x = pad_batch([head_and_tail(vocabulary.encode(t), max_tokens) for t in tokens])
     y = torch.tensor(train["label"].to_numpy())
     x_test, y_test = model.encode(list(test["text"])), torch.tensor(test["label"].to_numpy())
@@ -350,7 +352,16 @@ def train_sentiment_classifier(
             acc = accuracy(model, x_test, y_test, batch_size=250)
             print(f"epoch {epoch + 1}/{epochs}: train loss {loss:.4f}, test accuracy {acc:.4f}", flush=True)
 
-    fit_classifier(model, x, y, optimizer, epochs=epochs, batch_size=batch_size, generator=generator, report=report)
+    fit_classifier(
+        model=model,
+        x=x,
+        y=y,
+        optimizer=optimizer,
+        epochs=epochs,
+        batch_size=batch_size,
+        generator=generator,
+        report=report,
+    )
     _set_dropout_generator(model, None)
     model.eval()
     return model, accuracy(model, x_test, y_test, batch_size=250)
@@ -401,11 +412,6 @@ def load_sentence_vae(path: str | Path | None = None):
     model = SentenceVAE(Vocabulary(blob["vocabulary"]), **blob["config"])
     model.load_state_dict(blob["state_dict"])
     return model.eval()
-
-
-def _check_positive(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
 
 
 # -- command line ----------------------------------------------------------------------------------

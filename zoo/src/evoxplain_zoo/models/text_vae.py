@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from evoxplain.constraints import COUNT
 from evoxplain.errors import InvalidInputError
 
 from ..data.imdb import detokenize, load_imdb, split_sentences, tokenize
@@ -38,7 +39,6 @@ from .text import (
     UNK,
     VAE_REVIEWS,
     Vocabulary,
-    _check_positive,
     _save,
     init_recurrent,
     pad_batch,
@@ -77,7 +77,7 @@ class SentenceVAE(nn.Module):
         super().__init__()
         for name, value in (("embed_dim", embed_dim), ("hidden", hidden), ("latent_dim", latent_dim),
                             ("max_len", max_len)):  # fmt: skip
-            _check_positive(name, value)
+            COUNT.check(name, value)
         if not 0 <= word_dropout < 1:
             raise InvalidInputError(f"word_dropout must be in [0, 1), not {word_dropout!r}")
         self.vocabulary = vocabulary
@@ -256,19 +256,26 @@ def train_sentence_vae(
         >>> vae.latent_dim
         32
     """
-    _check_positive("epochs", epochs)
-    _check_positive("batch_size", batch_size)
+    COUNT.check("epochs", epochs)
+    COUNT.check("batch_size", batch_size)
     reviews = load_imdb("test", root)["text"].iloc[VAE_REVIEWS.start : VAE_REVIEWS.stop]
     sentences = review_sentences(list(reviews))
     train = [s for i, s in enumerate(sentences) if i % 20 != 19]
     valid = [s for i, s in enumerate(sentences) if i % 20 == 19]
     if train_subset is not None:
-        _check_positive("train_subset", train_subset)
+        COUNT.check("train_subset", train_subset)
         train = train[:train_subset]
     vocabulary = Vocabulary.build(train, min_count=min_count, max_size=vocab_size)
     x = pad_batch([vocabulary.encode(s) for s in train])
     x_valid = pad_batch([vocabulary.encode(s) for s in valid])
-    vae = SentenceVAE(vocabulary, embed_dim, hidden, latent_dim, word_dropout, seed=seed)
+    vae = SentenceVAE(
+        vocabulary=vocabulary,
+        embed_dim=embed_dim,
+        hidden=hidden,
+        latent_dim=latent_dim,
+        word_dropout=word_dropout,
+        seed=seed,
+    )
     generator = torch.Generator().manual_seed(seed + 2)
 
     def losses(batch: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -280,7 +287,7 @@ def train_sentence_vae(
             print(f"epoch {epoch + 1}/{epochs}: validation NLL {r:.2f}, KL {k:.2f} (per sentence)", flush=True)
 
     fit_vae(
-        vae, x, losses, torch.optim.Adam(vae.parameters(), lr=lr),
+        model=vae, x=x, losses=losses, optimizer=torch.optim.Adam(vae.parameters(), lr=lr),
         epochs=epochs, batch_size=batch_size, generator=generator, cycles=cycles, clip=clip, report=report,
     )  # fmt: skip
     vae.eval()
