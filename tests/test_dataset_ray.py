@@ -3,6 +3,7 @@ the local engine, also when a worker is killed mid-run; exemplar searches with t
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 
@@ -84,7 +85,7 @@ def test_searches_on_ray_actors_match_the_local_ones(cluster, tmp_path):
                 ray=RayOptions(actors=2, cpus_per_actor=0.5))  # fmt: skip
     search_many(make_search, targets, tmp_path / "local", seed=3, chunk=4, progress=False)
     alone = make_search()
-    alone.seed = 3
+    alone.settings = dataclasses.replace(alone.settings, seed=3)
     together = alone.run_many(targets)
     on_ray, here = rows(tmp_path / "ray"), rows(tmp_path / "local")
     for i, result in enumerate(together):

@@ -1,138 +1,171 @@
-"""Several inputs' queries in one model call: explanations side by side in threads, their model
-calls gathered into one.
+"""Several inputs' queries in one model call: their step generators advanced together.
 
-:class:`SharedCalls` stands between explainers running in several threads (one input each) and
-the model: a thread that queries the model waits until every thread explaining at the time is
-waiting too (or ``max_batch`` inputs are queued), then one of them sends all the queued inputs in
-one call and hands each its rows. The explainers are unchanged and each counts its own queries
-(:meth:`~evoxplain.BlackBox.meter` is per thread), so any explainer shares calls this way; only
-the model sees fewer, larger batches. A call that fails is sent again request by request, so the
-input whose queries broke the model fails alone.
+:class:`SharedSteps` explains inputs ``share`` at a time with one explainer's step generators
+(:meth:`~evoxplain.attribution.base.Explainer.explain_steps`): each round, every input in flight
+yields one batch of queries, the batches go to the model in one call (concatenated, at most
+``max_batch`` inputs), and each generator receives exactly its own rows back. The noise and sums
+are those of :meth:`~evoxplain.attribution.base.Explainer.explain` with the same seed; only the
+model's float rounding may differ where its answer depends on what shares its batch. An input
+that finishes makes room for the next one at once. A model call that fails is sent again input by
+input, so the input whose queries broke the model fails alone, and an input whose explanation
+raises fails alone too; a spent budget stops them all.
+
+Methods whose queries Captum makes (``stepwise = False``) cannot share calls: they are
+explained one at a time with ``explain``.
 
 Example:
-    >>> import threading
-    >>> shared = SharedCalls(BlackBox(model), max_batch=1024)
-    >>> bb = shared.blackbox()                      # what the explainers query
-    >>> both = threading.Barrier(2)
-    >>> def explain_one(x):
-    ...     with shared.explaining():
-    ...         both.wait()                         # both explain before either queries
-    ...         bb(x.expand(100, -1, -1, -1))
-    >>> threads = [threading.Thread(target=explain_one, args=(d,)) for d in digits]
-    >>> _ = [t.start() for t in threads] + [t.join() for t in threads]
-    >>> shared.calls, shared.inner.queries          # two inputs' 100 queries, one model call
-    (1, 200)
+    >>> from evoxplain import GEEX
+    >>> bb = BlackBox(model)
+    >>> shared = SharedSteps(GEEX(bb, queries=100), share=2, max_batch=1024)
+    >>> jobs = [(0, digits[0], None, 7), (1, digits[1], None, 8)]    # (key, input, target, seed)
+    >>> done = dict(shared.explain(jobs))
+    >>> shared.calls, bb.queries, done[0].queries                   # two inputs' queries, shared calls
+    (2, 204, 102)
+    >>> torch.equal(done[0].values, GEEX(model, queries=100, seed=7).explain(digits[0]).values)
+    True
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Hashable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from ..attribution.base import Explainer, Steps, input_seed
 from ..blackbox import BlackBox
+from ..errors import EvoxplainError, QueryBudgetExceeded
+from ..explanation import Explanation
+
+Job = tuple[Hashable, Any, int | None, int]
+"""One input to explain: ``(key, x, target, seed)``; ``seed`` is what ``explain`` would be seeded with."""
+
+FAILURES = (EvoxplainError, OSError, ValueError, RuntimeError)
+"""What fails one input only (a spent budget excepted): the run goes on without it."""
 
 
-class _Request:
-    def __init__(self, batch: Any):
-        self.batch = batch
-        self.done = threading.Event()
-        self.result: torch.Tensor | None = None
-        self.error: BaseException | None = None
+@dataclass
+class _InFlight:
+    key: Hashable
+    seed: int
+    cost: int
+    steps: Steps
+    batch: Any = None
+    queries: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    peak: float = 0.0
 
 
-class SharedCalls:
-    """Gathers the model calls of the threads explaining now into one call of ``inner``.
+class SharedSteps:
+    """Explains inputs ``share`` at a time, their queries sharing each model call.
 
     Args:
-        inner: the model, counted (every input it sees is counted there once).
-        max_batch: send the queued inputs once this many are waiting, even if a thread is busy.
+        explainer: a stepwise explainer; its ``batch_size`` is the most queries one input asks
+            for in a step (``max_batch // share`` fills a call with ``share`` inputs).
+        share: inputs in flight at once.
+        max_batch: the most inputs of one model call.
     """
 
-    def __init__(self, inner: BlackBox, max_batch: int):
-        self.inner = inner
+    def __init__(self, explainer: Explainer, *, share: int, max_batch: int):
+        self.explainer = explainer
+        self.blackbox: BlackBox = explainer.blackbox
+        self.share = max(1, int(share))
         self.max_batch = int(max_batch)
         self.calls = 0
-        self._lock = threading.Lock()
-        self._active = 0
-        self._queue: list[_Request] = []
 
-    def blackbox(self, batch_size: int | None = None) -> BlackBox:
-        """A :class:`~evoxplain.BlackBox` for the explainers: it counts their queries (against what is
-        left of the model's budget, so a query past it is refused in the thread that asks) and
-        sends them here."""
-        inner = self.inner
-        return BlackBox(
-            self, output=inner._declared_output, batch_size=batch_size or inner.batch_size, budget=inner.remaining,
-            num_classes=inner.num_classes, precision=inner.precision, device=inner.device,
-        )  # fmt: skip
+    def explain(self, jobs: Iterable[Job]) -> Iterator[tuple[Hashable, Explanation | BaseException]]:
+        """``(key, explanation)`` for each job as it finishes, or ``(key, error)`` for one that failed.
 
-    def join(self, count: int = 1) -> None:
-        """``count`` more threads query through here: calls wait for them too (join them all before
-        any starts, so the first calls are shared as well)."""
-        with self._lock:
-            self._active += count
-
-    def leave(self) -> None:
-        """The calling thread sends no more queries (the others stop waiting for it)."""
-        with self._lock:
-            self._active -= 1
-            ready = self._take_if_ready()
-        self._send(ready)
-
-    @contextlib.contextmanager
-    def explaining(self) -> Iterator[None]:
-        """The calling thread queries through here inside the block (:meth:`join`, then :meth:`leave`)."""
-        self.join()
-        try:
-            yield
-        finally:
-            self.leave()
-
-    def __call__(self, batch: Any) -> torch.Tensor:
-        request = _Request(batch)
-        with self._lock:
-            self._queue.append(request)
-            ready = self._take_if_ready()
-        self._send(ready)
-        request.done.wait()
-        if request.error is not None:
-            raise request.error
-        return request.result
-
-    def _take_if_ready(self) -> list[_Request]:
-        """The queued requests, taken, if every active thread waits or the batch is full (lock held)."""
-        queued = sum(len(r.batch) for r in self._queue)
-        if self._queue and (len(self._queue) >= self._active or queued >= self.max_batch):
-            taken, self._queue = self._queue, []
-            self.calls += 1
-            return taken
-        return []
-
-    def _send(self, requests: list[_Request]) -> None:
-        """One model call for ``requests``; on failure, one call each, so only the broken one fails."""
-        if not requests:
-            return
-        try:
-            answers = self.inner(_concat([r.batch for r in requests]), batch_size=self.max_batch)
-        except Exception as err:
-            if len(requests) == 1:
-                requests[0].error = err
-                requests[0].done.set()
+        A spent budget (checked before each input starts, for it and the rest of those in flight)
+        or an interrupt is raised; the explanations already yielded are the caller's."""
+        pending, flying = iter(jobs), []
+        while True:
+            while len(flying) < self.share and (job := next(pending, None)) is not None:
+                started = self._start(job, flying)
+                if isinstance(started, _InFlight):
+                    flying.append(started)
+                else:
+                    yield started
+            if not flying:
                 return
-            for request in requests:
-                with self._lock:
-                    self.calls += 1
-                self._send([request])
+            for one, answer in self._round(list(flying)):  # a copy: finished ones leave flying
+                finished = self._advance(one, answer)
+                if finished is not None:
+                    flying.remove(one)
+                    yield one.key, finished
+
+    def _start(self, job: Job, flying: list[_InFlight]) -> _InFlight | tuple[Hashable, Any]:
+        """The job in flight with its first batch, or ``(key, result)`` if it ended at once."""
+        key, x, target, seed = job
+        explainer = self.explainer
+        try:
+            cost = explainer.cost(x)
+            if self.blackbox.journal is None:  # with a journal, answers known before cost nothing
+                owed = sum(f.cost - f.queries for f in flying)
+                self.blackbox.check_budget(owed + cost, what=f"{explainer.method} of input {key!r}")
+            one = _InFlight(key, seed, cost, explainer.explain_steps(x, target, input_seed(seed, 0)))
+            one.batch = next(one.steps)
+            return one
+        except QueryBudgetExceeded:
+            raise
+        except StopIteration as done:  # nothing to query (cannot happen for a stepwise method)
+            return key, self._assemble(one, done.value)
+        except FAILURES as err:
+            return key, err
+
+    def _round(self, flying: list[_InFlight]) -> Iterator[tuple[_InFlight, torch.Tensor | BaseException]]:
+        """Each input in flight with the answers to its batch (or the error of its own call)."""
+        group: list[_InFlight] = []
+        for one in flying:
+            if group and sum(len(g.batch) for g in group) + len(one.batch) > self.max_batch:
+                yield from self._call(group)
+                group = []
+            group.append(one)
+        yield from self._call(group)
+
+    def _call(self, group: list[_InFlight]) -> Iterator[tuple[_InFlight, torch.Tensor | BaseException]]:
+        """One model call for ``group``; on failure, one call each, so only the broken one fails."""
+        self.calls += 1
+        try:
+            answers = self.blackbox(_concat([g.batch for g in group]), batch_size=self.max_batch)
+        except QueryBudgetExceeded:
+            raise
+        except FAILURES as err:
+            if len(group) == 1:
+                yield group[0], err
+            else:
+                for one in group:
+                    yield from self._call([one])
             return
-        start = 0
-        for request in requests:
-            request.result = answers[start : start + len(request.batch)]
-            start += len(request.batch)
-            request.done.set()
+        sizes = [len(g.batch) for g in group]  # before any is answered: answering replaces its batch
+        yield from zip(group, torch.split(answers, sizes), strict=True)
+
+    def _advance(self, one: _InFlight, answer: torch.Tensor | BaseException) -> Explanation | BaseException | None:
+        """Send ``one`` its answers: its explanation or error once it is done, else None."""
+        if isinstance(answer, BaseException):
+            return answer
+        one.queries += len(one.batch)
+        one.peak = max(one.peak, float(answer.abs().amax()))
+        try:
+            one.batch = one.steps.send(answer)
+        except StopIteration as done:
+            try:
+                return self._assemble(one, done.value)
+            except FAILURES as err:
+                return err
+        except QueryBudgetExceeded:
+            raise
+        except FAILURES as err:
+            return err
+        return None
+
+    def _assemble(self, one: _InFlight, part: dict[str, Any]) -> Explanation:
+        part = self.explainer._finite(part, torch.tensor(one.peak))
+        return self.explainer.assemble(
+            [part], queries=one.queries, seconds=time.perf_counter() - one.started, seed=one.seed, batched=False
+        )
 
 
 def _concat(batches: list[Any]) -> Any:

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -123,7 +124,7 @@ class SearchJob:
         """Run the searches of ``items`` (``id``, ``stream``, ``target``) and write their shard."""
         if self._search is None:
             self._search = self.make_search()
-            self._search.seed = self.seed
+            self._search.settings = dataclasses.replace(self._search.settings, seed=self.seed)
         targets = [json.loads(item["target"]) for item in items]
         targets = [torch.tensor(t) if isinstance(t, list) else t for t in targets]
         results = self._search.run_many(targets, streams=[int(item["stream"]) for item in items])

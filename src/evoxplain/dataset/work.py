@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -27,9 +27,10 @@ import torch
 
 from ..attribution.base import Explainer
 from ..blackbox import BlackBox
-from ..errors import EvoxplainError, QueryBudgetExceeded
+from ..errors import QueryBudgetExceeded
+from ..explanation import Explanation
 from ..files import atomic_path
-from .batching import SharedCalls
+from .batching import FAILURES, SharedSteps
 from .rows import error_row, explanation_row, input_seed, rows_table
 from .shards import RESULTS, write_shard
 from .sources import Record, Source
@@ -49,9 +50,10 @@ class ChunkWorker:
         out: the run's folder (shards go to ``out/results``).
         heatmaps: also write ``out/heatmaps/<id>.png`` for image inputs.
         share: inputs explained side by side whose queries share each model call
-            (:class:`~evoxplain.dataset.batching.SharedCalls`); 1 explains one input at a time.
+            (:class:`~evoxplain.dataset.batching.SharedSteps`); 1 explains one input at a time.
+            Methods that query the model themselves (LIME, KernelSHAP, ...) go one at a time.
         max_batch: the most inputs of a shared model call (default: the BlackBox's batch size);
-            each explainer asks for ``max_batch / share`` at a time, so ``share`` of them fill a call.
+            each input asks for ``max_batch / share`` at a time, so ``share`` of them fill a call.
     """
 
     def __init__(
@@ -66,10 +68,11 @@ class ChunkWorker:
         share: int = 1,
         max_batch: int | None = None,
     ):
-        self.shared = SharedCalls(blackbox, max_batch or blackbox.batch_size) if share > 1 else None
-        step = max(1, (max_batch or blackbox.batch_size) // max(1, share))  # share steps fill one model call
-        queried = self.shared.blackbox(batch_size=step) if self.shared is not None else blackbox
-        self.explainers = [explainer(queried, seed=0, **settings) for _ in range(max(1, share))]
+        max_batch = max_batch or blackbox.batch_size
+        share = max(1, share) if explainer.stepwise else 1
+        step = max(1, max_batch // share)  # share steps fill one model call
+        self.explainer = explainer(blackbox, **{"batch_size": step, **settings, "seed": 0})
+        self.shared = SharedSteps(self.explainer, share=share, max_batch=max_batch) if explainer.stepwise else None
         self.run_seed = int(run_seed)
         self.source = source
         self.out = Path(out)
@@ -82,64 +85,66 @@ class ChunkWorker:
         its name) is the same. A budget that runs out or an interrupt writes the rows made so far
         and is raised again."""
         rows: list[dict[str, Any] | None] = [None] * len(records)
-        stop: list[BaseException] = []
-        cursor = iter(range(len(records)))
-        lock = threading.Lock()
-
-        def work(explainer: Explainer) -> None:
-            try:
-                while not stop:
-                    with lock:
-                        index = next(cursor, None)
-                    if index is None:
-                        return
-                    try:
-                        rows[index] = self._row(records[index], explainer)
-                    except BaseException as err:  # a spent budget or an interrupt: the others stop too
-                        stop.append(err)
-            finally:
-                if self.shared is not None:
-                    self.shared.leave()
-
-        self._run(work, stop)
-        made = [row for row in rows if row is not None]
-        if made:
-            write_shard(self.out / RESULTS, rows_table(made))
-        if stop:
-            raise stop[0]
+        inputs: dict[int, Any] = {}
+        try:
+            for index, result in self._explained(records, inputs):
+                rows[index] = self._row(records[index], inputs.pop(index, None), result)
+        finally:  # also when the budget runs out or the run is interrupted: what is done is kept
+            made = [row for row in rows if row is not None]
+            if made:
+                write_shard(self.out / RESULTS, rows_table(made))
         return [{"id": r["id"], "queries": r["queries"], "error": r["error"]} for r in made]
 
-    def _run(self, work: Any, stop: list[BaseException]) -> None:
-        if self.shared is None:
-            work(self.explainers[0])
-            return
-        threads = [threading.Thread(target=work, args=(e,), daemon=True) for e in self.explainers]
-        self.shared.join(len(threads))  # before any starts: the first calls are shared too
-        for thread in threads:
-            thread.start()
-        try:
-            for thread in threads:
-                thread.join()
-        except KeyboardInterrupt as err:
-            stop.append(err)
-            for thread in threads:
-                thread.join()
+    def _explained(self, records: list[Record], inputs: dict[int, Any]) -> Iterator[tuple[int, Any]]:
+        """``(index, explanation or error)`` for each record, as they finish; ``inputs`` holds the
+        decoded inputs of those in flight (for heatmaps)."""
 
-    def _row(self, record: Record, explainer: Explainer) -> dict[str, Any]:
-        ident = record["id"]
-        seed = input_seed(self.run_seed, ident)
+        def jobs() -> Iterator[Any]:
+            for index, record in enumerate(records):
+                seed = input_seed(self.run_seed, record["id"])
+                try:
+                    x = self.source.decode(record)
+                except FAILURES as err:  # an unreadable input fails alone
+                    failed.append((index, err))
+                    continue
+                inputs[index] = x
+                yield index, x, record.get("target"), seed
+
+        failed: list[tuple[int, BaseException]] = []
+        if self.shared is not None:
+            for index, result in self.shared.explain(jobs()):
+                yield from _drain(failed)
+                yield index, result
+        else:
+            for index, x, target, seed in jobs():
+                yield from _drain(failed)
+                yield index, self._explain_alone(x, target, seed)
+        yield from _drain(failed)
+
+    def _explain_alone(self, x: Any, target: int | None, seed: int) -> Explanation | BaseException:
+        """One input explained with ``explain`` (methods whose queries Captum makes)."""
+        self.explainer.seed = seed
         try:
-            x = self.source.decode(record)
-            explainer.seed = seed
-            exp = explainer.explain(x, record.get("target"), batched=False)
+            return self.explainer.explain(x, target, batched=False)
         except QueryBudgetExceeded:
             raise
-        except (EvoxplainError, OSError, ValueError, RuntimeError) as err:  # this input only; the run goes on
-            return error_row(ident, seed, err, explainer.method)
-        row = explanation_row(ident, seed, exp)
+        except FAILURES as err:
+            return err
+
+    def _row(self, record: Record, x: Any, result: Explanation | BaseException) -> dict[str, Any]:
+        ident = record["id"]
+        seed = input_seed(self.run_seed, ident)
+        if isinstance(result, BaseException):
+            return error_row(ident, seed, result, self.explainer.method)
+        row = explanation_row(ident, seed, result)
         if self.heatmaps and isinstance(x, torch.Tensor) and x.ndim == 3:
-            write_heatmap(self.out / HEATMAPS, ident, x, exp.values, f"{ident}: class {row['target']}")
+            write_heatmap(self.out / HEATMAPS, ident, x, result.values, f"{ident}: class {row['target']}")
         return row
+
+
+def _drain(failed: list[tuple[int, BaseException]]) -> Iterator[tuple[int, BaseException]]:
+    while failed:
+        yield failed.pop(0)
 
 
 def heatmap_path(folder: Path, ident: str) -> Path | None:
