@@ -267,14 +267,32 @@ def measure(args, work: Path) -> dict[str, Any]:
             timed(f"shared calls ({args.share}) #{repeat + 1}", **common, share=args.share, out=work / "shared")
         )
     difference = largest_difference(work / "alone", work / "shared")
+    alone_model = model_alone(lenet, x, batch_sizes=(2, 32, 256, 2048))
     whole = {"model": lenet, "out": work / "alone", "row": rows[-2]}
     rows += ray_rows(args, common, work)
-    sections = {"lenet": rows, "shared_vs_alone_largest_difference": difference,
+    sections = {"lenet": rows, "shared_vs_alone_largest_difference": difference, "model_alone": alone_model,
                 "resumption": resumption(x, settings, args.shard, work, whole)}  # fmt: skip
     if args.imagenet:
         sections["imagenet"] = imagenet_rows(args, work)
     sections["projection"] = projection()
     return sections
+
+
+def model_alone(model: torch.nn.Module, x: torch.Tensor, batch_sizes: tuple[int, ...]) -> dict[str, Any]:
+    """The model's own microseconds per query at each batch size (the same 2048 queries, sent in
+    calls of that size, twice in turns): what sharing calls can gain at most."""
+    queries = x[:1].expand(2048, -1, -1, -1).clone() + 0.01 * torch.randn(2048, *x.shape[1:])
+    best = dict.fromkeys(batch_sizes, float("inf"))
+    with torch.inference_mode():
+        for _ in range(2):
+            for size in batch_sizes:
+                start = time.perf_counter()
+                for chunk in queries.split(size):
+                    model(chunk)
+                best[size] = min(best[size], time.perf_counter() - start)
+    row = {"run": "model alone", "microseconds_per_query": {str(k): round(v / 2048 * 1e6, 1) for k, v in best.items()}}
+    print(json.dumps(row), flush=True)
+    return row
 
 
 def ray_rows(args, common: dict, work: Path) -> list[dict[str, Any]]:
@@ -351,6 +369,12 @@ def report(meta: dict, settings: dict, sections: dict) -> str:
         f"{len(alone)} alternating runs each; largest difference of a value between the two: "
         f"{sections['shared_vs_alone_largest_difference']:.2g}).",
     ]
+    if "model_alone" in sections:
+        cost = sections["model_alone"]["microseconds_per_query"]
+        lines.append(
+            "The LeNet alone, microseconds per query by the size of its calls (what sharing calls can gain at most "
+            "on this machine): " + ", ".join(f"{size}: {us}" for size, us in cost.items()) + "."
+        )
     ray_runs = [r for r in sections["lenet"] if r["run"].startswith("ray")]
     local = next(r for r in sections["lenet"] if r["run"].startswith("local engine"))
     for row in ray_runs:
