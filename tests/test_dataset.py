@@ -131,6 +131,32 @@ def test_shared_calls_send_fewer_larger_batches_with_the_same_values(tmp_path, l
         assert np.allclose(a[ident]["values"], b[ident]["values"], rtol=0, atol=1e-6)
 
 
+def test_sentences_share_calls_and_captum_methods_go_one_at_a_time(tmp_path):
+    from evoxplain.attribution import Occlusion
+
+    calls = []
+
+    def words(texts):
+        calls.append(len(texts))
+        return torch.tensor([[t.count("bad"), t.count("good")] for t in texts], dtype=torch.float32) * 3 - 1
+
+    texts = ["a good film", "so bad", "good and bad", "not good at all"]
+    for share in (1, 4):
+        explain_dataset(words, texts, tmp_path / f"t{share}", settings={"queries": 16}, share=share, progress=False)
+    alone, shared = by_id(tmp_path / "t1"), by_id(tmp_path / "t4")
+    assert all(alone[i]["values"] == shared[i]["values"] and alone[i]["tokens"] == shared[i]["tokens"] for i in alone)
+    assert max(calls) > 16 + 2  # several sentences' masks in one call
+
+    x = digits(3)
+    occlusion = {"window": 7, "stride": 7}
+    run = explain_dataset(small_model(), x, tmp_path / "occ", explainer=Occlusion, settings=occlusion, share=3,
+                          progress=False)  # fmt: skip
+    rows = by_id(tmp_path / "occ")
+    again = Occlusion(small_model(), **occlusion).explain(x[1])
+    assert run.summary["explained"] == 3 and rows["1"]["queries"] == again.queries == 5
+    assert np.allclose(rows["1"]["values"], again.values.reshape(-1).numpy(), atol=1e-6)
+
+
 class BreaksOnLargeValues(torch.nn.Module):
     """Raises on a batch holding a value above 5 (the input marked so), like a model that fails on
     one malformed input."""
