@@ -55,7 +55,7 @@ class _InFlight:
     batch: Any = None
     queries: int = 0
     started: float = field(default_factory=time.perf_counter)
-    peak: float = 0.0
+    peak: torch.Tensor | None = None  # the largest answer so far, kept on the model's device (no sync)
 
 
 class SharedSteps:
@@ -147,7 +147,8 @@ class SharedSteps:
         if isinstance(answer, BaseException):
             return answer
         one.queries += len(one.batch)
-        one.peak = max(one.peak, float(answer.abs().amax()))
+        top = answer.abs().amax()
+        one.peak = top if one.peak is None else torch.maximum(one.peak, top)
         try:
             one.batch = one.steps.send(answer)
         except StopIteration as done:
@@ -162,7 +163,7 @@ class SharedSteps:
         return None
 
     def _assemble(self, one: _InFlight, part: dict[str, Any]) -> Explanation:
-        part = self.explainer._finite(part, torch.tensor(one.peak))
+        part = self.explainer._finite(part, one.peak if one.peak is not None else torch.zeros(()))
         return self.explainer.assemble(
             [part], queries=one.queries, seconds=time.perf_counter() - one.started, seed=one.seed, batched=False
         )
