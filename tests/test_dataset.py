@@ -122,13 +122,16 @@ def test_shared_calls_send_fewer_larger_batches_with_the_same_values(tmp_path, l
     x = digits(6)
     alone, shared = logging_model(small_model()).eval(), logging_model(small_model()).eval()
     explain_dataset(alone, x, tmp_path / "alone", settings=SETTINGS, share=1, progress=False, model_name="m")
+    started = time.perf_counter()
     explain_dataset(shared, x, tmp_path / "shared", settings=SETTINGS, share=3, progress=False, model_name="m")
+    wall = time.perf_counter() - started
     assert alone.seen == shared.seen == 6 * 66  # every query still sent once
     assert len(shared.batches) < len(alone.batches) and max(shared.batches) > max(alone.batches)
     a, b = by_id(tmp_path / "alone"), by_id(tmp_path / "shared")
     for ident in a:
         assert a[ident]["queries"] == b[ident]["queries"] == 66
         assert np.allclose(a[ident]["values"], b[ident]["values"], rtol=0, atol=1e-6)
+    assert 0 < sum(row["seconds"] for row in b.values()) <= wall  # each input's own share of the time
 
 
 def test_sentences_share_calls_and_captum_methods_go_one_at_a_time(tmp_path):

@@ -8,7 +8,9 @@ are those of :meth:`~evoxplain.attribution.base.Explainer.explain` with the same
 model's float rounding may differ where its answer depends on what shares its batch. An input
 that finishes makes room for the next one at once. A model call that fails is sent again input by
 input, so the input whose queries broke the model fails alone, and an input whose explanation
-raises fails alone too; a spent budget stops them all.
+raises fails alone too; a spent budget stops them all. An explanation's ``seconds`` are its own:
+its steps, and of each model call it shared, its part by queries, so a run's seconds add up to
+its time.
 
 Methods whose queries Captum makes (``stepwise = False``) cannot share calls: they are
 explained one at a time with ``explain``.
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Hashable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -54,7 +56,7 @@ class _InFlight:
     steps: Steps
     batch: Any = None
     queries: int = 0
-    started: float = field(default_factory=time.perf_counter)
+    seconds: float = 0.0  # its own steps, and its share (by queries) of each model call it was in
     peak: torch.Tensor | None = None  # the largest answer so far, kept on the model's device (no sync)
 
 
@@ -105,8 +107,12 @@ class SharedSteps:
             if self.blackbox.journal is None:  # with a journal, answers known before cost nothing
                 owed = sum(f.cost - f.queries for f in flying)
                 self.blackbox.check_budget(owed + cost, what=f"{explainer.method} of input {key!r}")
+            started = time.perf_counter()
             one = _InFlight(key, seed, cost, explainer.explain_steps(x, target, input_seed(seed, 0)))
-            one.batch = next(one.steps)
+            try:
+                one.batch = next(one.steps)
+            finally:
+                one.seconds += time.perf_counter() - started
             return one
         except QueryBudgetExceeded:
             raise
@@ -128,6 +134,7 @@ class SharedSteps:
     def _call(self, group: list[_InFlight]) -> Iterator[tuple[_InFlight, torch.Tensor | BaseException]]:
         """One model call for ``group``; on failure, one call each, so only the broken one fails."""
         self.calls += 1
+        started = time.perf_counter()
         try:
             answers = self.blackbox(_concat([g.batch for g in group]), batch_size=self.max_batch)
         except QueryBudgetExceeded:
@@ -140,6 +147,9 @@ class SharedSteps:
                     yield from self._call([one])
             return
         sizes = [len(g.batch) for g in group]  # before any is answered: answering replaces its batch
+        seconds = time.perf_counter() - started
+        for one, size in zip(group, sizes, strict=True):
+            one.seconds += seconds * size / sum(sizes)
         yield from zip(group, torch.split(answers, sizes), strict=True)
 
     def _advance(self, one: _InFlight, answer: torch.Tensor | BaseException) -> Explanation | BaseException | None:
@@ -149,9 +159,11 @@ class SharedSteps:
         one.queries += len(one.batch)
         top = answer.abs().amax()
         one.peak = top if one.peak is None else torch.maximum(one.peak, top)
+        started = time.perf_counter()
         try:
             one.batch = one.steps.send(answer)
         except StopIteration as done:
+            one.seconds += time.perf_counter() - started
             try:
                 return self._assemble(one, done.value)
             except FAILURES as err:
@@ -160,13 +172,12 @@ class SharedSteps:
             raise
         except FAILURES as err:
             return err
+        one.seconds += time.perf_counter() - started
         return None
 
     def _assemble(self, one: _InFlight, part: dict[str, Any]) -> Explanation:
         part = self.explainer._finite(part, one.peak if one.peak is not None else torch.zeros(()))
-        return self.explainer.assemble(
-            [part], queries=one.queries, seconds=time.perf_counter() - one.started, seed=one.seed, batched=False
-        )
+        return self.explainer.assemble([part], queries=one.queries, seconds=one.seconds, seed=one.seed, batched=False)
 
 
 def _concat(batches: list[Any]) -> Any:
