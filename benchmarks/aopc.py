@@ -7,28 +7,29 @@ budget (Occlusion, the white-box IG, SmoothGrad, Saliency) are run once. The AOP
 reference evaluation: pixels ranked by channel-mean attribution, replaced by 0 (MNIST-like,
 stride 10) or a blurred copy (ImageNet, stride 100).
 
-    python benchmarks/aopc.py --dataset mnist --data ../shared/data --images 100
-    python benchmarks/aopc.py --dataset imagenet --data ../shared/data --images 64 --device cuda --precision bf16
+    python -m benchmarks.aopc --dataset mnist --data ../shared/data --images 100
+    python -m benchmarks.aopc --dataset imagenet --images 64 --device cuda --precision bf16
 
-Results are written after every method. ``--resume`` keeps the rows of an earlier run with the same
-data and settings and runs only the missing (method, budget) pairs, so a long benchmark can be
-spread over several calls (each row names the machine it was measured on).
+Results are written after every row. ``--resume`` keeps the rows of an earlier run in the same
+folder with the same data and settings and runs only the missing (method, budget) pairs, so a long
+benchmark can be spread over several calls (each row names the machine it was measured on).
+
+The steps, for whoever extends it: :func:`chosen_methods` (which candidates), :func:`load` (the
+model and images, as :class:`Data`), :func:`choose` (a setting per row: searched on the held-out
+images or taken from an earlier run), :func:`evaluate` (explain and score), :func:`run` (the rows).
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import itertools
 import json
-import platform
-import shlex
-import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import torch
 
+from benchmarks.harness import BenchmarkError, RunFolder, Stopwatch, default_folder, main_of, option
 from evoxplain import GEEX, LIME, RISE, BlackBox, IntegratedGradients, KernelSHAP, Occlusion, Saliency, SmoothGrad
 from evoxplain.metrics import aopc_deletion, aopc_insertion
 
@@ -36,6 +37,75 @@ SIGMAS = [0.03, 0.1, 0.3, 1.0, 3.0]
 FITNESS = ["prob", "logprob"]  # the score explained: every black-box method gets the same choice
 FINALISTS = 3  # candidates carried from the smallest budget's search to the larger budgets
 SMALL_GRID = "σ 0.2 / 0.6, masks 7 / 14 (bGEEX also 28), RISE cells 16 / 32, f = probability only"
+DATASETS = ["mnist", "fashion-mnist", "imagenet"]
+
+
+@dataclass
+class Settings:
+    """What an AOPC run measures (``python -m benchmarks.aopc --help`` lists them)."""
+
+    benchmark: ClassVar[str] = "aopc"
+    dataset: str = option(help="the images and their model", choices=DATASETS)
+    data: str | None = option(None, "folder with mnist/, imagenet_samples/ (default $EVOXPLAIN_DATA)")
+    images: int = option(100, "images scored")
+    first: int = option(0, "index of the first scored image")
+    held_out: int = option(50, "held-out images the settings are chosen on")
+    budgets: list[int] = option([1000, 5000], "query budgets of the budgeted methods")
+    methods: list[str] | None = option(None, "only these methods, in this order", nargs="*")
+    device: str = option("cpu", "torch device of the model and the masks")
+    precision: str = option("fp32", "the model's precision", choices=["fp32", "bf16"])
+    batch_size: int = option(1000, "model inputs per call")
+    grid: str = option("full", f"candidate settings; small (ImageNet): {SMALL_GRID}", choices=["full", "small"])
+    out: Path | None = option(None, "the run folder (default benchmarks/results/aopc/<dataset>)")
+    resume: bool = option(False, "keep the rows of an earlier run of the same setup in the folder")
+    settings_from: Path | None = option(
+        None,
+        "an earlier run's results.json with the same held-out images: score the settings it chose there "
+        "instead of searching again (e.g. to score more images)",
+    )
+    plan: bool = option(False, "only print the model inputs each row still to run will take, then stop")
+
+    @property
+    def title(self) -> str:
+        return f"AOPC on {self.dataset}"
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.out) if self.out else default_folder(self, self.dataset)
+
+
+# -- the candidates ------------------------------------------------------------------------------
+
+
+def combos(**axes: list) -> list[dict]:
+    """Every combination of the axes' values as settings, the first axis varying slowest.
+
+    Example:
+        >>> combos(sigma=[0.1, 0.3], fitness=["prob"])
+        [{'sigma': 0.1, 'fitness': 'prob'}, {'sigma': 0.3, 'fitness': 'prob'}]
+    """
+    return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
+
+
+def candidate_axes(dataset: str, grid_size: str) -> dict[str, list]:
+    """The values each setting is searched over, for MNIST-sized images or ImageNet."""
+    small = dataset != "imagenet"
+    if grid_size == "small" and small:
+        raise BenchmarkError("--grid small is for ImageNet: MNIST-sized runs search the full grid on a CPU")
+    axes = {
+        "sigma": SIGMAS,
+        "fitness": FITNESS,
+        "mask": [7, 10, 14, 20] if small else [7, 14, 28],
+        "smoothing": [(3, 0.5), (5, 1.0), (9, 2.0)] if small else [(5, 0.7), (31, 5.0)],
+        "cell": [2, 4, 7] if small else [16, 32],
+        "superpixel": [2, 4] if small else [8, 16, 32],  # the same cell sizes as the Bernoulli masks 28 / 14 / 7
+        "regression_mask": [7, 14, None] if small else [7, 14, 28],  # crisp cells: 4×4, 2×2, 1×1 px on 28×28
+        "baseline": [0.0 if small else "blur"],
+    }
+    axes["bernoulli_mask"] = axes["mask"] + [None]
+    if grid_size == "small":
+        axes.update(sigma=[0.2, 0.6], fitness=["prob"], mask=[7, 14], bernoulli_mask=[7, 14, 28], superpixel=[16])
+    return axes
 
 
 def grids(dataset: str, grid_size: str = "full") -> dict[str, tuple[type, list[dict]]]:
@@ -43,72 +113,44 @@ def grids(dataset: str, grid_size: str = "full") -> dict[str, tuple[type, list[d
 
     ``grid_size="small"`` (large images only) searches a few candidates around the shipped
     defaults, for a run that a CPU can finish (see ``SMALL_GRID``)."""
-    small = dataset != "imagenet"
-    masks = [7, 10, 14, 20] if small else [7, 14, 28]
-    smoothing = [(3, 0.5), (5, 1.0), (9, 2.0)] if small else [(5, 0.7), (31, 5.0)]
-    cells = [2, 4, 7] if small else [16, 32]
-    superpixels = [2, 4] if small else [8, 16, 32]  # the same cell sizes as the Bernoulli masks 28 / 14 / 7
-    sigmas, fitness, bernoulli_masks = SIGMAS, FITNESS, masks + [None]
-    regression_masks = [7, 14, None] if small else [7, 14, 28]  # crisp cells: 4×4, 2×2, 1×1 px on 28×28
-    if grid_size == "small":
-        if small:
-            raise SystemExit("--grid small is for ImageNet: MNIST-sized runs search the full grid on a CPU")
-        sigmas, fitness, masks, bernoulli_masks = [0.2, 0.6], ["prob"], [7, 14], [7, 14, 28]
-        superpixels = [16]
-    b = {"baseline": 0.0 if small else "blur"}
-    grid = itertools.product
+    a = candidate_axes(dataset, grid_size)
+    sigma, fitness, baseline, mask = a["sigma"], a["fitness"], a["baseline"], a["mask"]
+    bernoulli = {"distribution": ["bernoulli"]}
     methods = {
-        "GE": (GEEX, [{"integrated": False, "sigma": s, "fitness": f} for s, f in grid(sigmas, fitness)]),
-        "GEEX": (GEEX, [{"sigma": s, "fitness": f, **b} for s, f in grid(sigmas, fitness)]),
-        "GEEX + resize": (
-            GEEX,
-            [{"mask_size": m, "sigma": s, "fitness": f, **b} for m, s, f in grid(masks, sigmas, fitness)],
-        ),
+        "GE": (GEEX, combos(integrated=[False], sigma=sigma, fitness=fitness)),
+        "GEEX": (GEEX, combos(sigma=sigma, fitness=fitness, baseline=baseline)),
+        "GEEX + resize": (GEEX, combos(mask_size=mask, sigma=sigma, fitness=fitness, baseline=baseline)),
         "GEEX + resize, shared": (
             GEEX,
-            [
-                {"mask_size": m, "sigma": s, "fitness": f, "shared_mask": True, **b}
-                for m, s, f in grid(masks, sigmas, fitness)
-            ],
+            combos(mask_size=mask, sigma=sigma, fitness=fitness, shared_mask=[True], baseline=baseline),
         ),
-        "GEEX + smoothing": (
-            GEEX,
-            [{"smoothing": k, "sigma": s, "fitness": f, **b} for k, s, f in grid(smoothing, sigmas, fitness)],
-        ),
-        "bGEEX": (
-            GEEX,
-            [
-                {"distribution": "bernoulli", "mask_size": m, "fitness": f, **b}
-                for m, f in grid(bernoulli_masks, fitness)
-            ],
-        ),
+        "GEEX + smoothing": (GEEX, combos(smoothing=a["smoothing"], sigma=sigma, fitness=fitness, baseline=baseline)),
+        "bGEEX": (GEEX, combos(**bernoulli, mask_size=a["bernoulli_mask"], fitness=fitness, baseline=baseline)),
         "bGEEX + regression": (
             GEEX,
-            [
-                {
-                    "distribution": "bernoulli",
-                    "estimator": "regression",
-                    "mask_size": m,
-                    "integrated": i,
-                    "fitness": f,
-                    **b,
-                }
-                for m, i, f in grid(regression_masks, [True, False], fitness)
-            ],
+            combos(
+                **bernoulli,
+                estimator=["regression"],
+                mask_size=a["regression_mask"],
+                integrated=[True, False],
+                fitness=fitness,
+                baseline=baseline,
+            ),
         ),
-        "RISE": (RISE, [{"cell": c, "fitness": f, **b} for c, f in grid(cells, fitness)]),
-        "LIME": (LIME, [{"superpixel": p, "fitness": f, **b} for p, f in grid(superpixels, fitness)]),
-        "KernelSHAP": (KernelSHAP, [{"superpixel": p, "fitness": f, **b} for p, f in grid(superpixels, fitness)]),
+        "RISE": (RISE, combos(cell=a["cell"], fitness=fitness, baseline=baseline)),
+        "LIME": (LIME, combos(superpixel=a["superpixel"], fitness=fitness, baseline=baseline)),
+        "KernelSHAP": (KernelSHAP, combos(superpixel=a["superpixel"], fitness=fitness, baseline=baseline)),
     }
     for name in ("bGEEX", "bGEEX + regression"):  # the same candidates, signs in orthogonal blocks
         cls, candidates = methods[name]
         methods[f"{name}, orthogonal"] = (cls, [{**c, "design": "orthogonal"} for c in candidates])
-    if small:  # one channel: a shared mask is the same mask
+    if dataset != "imagenet":  # one channel: a shared mask is the same mask
         del methods["GEEX + resize, shared"]
     return methods
 
 
 def unbudgeted(dataset: str) -> dict[str, tuple[type, list[dict]]]:
+    """Method name -> (class, candidate settings) of the methods whose cost is not a query budget."""
     small = dataset != "imagenet"
     baseline = 0.0 if small else "blur"
     return {
@@ -135,9 +177,13 @@ def chosen_methods(
     by_name = {method[0]: method for method in methods}
     unknown = [name for name in names if name not in by_name]
     if unknown:
-        raise SystemExit(f"--methods: no method named {', '.join(map(repr, unknown))}; the methods are {list(by_name)}")
+        raise BenchmarkError(
+            f"--methods: no method named {', '.join(map(repr, unknown))}; the methods are {list(by_name)}"
+        )
     return [by_name[name] for name in dict.fromkeys(names)]
 
+
+# -- the plan ------------------------------------------------------------------------------------
 
 IMAGE_SIDE = {"mnist": 28, "fashion-mnist": 28, "imagenet": 224}
 
@@ -163,7 +209,7 @@ def planned_inputs(
 ) -> list[tuple[str, int | None, int]]:
     """``(method, budget, model inputs)`` of each row not in ``measured``: the held-out search
     (each candidate explains the held-out images and draws their deletion curves) and the scoring
-    (explanations, deletion and insertion curves), as ``main`` runs them (``--plan``)."""
+    (explanations, deletion and insertion curves), as :func:`run` runs them (``--plan``)."""
     side = IMAGE_SIDE[dataset]
     steps = -(-side * side // stride) + 1  # 0, stride, …, and every pixel: the curve's points
     plan = []
@@ -171,43 +217,105 @@ def planned_inputs(
         candidates = len(grid)
         for budget in budgets:
             if (name, budget) not in measured:
-                queries = queries_per_explanation(cls, grid[0], budget, side)
+                queries = queries_per_explanation(cls, settings=grid[0], budget=budget, side=side)
                 search = held_out * candidates * (queries + steps) if candidates > 1 else 0
                 plan.append((name, budget, search + scored * (queries + 2 * steps)))
             candidates = min(candidates, FINALISTS)  # the larger budgets search the finalists
     return plan
 
 
-def load(dataset: str, data: str, images: int, held_out: int, device: str, first: int = 0):
-    """The model, the scored images (``images`` from index ``first``), the held-out images, the
-    replacement and the stride."""
-    if dataset == "imagenet":
+def print_plan(settings: Settings, methods: list) -> None:
+    """``--plan``: the rows a run with these settings would add, with their model inputs (the
+    rows of the ``--resume`` results are left out)."""
+    results = settings.folder / "results.json"
+    rows = json.loads(results.read_text())["rows"] if settings.resume and results.exists() else []
+    held_out = 0 if settings.settings_from else settings.held_out
+    plan = planned_inputs(
+        methods,
+        measured={(r["method"], r["budget"]) for r in rows},
+        dataset=settings.dataset,
+        held_out=held_out,
+        scored=settings.images,
+        stride=100 if settings.dataset == "imagenet" else 10,
+    )
+    for name, budget, inputs in plan:
+        print(f"{name} @ {budget or '—'}: {inputs / 1e3:,.0f}k inputs")
+    print(f"in all: {sum(inputs for *_, inputs in plan) / 1e6:.2f}M model inputs for {len(plan)} rows")
+
+
+# -- the data and the scoring --------------------------------------------------------------------
+
+
+@dataclass
+class Data:
+    """The model, the scored and held-out images (on the device) with their targets (predicted
+    classes), and how AOPC replaces pixels."""
+
+    blackbox: BlackBox
+    scored: torch.Tensor
+    held: torch.Tensor
+    replacement: float | str
+    stride: int
+    targets: list[int] | None = None
+    held_targets: list[int] | None = None
+    forward_seconds: float = float("nan")  # per input, the model alone
+
+
+def load_images(settings: Settings) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """The model, the scored images (``images`` from index ``first``) and the held-out images."""
+    first, images, held_out = settings.first, settings.images, settings.held_out
+    if settings.dataset == "imagenet":
         from evoxplain_zoo.data import load_imagenet_samples
         from evoxplain_zoo.models.efficientnet import efficientnet_lite0
 
-        samples = load_imagenet_samples(data)
-        x = samples.images
+        x = load_imagenet_samples(settings.data).images
         if first + images + held_out > len(x):
-            raise SystemExit(f"only {len(x)} ImageNet samples: --first + --images + --held-out must not exceed it")
-        return efficientnet_lite0().to(device), x[first : first + images], x[len(x) - held_out :], "blur", 100
+            raise BenchmarkError(f"only {len(x)} ImageNet samples: --first + --images + --held-out must not exceed it")
+        return efficientnet_lite0(), x[first : first + images], x[len(x) - held_out :]
     from evoxplain_zoo.data import load_fashion_mnist, load_mnist
     from evoxplain_zoo.models.lenet import load_lenet
 
     if first + images > 5000:
-        raise SystemExit("the scored test images end at 5000 (the held-out ones follow): lower --first or --images")
-    x, _ = (load_mnist if dataset == "mnist" else load_fashion_mnist)("test", root=data)
-    return load_lenet(dataset).to(device), x[first : first + images], x[5000 : 5000 + held_out], 0.0, 10
+        raise BenchmarkError("the scored test images end at 5000 (the held-out ones follow): lower --first or --images")
+    x, _ = (load_mnist if settings.dataset == "mnist" else load_fashion_mnist)("test", root=settings.data)
+    return load_lenet(settings.dataset), x[first : first + images], x[5000 : 5000 + held_out]
 
 
-def evaluate(blackbox, method, settings, x, targets, replacement, stride, insertion=True):
-    """Explain ``x`` and score it: AOPC deletion (and insertion), queries and seconds per input."""
+def load(settings: Settings) -> Data:
+    """The :class:`Data` of a run, targets and the model's own speed measured."""
+    model, scored, held = load_images(settings)
+    imagenet = settings.dataset == "imagenet"
+    blackbox = BlackBox(
+        model.to(settings.device).eval(),
+        output="logits",
+        batch_size=settings.batch_size,
+        precision=settings.precision,
+    )
+    data = Data(
+        blackbox,
+        scored=scored.to(settings.device),
+        held=held.to(settings.device),
+        replacement="blur" if imagenet else 0.0,
+        stride=100 if imagenet else 10,
+    )
+    data.targets = blackbox.predict(data.scored).tolist()
+    data.forward_seconds = forward_seconds_per_query(blackbox, data.scored, 5 * settings.batch_size)
+    data.held_targets = blackbox.predict(data.held).tolist()
+    return data
+
+
+def evaluate(
+    data: Data, method: type, settings: dict, held_out: bool = False, insertion: bool = True
+) -> dict[str, Any]:
+    """Explain the scored (or held-out) images and score them: AOPC deletion (and insertion),
+    queries and seconds per input."""
+    blackbox, x = data.blackbox, data.held if held_out else data.scored
+    targets = data.held_targets if held_out else data.targets
     explainer = method(blackbox, seed=0, **settings)
-    start = time.perf_counter()
-    exp = explainer.explain(x, target=targets, batched=True)
-    if blackbox.device.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = (time.perf_counter() - start) / len(x)
-    deletion = aopc_deletion(blackbox, x, exp.values, replacement=replacement, stride=stride, target=targets)
+    with Stopwatch(blackbox.device) as watch:
+        exp = explainer.explain(x, target=targets, batched=True)
+    scoring = dict(replacement=data.replacement, stride=data.stride, target=targets)
+    deletion = aopc_deletion(blackbox, x, exp.values, **scoring)
     per_instance = torch.as_tensor(deletion.per_instance, dtype=torch.float64)
     standard_error = float(per_instance.std() / len(per_instance) ** 0.5) if len(per_instance) > 1 else float("nan")
     result = {
@@ -216,12 +324,10 @@ def evaluate(blackbox, method, settings, x, targets, replacement, stride, insert
         "deletion_per_instance": [round(float(v), 5) for v in per_instance],  # for paired comparisons
         "deletion_curve": [float(v) for v in deletion.mean_curve],  # joins runs on other images exactly
         "queries": exp.queries / len(x),
-        "seconds": seconds,
+        "seconds": watch.seconds / len(x),
     }
     if insertion:
-        result["insertion"] = aopc_insertion(
-            blackbox, x, exp.values, replacement=replacement, stride=stride, target=targets
-        ).score
+        result["insertion"] = aopc_insertion(blackbox, x, exp.values, **scoring).score
     return result
 
 
@@ -229,196 +335,150 @@ def forward_seconds_per_query(blackbox: BlackBox, x: torch.Tensor, count: int) -
     """Seconds per input of the model alone: ``count`` copies of ``x`` sent in batches (after a warm-up)."""
     batch = x[:1].expand(min(count, blackbox.batch_size), *x.shape[1:]).contiguous()
     blackbox(batch)  # warm-up
-    sync = torch.cuda.synchronize if blackbox.device.type == "cuda" else (lambda: None)
-    sync()
-    start = time.perf_counter()
-    for _ in range(max(1, count // len(batch))):
-        blackbox(batch)
-    sync()
-    return (time.perf_counter() - start) / (max(1, count // len(batch)) * len(batch))
+    calls = max(1, count // len(batch))
+    with Stopwatch(blackbox.device) as watch:
+        for _ in range(calls):
+            blackbox(batch)
+    return watch.seconds / (calls * len(batch))
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", choices=["mnist", "fashion-mnist", "imagenet"], required=True)
-    parser.add_argument("--data", default=None, help="folder with mnist/, imagenet_samples/ (default $EVOXPLAIN_DATA)")
-    parser.add_argument("--images", type=int, default=100)
-    parser.add_argument("--first", type=int, default=0, help="index of the first scored image (default 0)")
-    parser.add_argument("--held-out", type=int, default=50)
-    parser.add_argument("--budgets", type=int, nargs="+", default=[1000, 5000])
-    parser.add_argument("--methods", nargs="*", default=None, help="only these methods, in this order")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
-    parser.add_argument("--batch-size", type=int, default=1000)
-    parser.add_argument(
-        "--grid", default="full", choices=["full", "small"], help=f"candidate settings; small (ImageNet): {SMALL_GRID}"
-    )
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
-    parser.add_argument("--resume", action="store_true", help="keep the rows of an earlier run of the same setup")
-    parser.add_argument(
-        "--settings-from",
-        type=Path,
-        default=None,
-        help="an earlier run's aopc_<dataset>.json with the same held-out images: score the settings it chose "
-        "there instead of searching again (e.g. to score more images)",
-    )
-    parser.add_argument(
-        "--plan", action="store_true", help="only print the model inputs each row still to run will take, then stop"
-    )
-    args = parser.parse_args(argv)
-    methods = chosen_methods(args.dataset, args.grid, args.budgets, args.methods)
-    if args.plan:
-        print_plan(args, methods)
-        return
+# -- the rows ------------------------------------------------------------------------------------
 
-    model, scored, held, replacement, stride = load(
-        args.dataset, args.data, args.images, args.held_out, args.device, args.first
-    )
-    blackbox = BlackBox(model.eval(), output="logits", batch_size=args.batch_size, precision=args.precision)
-    scored, held = scored.to(args.device), held.to(args.device)
-    targets = blackbox.predict(scored).tolist()
-    per_query = forward_seconds_per_query(blackbox, scored, 5 * args.batch_size)
-    held_targets = blackbox.predict(held).tolist()
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    device = (
-        torch.cuda.get_device_name(args.device)
-        if args.device.startswith("cuda")
-        else f"{platform.machine()} CPU, {torch.get_num_threads()} threads"
-    )
-    meta = {
-        "command": "python benchmarks/aopc.py " + shlex.join(sys.argv[1:] if argv is None else argv),
-        "machine": f"{device}, torch {torch.__version__}",
-        "date": datetime.date.today().isoformat(),
-        "dataset": args.dataset,
-        "scored images": f"{len(scored)} "
-        + ("(the first" if args.first == 0 else f"(from index {args.first}")
+def setup_of(settings: Settings, data: Data) -> dict[str, Any]:
+    """What the rows were measured on, in words: a resumed run must match it (:data:`SAME_SETUP`)."""
+    setup = {
+        "dataset": settings.dataset,
+        "scored images": f"{len(data.scored)} "
+        + ("(the first" if settings.first == 0 else f"(from index {settings.first}")
         + " of the test split / sample images); targets = predicted classes",
-        "held-out images": f"{len(held)} (settings chosen on these by AOPC deletion: the whole grid at the smallest "
-        f"budget, its best {FINALISTS} again at each larger budget)",
-        "replacement": replacement,
-        "stride": stride,
-        "precision": args.precision,
-        "batch size": args.batch_size,
-        **({"candidate grid": f"small: {SMALL_GRID}"} if args.grid == "small" else {}),
-        "forward seconds per query": f"{per_query:.3g} (the model alone, batches of {args.batch_size}; "
+        "held-out images": f"{len(data.held)} (settings chosen on these by AOPC deletion: the whole grid at the "
+        f"smallest budget, its best {FINALISTS} again at each larger budget)",
+        "replacement": data.replacement,
+        "stride": data.stride,
+        "precision": settings.precision,
+        "batch size": settings.batch_size,
+        **({"candidate grid": f"small: {SMALL_GRID}"} if settings.grid == "small" else {}),
+        "forward seconds per query": f"{data.forward_seconds:.3g} (the model alone, batches of {settings.batch_size}; "
         "'x forward' = seconds per explanation / (queries x this))",
     }
-
-    chosen_before = {}
-    if args.settings_from is not None:
-        chosen_before = settings_chosen_before(json.loads(args.settings_from.read_text()), meta)
-        meta["settings"] = f"chosen on the held-out images by the run of {args.settings_from} (not searched again)"
-    stem = out / f"aopc_{args.dataset}"
-    results = stem.with_suffix(".json")
-    earlier = json.loads(results.read_text()) if args.resume and results.exists() else None
-    rows = earlier_rows(earlier, meta) if earlier else []
-    if rows:
-        meta["command"] = f"{earlier['meta']['command']} && {meta['command']}"  # the chain reproduces the rows
-    for name, cls, grid, budgets in methods:
-        for budget in budgets:
-            earlier = next((r for r in rows if r["method"] == name and r["budget"] == budget), None)
-            if earlier is not None:  # --resume: measured before; carry its finalists to the larger budgets
-                grid = earlier.get("finalists", grid)
-                continue
-            candidates = [dict(settings, queries=budget) if budget else settings for settings in grid]
-            chosen, held_out = candidates[0], []
-            if chosen_before:  # --settings-from: the earlier run's choice and its held-out scores
-                if (name, budget) not in chosen_before:
-                    raise SystemExit(f"--settings-from {args.settings_from}: it has no row for {name} @ {budget}")
-                before = chosen_before[name, budget]
-                chosen = dict(before["settings"], queries=budget) if budget else before["settings"]
-                held_out, grid = before.get("held_out", []), before.get("finalists", grid)
-            elif len(candidates) > 1:  # settings by AOPC deletion on held-out images
-                held_scores = [
-                    evaluate(blackbox, cls, c, held, held_targets, replacement, stride, insertion=False)["deletion"]
-                    for c in candidates
-                ]
-                ranking = sorted(range(len(candidates)), key=held_scores.__getitem__, reverse=True)
-                chosen = candidates[ranking[0]]
-                held_out = [{"settings": grid[i], "deletion": held_scores[i]} for i in ranking]  # best first
-                grid = [grid[i] for i in ranking[:FINALISTS]]  # the larger budgets search the finalists only
-                print(f"{name} @ {budget}: held-out deletion {[round(s, 3) for s in held_scores]}", flush=True)
-            result = evaluate(blackbox, cls, chosen, scored, targets, replacement, stride)
-            result["x_forward"] = result["seconds"] / (result["queries"] * per_query)
-            settings = {k: v for k, v in chosen.items() if k != "queries"}
-            rows.append(
-                {
-                    "method": name,
-                    "budget": budget,
-                    "settings": settings,
-                    **result,
-                    "finalists": grid,
-                    "held_out": held_out,
-                }
-            )
-            rows[-1].update(machine=meta["machine"], date=meta["date"], forward_seconds_per_query=per_query)
-            print(rows[-1], flush=True)
-            save(stem, meta, rows)  # after every method: a long run loses nothing
+    if settings.settings_from is not None:
+        setup["settings"] = f"chosen on the held-out images by the run of {settings.settings_from} (not searched again)"
+    return setup
 
 
-def print_plan(args: argparse.Namespace, methods: list) -> None:
-    """``--plan``: the rows a run with these arguments would add, with their model inputs (the
-    rows of the ``--resume`` results are left out)."""
-    results = Path(args.out) / f"aopc_{args.dataset}.json"
-    rows = json.loads(results.read_text())["rows"] if args.resume and results.exists() else []
-    stride = 100 if args.dataset == "imagenet" else 10
-    held_out = 0 if args.settings_from else args.held_out
-    plan = planned_inputs(
-        methods, {(r["method"], r["budget"]) for r in rows}, args.dataset, held_out, args.images, stride
-    )
-    for name, budget, inputs in plan:
-        print(f"{name} @ {budget or '—'}: {inputs / 1e3:,.0f}k inputs")
-    print(f"in all: {sum(inputs for *_, inputs in plan) / 1e6:.2f}M model inputs for {len(plan)} rows")
-
-
-SAME_SETUP = (  # "candidate grid" is only in the meta of small-grid runs
+SAME_SETUP = (  # "candidate grid" is only in the setup of small-grid runs
     "dataset", "scored images", "held-out images", "replacement", "stride", "precision", "batch size", "candidate grid",
 )  # fmt: skip
-
 
 BEFORE_RECORDED = {"precision": "fp32", "batch size": 1000}  # what runs made before these keys were written used
 
 
-def earlier_rows(earlier: dict, meta: dict) -> list[dict]:
+def recorded_setup(earlier: dict) -> dict:
+    """An earlier run's setup (``meta`` in results written before the harness)."""
+    return {**BEFORE_RECORDED, **earlier.get("setup", earlier.get("meta", {}))}
+
+
+def earlier_rows(earlier: dict, setup: dict) -> list[dict]:
     """The rows of an earlier run's results (``--resume``), each with its machine and date; the
-    earlier run must have the same setup as this one's ``meta``."""
-    recorded = {**BEFORE_RECORDED, **earlier["meta"]}
-    differ = [key for key in SAME_SETUP if recorded.get(key) != meta.get(key)]
+    earlier run must have the same setup as this one."""
+    recorded = recorded_setup(earlier)
+    differ = [key for key in SAME_SETUP if recorded.get(key) != setup.get(key)]
     if differ:
-        raise SystemExit(
-            f"--resume: the earlier {meta['dataset']} results were measured with other {', '.join(differ)}; "
+        raise BenchmarkError(
+            f"--resume: the earlier {setup['dataset']} results were measured with other {', '.join(differ)}; "
             "run without --resume to start over"
         )
-    measured = {"machine": earlier["meta"]["machine"], "date": earlier["meta"]["date"]}
-    if "forward seconds per query" in earlier["meta"]:  # rows written before each row kept its own
-        measured["forward_seconds_per_query"] = float(earlier["meta"]["forward seconds per query"].split()[0])
+    meta = earlier.get("meta", {})  # results written before the harness: one machine and date for all rows
+    measured = {key: meta[key] for key in ("machine", "date") if key in meta}
+    if "forward seconds per query" in recorded:  # rows written before each row kept its own
+        measured["forward_seconds_per_query"] = float(recorded["forward seconds per query"].split()[0])
     return [{**measured, **row} for row in earlier["rows"]]
 
 
-def settings_chosen_before(earlier: dict, meta: dict) -> dict[tuple[str, int | None], dict]:
+def settings_chosen_before(earlier: dict, setup: dict) -> dict[tuple[str, int | None], dict]:
     """``(method, budget) -> row`` of an earlier run (``--settings-from``), whose held-out images and
     scoring must be this run's."""
-    recorded = {**BEFORE_RECORDED, **earlier["meta"]}
+    recorded = recorded_setup(earlier)
     same = ("dataset", "held-out images", "replacement", "stride", "precision", "candidate grid")
-    differ = [key for key in same if recorded.get(key) != meta.get(key)]
+    differ = [key for key in same if recorded.get(key) != setup.get(key)]
     if differ:
-        raise SystemExit(
+        raise BenchmarkError(
             f"--settings-from: that run differs in {', '.join(differ)}; its settings were not chosen for this setup"
         )
     return {(row["method"], row["budget"]): row for row in earlier["rows"]}
 
 
-def save(stem: Path, meta: dict, rows: list[dict]) -> None:
-    stem.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2, default=str))
-    write_markdown(stem.with_suffix(".md"), meta, rows)
-    plot(stem.with_suffix(".png"), rows, meta["dataset"])
+def choose(
+    data: Data, name: str, cls: type, grid: list[dict], budget: int | None, before: dict | None
+) -> tuple[dict, list[dict], list[dict]]:
+    """The setting to score at ``budget``, every candidate's held-out score (best first) and the
+    finalists the larger budgets search: by AOPC deletion on the held-out images, or (``before``)
+    as an earlier run chose them."""
+    candidates = [dict(settings, queries=budget) if budget else settings for settings in grid]
+    if before is not None:  # --settings-from: the earlier run's choice and its held-out scores
+        chosen = dict(before["settings"], queries=budget) if budget else before["settings"]
+        return chosen, before.get("held_out", []), before.get("finalists", grid)
+    if len(candidates) == 1:
+        return candidates[0], [], grid
+    held_scores = [evaluate(data, cls, c, held_out=True, insertion=False)["deletion"] for c in candidates]
+    ranking = sorted(range(len(candidates)), key=held_scores.__getitem__, reverse=True)
+    print(f"{name} @ {budget}: held-out deletion {[round(s, 3) for s in held_scores]}", flush=True)
+    held_out = [{"settings": grid[i], "deletion": held_scores[i]} for i in ranking]  # best first
+    return candidates[ranking[0]], held_out, [grid[i] for i in ranking[:FINALISTS]]
 
 
-def write_markdown(path: Path, meta: dict, rows: list[dict]) -> None:
-    lines = [f"# AOPC on {meta['dataset']}", ""]
-    lines += [f"- **{k}**: `{v}`" if k == "command" else f"- **{k}**: {v}" for k, v in meta.items()]
+def run(settings: Settings) -> list[dict]:
+    """Every (method, budget) row, measured or (``--resume``) kept; written to the run folder as
+    they come (``--plan``: nothing measured, the plan printed, no rows)."""
+    methods = chosen_methods(
+        settings.dataset, grid_size=settings.grid, budgets=settings.budgets, names=settings.methods
+    )
+    if settings.plan:
+        print_plan(settings, methods)
+        return []
+    data = load(settings)
+    folder = RunFolder(
+        settings.folder, settings, settings.device, render=markdown, figures=plot, resume=settings.resume
+    )
+    setup = folder.results["setup"] = setup_of(settings, data)
+    folder.rows[:] = earlier_rows(folder.earlier, setup) if folder.earlier else []
+    chosen_before = None
+    if settings.settings_from is not None:
+        chosen_before = settings_chosen_before(json.loads(Path(settings.settings_from).read_text()), setup)
+    for name, cls, grid, budgets in methods:
+        for budget in budgets:
+            earlier = next((r for r in folder.rows if r["method"] == name and r["budget"] == budget), None)
+            if earlier is not None:  # --resume: measured before; carry its finalists to the larger budgets
+                grid = earlier.get("finalists", grid)
+                continue
+            if chosen_before is not None and (name, budget) not in chosen_before:
+                raise BenchmarkError(f"--settings-from {settings.settings_from}: it has no row for {name} @ {budget}")
+            before = None if chosen_before is None else chosen_before[name, budget]
+            chosen, held_out, grid = choose(data, name=name, cls=cls, grid=grid, budget=budget, before=before)
+            row = scored_row(data, name=name, cls=cls, chosen=chosen, budget=budget)
+            row.update(finalists=grid, held_out=held_out, machine=folder.meta["machine"], date=folder.meta["date"])
+            folder.rows.append(row | {"forward_seconds_per_query": data.forward_seconds})
+            print(folder.rows[-1], flush=True)
+            folder.save(status=f"{name} @ {budget} done")  # after every row: a long run loses nothing
+    folder.finish()
+    return folder.rows
+
+
+def scored_row(data: Data, name: str, cls: type, chosen: dict, budget: int | None) -> dict:
+    """The row of one (method, budget): the chosen setting scored on the scored images."""
+    result = evaluate(data, cls, chosen)
+    result["x_forward"] = result["seconds"] / (result["queries"] * data.forward_seconds)
+    return {"method": name, "budget": budget, "settings": {k: v for k, v in chosen.items() if k != "queries"}, **result}
+
+
+# -- Markdown and the plot -----------------------------------------------------------------------
+
+
+def markdown(results: dict) -> list[str]:
+    """The setup, the table of rows, every held-out candidate and the paired differences."""
+    rows = results["rows"]
+    lines = [f"- **{k}**: {v}" for k, v in results["setup"].items()]
     forwards = {}  # a resumed run: each run measured the model's own speed, and its rows' 'x forward' used it
     for r in rows:
         if "forward_seconds_per_query" in r:
@@ -428,11 +488,16 @@ def write_markdown(path: Path, meta: dict, rows: list[dict]) -> None:
     if len(forwards) > 1:
         runs = "; ".join(f"{value} for {', '.join(rows_of_run)}" for value, rows_of_run in forwards.items())
         lines.append(f"- **forward seconds per query, run by run**: {runs}")
+    return lines + ["", *rows_table(rows), *held_out_lines(rows), *paired_section(rows)]
+
+
+def rows_table(rows: list[dict]) -> list[str]:
+    """One line per row: queries, AOPC, seconds, 'x forward', the settings (and where it was measured)."""
     header = ["method", "budget", "queries / explanation", "AOPC deletion (± s.e.)", "AOPC insertion"]
     header += ["s / explanation", "x forward", "settings (chosen on held-out)"]
     several = len({(r.get("machine"), r.get("date")) for r in rows}) > 1  # a resumed run: say where each was measured
     header += ["machine, date"] if several else []
-    lines += ["", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    lines = ["| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for r in rows:
         cells = [r["method"], r["budget"] or "—", f"{r['queries']:.0f}", f"{r['deletion']:.3f}"]
         if "deletion_se" in r:
@@ -442,27 +507,37 @@ def write_markdown(path: Path, meta: dict, rows: list[dict]) -> None:
         cells.append(", ".join(f"{k}={v}" for k, v in r["settings"].items()))
         cells += [f"{r.get('machine')}, {r.get('date')}"] if several else []
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return lines
+
+
+def held_out_lines(rows: list[dict]) -> list[str]:
+    """Every candidate's held-out AOPC deletion, best first, per searched row."""
     searched = [r for r in rows if r.get("held_out")]
-    if searched:
-        lines += ["", "## Every candidate on the held-out images (AOPC deletion, best first)", ""]
+    lines = ["", "## Every candidate on the held-out images (AOPC deletion, best first)", ""] if searched else []
     for r in searched:
         scores = "; ".join(
             f"{c['deletion']:.3f} ({', '.join(f'{k}={v}' for k, v in c['settings'].items() if k != 'baseline')})"
             for c in r["held_out"]
         )
         lines.append(f"- {r['method']} @ {r['budget']}: {scores}")
+    return lines
+
+
+def paired_section(rows: list[dict]) -> list[str]:
     paired = paired_differences(rows)
-    if paired:
-        lines += ["", "## Paired differences on the same images (per-image AOPC deletion)", ""]
-        lines += [
-            "The best GEEX-family row of each budget against the best other black-box row of that budget and "
-            "against white-box IG, image by image (both scored the same images): the mean of the per-image "
-            "differences ± its standard error (each image's AOPC is normalised by its own first point, so the "
-            "mean can differ a little from the difference of the rows' scores, which average the curves first).",
-            "",
-            *paired,
-        ]
-    path.write_text("\n".join(lines) + "\n")
+    if not paired:
+        return []
+    return [
+        "",
+        "## Paired differences on the same images (per-image AOPC deletion)",
+        "",
+        "The best GEEX-family row of each budget against the best other black-box row of that budget and "
+        "against white-box IG, image by image (both scored the same images): the mean of the per-image "
+        "differences ± its standard error (each image's AOPC is normalised by its own first point, so the "
+        "mean can differ a little from the difference of the rows' scores, which average the curves first).",
+        "",
+        *paired,
+    ]
 
 
 def in_geex_family(method: str) -> bool:
@@ -510,12 +585,14 @@ def paired_difference(ours: dict, other: dict) -> str:
     )
 
 
-def plot(path: Path, rows: list[dict], dataset: str) -> None:
+def plot(folder: Path, results: dict) -> None:
+    """``results.png``: AOPC deletion against queries per explanation, one line per method."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = results["rows"]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name in dict.fromkeys(r["method"] for r in rows):
         mine = [r for r in rows if r["method"] == name]
@@ -524,11 +601,16 @@ def plot(path: Path, rows: list[dict], dataset: str) -> None:
     ax.set_xscale("log")
     ax.set_xlabel("queries per explanation")
     ax.set_ylabel("AOPC deletion (higher is better)")
-    ax.set_title(f"AOPC against queries, {dataset}")
+    ax.set_title(f"AOPC against queries, {results['setup']['dataset']}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(folder / "results.png", dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    return main_of(Settings, run, argv)
 
 
 if __name__ == "__main__":

@@ -11,41 +11,35 @@ Glass box (gradients through generator and classifier): gradient descent with mo
 Adam from one start, one query per step. Runs are driven in lockstep (``run_many``) in chunks of
 ``--chunk`` runs so memory stays bounded; GD may run on the first ``--gd-runs`` runs only.
 
-Written after every chunk to ``<out>/exemplar_convergence[_<tag>].{json,md}``: the command, the
-machine (detected), the date, the models (file names and weight hashes), and per method the
-success rate under both rules (the paper's: every elite member ≥ confidence; the looser: the best
-member), queries to converge of the converged runs (mean, median, quartiles; from
-``ExemplarResult.queries`` / ``queries_to_best``), wall seconds per run and per converged
-exemplar, model rounds (generations evaluated one after another), the final target probability,
-per-class success and every run's record; for ES-momentum the ``run_many`` vs one-at-a-time
-exemplars per second on the first chunk, measured side by side, and for ES-momentum and GD the
-first ``--sequential-runs`` searches timed one at a time (the paper's timing); and the headline
-comparisons (ES-momentum vs ES and CMA-ES in queries, GD vs ES-momentum in wall time: lockstep,
-one at a time, and in model rounds).
+Written after every chunk to the run folder (``--out``, by default
+``benchmarks/results/exemplar_convergence/<generator>``): the models (file names and weight
+hashes), and per method (one row each) the success rate under both rules (the paper's: every
+elite member ≥ confidence; the looser: the best member), queries to converge of the converged
+runs (mean, median, quartiles; from ``ExemplarResult.queries`` / ``queries_to_best``), wall
+seconds per run and per converged exemplar, model rounds (generations evaluated one after
+another), the final target probability, per-class success and every run's record; for
+ES-momentum the ``run_many`` vs one-at-a-time exemplars per second on the first chunk, measured
+side by side, and for ES-momentum and GD the first ``--sequential-runs`` searches timed one at a
+time (the paper's timing); and the headline comparisons (ES-momentum vs ES and CMA-ES in
+queries, GD vs ES-momentum in wall time: lockstep, one at a time, and in model rounds).
 
-    OMP_NUM_THREADS=1 python benchmarks/exemplar_convergence.py --runs 203 --budget 450 --gd-runs 21 \
+    OMP_NUM_THREADS=1 python -m benchmarks.exemplar_convergence --runs 203 --budget 450 --gd-runs 21 \
         --sequential-runs 14
-    python benchmarks/exemplar_convergence.py --runs 1000 --budget 1050 --device cuda --tag gpu
-    python benchmarks/exemplar_convergence.py --dataset fashion-mnist --generator fashion-mnist-dcgan --tag fmnist-gan
+    python -m benchmarks.exemplar_convergence --runs 1000 --budget 1050 --device cuda \
+        --out benchmarks/results/exemplar_convergence/gpu
+    python -m benchmarks.exemplar_convergence --dataset fashion-mnist --generator fashion-mnist-dcgan
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import datetime
+import dataclasses
 import hashlib
-import json
-import os
-import platform
-import shlex
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -53,6 +47,18 @@ from evoxplain_zoo.models import generators
 from evoxplain_zoo.models.fer import fer_classifier_file
 from torch import nn
 
+from benchmarks.harness import (
+    BenchmarkError,
+    RunFolder,
+    Stopwatch,
+    default_folder,
+    load_average,
+    main_of,
+    option,
+    settings_dict,
+    synchronize,
+    torch_threads,
+)
 from evoxplain import BlackBox
 from evoxplain.exemplars import CMAESSearch, ExemplarResult, ExemplarSearch, GradientSearch, RandomSearch
 from evoxplain.exemplars.engine import LatentSearch
@@ -60,12 +66,100 @@ from evoxplain.exemplars.engine import LatentSearch
 METHODS = ["ES-momentum", "ES", "CMA-ES", "random", "GD-momentum", "GD-Adam"]
 GLASS_BOX = {"GD-momentum", "GD-Adam"}
 DEFAULT_GENERATOR = {"fer": "fer-vae", "fashion-mnist": "fashion-mnist-vae"}
-SCRIPT = "benchmarks/exemplar_convergence.py"
 PAPER_TABLE_2 = [  # method, converged of 1000, calls (mean), seconds per exemplar (VGG-16, RTX 2080)
     ("GD-momentum", 955, 378, 3.77),
     ("ES", 1000, 323, 0.14),
     ("ES-momentum", 1000, 263, 0.12),
 ]
+
+
+@dataclass
+class Settings:
+    """What a convergence run measures (``python -m benchmarks.exemplar_convergence --help``).
+
+    Options left None take a value from the others in :meth:`resolved` (the device's chunk and
+    batch size, the dataset's generator, every run for GD, one chunk timed one at a time)."""
+
+    benchmark: ClassVar[str] = "exemplar_convergence"
+    runs: int = option(200, "runs per method (run i: stream i, target i mod T)")
+    budget: int = option(1050, "per-search query budget (every method)")
+    methods: list[str] = option(list(METHODS), f"from {','.join(METHODS)}", sep=",")
+    gd_runs: int | None = option(None, "GD methods run on runs 0..N-1 only (default: all)")
+    device: str = option("cpu", "torch device", choices=["cpu", "cuda"])
+    precision: str = option("fp32", "autocast, every method", choices=["fp32", "bf16", "fp16"])
+    dataset: str = option("fer", "the classifier's data", choices=sorted(DEFAULT_GENERATOR))
+    generator: str | None = option(None, "a name for load_generator (default: <dataset>-vae)")
+    fitted_classifier: bool = option(
+        False,
+        "fer: the black box is the fitted version of the paired classifier (fer-classifier-fitted, with "
+        "fer-vae-disjoint fer-classifier-half0-fitted: light regularisation, sure of more classes)",
+    )
+    targets: str | None = option(None, "class names or indices, comma-separated (default: all)")
+    logit_scale: float = option(1.0, "multiply the logits (1: the model as trained)")
+    confidence: float = option(0.95, "the target probability a search must reach")
+    seed: int = option(0, "the searches' seed (run i: its stream i)")
+    chunk: int | None = option(None, "runs per run_many (default: cpu 100, cuda 1000)")
+    batch_size: int | None = option(None, "inputs per model call (default: cpu 32, cuda 4096)")
+    sequential_runs: int | None = option(
+        None, "ES-momentum and GD one at a time on the first N runs (default: a chunk; 0: skip)"
+    )
+    momentum: float = option(0.3, "ES-momentum's α (paper: 0.3)")
+    step: float = option(0.5, "the ES mutation's standard deviation s (paper: 0.5)")
+    gd_lr: float = option(0.1, "GD with momentum's learning rate")
+    adam_lr: float = option(0.1, "GD with Adam's learning rate")
+    threads: int = option(1, "torch CPU threads")
+    data: str | None = option(None, "data folder for the classifier check (default: $EVOXPLAIN_DATA)")
+    no_accuracy: bool = option(False, "skip the classifier's test-set check")
+    out: Path | None = option(None, "the run folder (default benchmarks/results/exemplar_convergence/<generator>)")
+
+    @property
+    def title(self) -> str:
+        """What the run compares, in a line (for the index of results)."""
+        parts = [f"{self.dataset} through {self.generator or DEFAULT_GENERATOR[self.dataset]}"]
+        parts[0] += ", fitted classifier" if self.fitted_classifier else ""
+        parts += [f"targets {self.targets}"] if self.targets else []
+        parts += [f"{self.runs} runs, budget {self.budget}"]
+        for name, default, label in (("confidence", 0.95, "confidence"), ("momentum", 0.3, "α"), ("step", 0.5, "s")):
+            parts += [f"{label} {getattr(self, name)}"] if getattr(self, name) != default else []
+        parts += [f"{self.threads} threads"] if self.threads != 1 else []
+        parts += ["GPU"] if self.device == "cuda" else []
+        return "; ".join(parts) + ": " + ", ".join(self.methods)
+
+    def resolved(self) -> Settings:
+        """These settings with every default that depends on another filled in, checked."""
+        cuda = self.device == "cuda"
+        chunk = self.chunk or (1000 if cuda else 100)
+        filled = dataclasses.replace(
+            self,
+            generator=self.generator or DEFAULT_GENERATOR[self.dataset],
+            chunk=chunk,
+            batch_size=self.batch_size or (4096 if cuda else 32),
+            gd_runs=self.runs if self.gd_runs is None else self.gd_runs,
+            sequential_runs=min(chunk if self.sequential_runs is None else self.sequential_runs, self.runs),
+        )
+        filled.check()
+        return filled
+
+    def check(self) -> None:
+        """Refuse settings that cannot run, before anything is loaded."""
+        unknown = sorted(set(self.methods) - set(METHODS))
+        if unknown or not self.methods:
+            raise BenchmarkError(f"--methods: unknown {unknown}; choose from {','.join(METHODS)}")
+        for name in ("runs", "budget", "chunk", "batch_size", "threads"):
+            if getattr(self, name) < 1:
+                raise BenchmarkError(f"--{name.replace('_', '-')} must be positive")
+        if not 0 < self.gd_runs <= self.runs:
+            raise BenchmarkError("--gd-runs must be between 1 and --runs")
+        if self.budget < 50:
+            raise BenchmarkError("--budget must pay for the first population of 50")
+        if not (self.logit_scale > 0 and 0 < self.confidence <= 1):
+            raise BenchmarkError("--logit-scale must be positive and --confidence in (0, 1]")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise BenchmarkError("--device cuda, but torch sees no GPU")
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.out) if self.out else default_folder(self, self.generator or DEFAULT_GENERATOR[self.dataset])
 
 
 # -- models -------------------------------------------------------------------------------------
@@ -136,7 +230,7 @@ def load_models(dataset: str, generator_name: str, fitted: bool = False) -> Mode
     """
     spec = generators.generator_info(generator_name)
     if spec.dataset != dataset:
-        sys.exit(f"--generator {generator_name} makes {spec.dataset} images: pass --dataset {spec.dataset}")
+        raise BenchmarkError(f"--generator {generator_name} makes {spec.dataset} images: pass --dataset {spec.dataset}")
     half = spec.classifier_half
     classifier, class_names = generators.load_exemplar_classifier(dataset, half=half, fitted=fitted)
     generator, generator_file = generators.load_generator(generator_name), spec.weights
@@ -150,7 +244,12 @@ def load_models(dataset: str, generator_name: str, fitted: bool = False) -> Mode
         "generator_sha256": weights_digest(generator),
         "latent_dim": int(generator.latent_dim),
     }
-    return Models(classifier.eval().requires_grad_(False), generator.eval().requires_grad_(False), class_names, info)
+    return Models(
+        classifier.eval().requires_grad_(False),
+        generator=generator.eval().requires_grad_(False),
+        class_names=class_names,
+        info=info,
+    )
 
 
 def classifier_check(
@@ -197,48 +296,6 @@ def classifier_check(
             for c, name in enumerate(class_names)
         },
     }
-
-
-# -- the machine ---------------------------------------------------------------------------------
-
-
-def detect_machine(device: torch.device) -> str:
-    """What the benchmark runs on: the GPU's name, or the CPU model and threads; the torch version.
-
-    Example:
-        >>> detect_machine(torch.device("cpu"))
-        'AMD EPYC (2 logical CPUs, 1 torch thread), x86_64, torch 2.13.0'
-    """
-    torch_version = f"torch {torch.__version__}"
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda}), {torch_version}"
-    threads = torch.get_num_threads()
-    return (
-        f"{cpu_model()} ({os.cpu_count()} logical CPUs, {threads} torch thread{'s' * (threads != 1)}), "
-        f"{platform.machine()}, {torch_version}"
-    )
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo`` on Linux, else ``platform.processor()``)."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
-def load_average() -> list[float] | None:
-    """The 1/5/15-minute load averages (other jobs sharing the CPU), where the OS reports them."""
-    with contextlib.suppress(OSError, AttributeError):
-        return [round(v, 2) for v in os.getloadavg()]
-    return None
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for queued GPU work, so wall times include it."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
@@ -295,34 +352,34 @@ def chunk_bounds(runs: int, chunk: int, first: int | None = None) -> list[tuple[
     return bounds
 
 
-def make_search(method: str, models: Models, args: argparse.Namespace) -> LatentSearch:
+def make_search(method: str, models: Models, settings: Settings) -> LatentSearch:
     """One search of ``method`` with the paper's settings, the shared budget, seed and batch size.
 
     The black-box methods only query the :class:`BlackBox`; the GD methods back-propagate through
     the module inside it (``blackbox.model``) and the generator: the glass-box setting.
 
     Example:
-        >>> make_search("ES-momentum", models, args).run(3)
+        >>> make_search("ES-momentum", models, Settings().resolved()).run(3)
     """
     classifier = (
-        models.classifier if args.logit_scale == 1 else ScaledLogits(models.classifier, args.logit_scale).eval()
+        models.classifier if settings.logit_scale == 1 else ScaledLogits(models.classifier, settings.logit_scale).eval()
     )
     common = {
         "latent_dim": models.generator.latent_dim,
-        "confidence": args.confidence,
-        "max_queries": args.budget,
-        "max_generations": args.budget,  # never the binding limit: the query budget is
-        "seed": args.seed,
-        "batch_size": args.batch_size,
-        "device": args.device,
+        "confidence": settings.confidence,
+        "max_queries": settings.budget,
+        "max_generations": settings.budget,  # never the binding limit: the query budget is
+        "seed": settings.seed,
+        "batch_size": settings.batch_size,
+        "device": settings.device,
     }
-    blackbox = BlackBox(classifier, output="logits", batch_size=args.batch_size)
+    blackbox = BlackBox(classifier, output="logits", batch_size=settings.batch_size)
     if method in GLASS_BOX:  # back-propagates through blackbox.model, the module itself
-        optimizer, lr = ("momentum", args.gd_lr) if method == "GD-momentum" else ("adam", args.adam_lr)
+        optimizer, lr = ("momentum", settings.gd_lr) if method == "GD-momentum" else ("adam", settings.adam_lr)
         return GradientSearch(blackbox, models.generator, method=optimizer, lr=lr, **common)
     if method in ("ES-momentum", "ES"):
-        momentum = args.momentum if method == "ES-momentum" else 0.0
-        return ExemplarSearch(blackbox, models.generator, step=args.step, momentum=momentum, **common)
+        momentum = settings.momentum if method == "ES-momentum" else 0.0
+        return ExemplarSearch(blackbox, models.generator, step=settings.step, momentum=momentum, **common)
     if method == "CMA-ES":
         return CMAESSearch(blackbox, models.generator, **common)
     return RandomSearch(blackbox, models.generator, **common)
@@ -487,11 +544,11 @@ def spread(q: dict[str, Any]) -> str:
     return f"{fmt(q['mean'])} / {fmt(q['median'])} [{fmt(q['q25'])}, {fmt(q['q75'])}]"
 
 
-def markdown(report: dict[str, Any]) -> str:
-    """The report as Markdown: setup, the table, comparisons, batching, per-class success."""
-    s, m = report["settings"], report["models"]
-    check = report.get("classifier_check", {})
-    lines = [f"# Exemplar-search convergence ({s['dataset']}, exemplar paper Table 2)", ""]
+def markdown(results: dict[str, Any]) -> list[str]:
+    """The results in words, below the run's header: setup, the table, comparisons, batching,
+    per-class success."""
+    s, rows = results["settings"], methods_of(results)
+    lines = []
     if s["logit_scale"] != 1:
         lines += [
             f"> **The black box is the classifier's logits × {s['logit_scale']:g}** (temperature "
@@ -499,8 +556,36 @@ def markdown(report: dict[str, Any]) -> str:
             "queries are for this rescaled model, not the classifier as trained.",
             "",
         ]
-    if report["status"] != "complete":
-        lines += [f"> **Incomplete**: {report['status']}.", ""]
+    lines += setup_lines(results) + [
+        "",
+        "| method | runs | converged (paper) | queries mean / median [q25, q75] | rounds mean | converged (best) | "
+        "queries to best mean / median [q25, q75] | s per run | s per converged | final p (mean) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for method, row in rows.items():
+        rounds = row.get("rounds", {"mean": None})["mean"]
+        lines.append(
+            f"| {method} | {row['runs']} | {row['converged']} ({100 * row['success_rate']:.1f}%) | "
+            f"{spread(row['queries'])} | {fmt(rounds, '.1f')} | {row['converged_best']} "
+            f"({100 * row['success_rate_best']:.1f}%) | {spread(row['queries_to_best'])} | "
+            f"{row['wall_s_per_run']:.3f} | {fmt(row['wall_s_per_converged'], '.3f')} | "
+            f"{row['target_probability']['mean']:.3f} |"
+        )
+    lines += headline_lines(results["headline"]) + batching_lines(results.get("batching"))
+    lines += per_class_lines(rows, results["targets"], results.get("classifier_check", {}))
+    return lines + [
+        "",
+        "Stop reasons: " + "; ".join(f"{k}: {v['stop_reasons']}" for k, v in rows.items()),
+        "",
+        "Paper (Table 2; VGG-16, RTX 2080, 1000 runs, no budget stated): "
+        + "; ".join(f"{name} {c}/1000 converged, {q} calls, {t} s" for name, c, q, t in PAPER_TABLE_2)
+        + ".",
+    ]
+
+
+def setup_lines(results: dict[str, Any]) -> list[str]:
+    """The load, the models, the runs and the rules, one bullet each."""
+    s, m, check = results["settings"], results["models"], results.get("classifier_check", {})
     accuracy = (
         f"test accuracy {check['test_accuracy']:.3f} on {check['test_images']} images, mean max probability "
         f"{check['mean_max_probability']:.3f}, max probability ≥ 0.95 on "
@@ -510,16 +595,15 @@ def markdown(report: dict[str, Any]) -> str:
     )
     generator_file = f"`{m['generator_file']}`, " if m["generator_file"] else ""
     gd_subset = f" (GD methods: runs 0–{s['gd_runs'] - 1} only)" if s["gd_runs"] < s["runs"] else ""
-    lines += [
-        f"- Command: `{report['command']}`",
-        f"- Machine: {report['machine']}; load average {report['load_average']['start']} at the start, "
-        f"{report['load_average']['now']} at the last write",
-        f"- Date: {report['date']}",
+    targets = results["targets"]
+    return [
+        f"- Load average: {results['load_average']['start']} at the start, {results['load_average']['now']} "
+        "at the last write",
         f"- Classifier: `{m['classifier']}` (sha256 {m['classifier_sha256']}; {accuracy})",
         f"- Generator: `{m['generator']}` ({generator_file}sha256 {m['generator_sha256']}, latent dim "
         f"{m['latent_dim']}); both loaded from {m['source']}",
         f"- {s['runs']} runs per method{gd_subset}; run i: target class "
-        f"`{', '.join(report['targets'])}`[i mod {len(report['targets'])}], random stream i of seed {s['seed']}, the "
+        f"`{', '.join(targets)}`[i mod {len(targets)}], random stream i of seed {s['seed']}, the "
         f"same for every method. Per-search budget {s['budget']} queries; success: target probability "
         f"≥ {s['confidence']}. ES / CMA-ES / random: population 50, elite 10 "
         f"(ES: m = 2, s = {s.get('step', 0.5)}, u = 5, α = {s.get('momentum', 0.3)} or 0; CMA-ES: σ0 = u / 2). "
@@ -531,31 +615,7 @@ def markdown(report: dict[str, Any]) -> str:
         "`ExemplarResult.queries` / `queries_to_best` of the converged runs. Seconds: wall time of all "
         "runs / runs, and / converged runs. Rounds: generations the search evaluated one after another "
         "(generations + 1; GD: steps + 1), each one model call where the batch size allows, in its converged runs.",
-        "",
-        "| method | runs | converged (paper) | queries mean / median [q25, q75] | rounds mean | converged (best) | "
-        "queries to best mean / median [q25, q75] | s per run | s per converged | final p (mean) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for method, row in report["methods"].items():
-        rounds = row.get("rounds", {"mean": None})["mean"]
-        lines.append(
-            f"| {method} | {row['runs']} | {row['converged']} ({100 * row['success_rate']:.1f}%) | "
-            f"{spread(row['queries'])} | {fmt(rounds, '.1f')} | {row['converged_best']} "
-            f"({100 * row['success_rate_best']:.1f}%) | {spread(row['queries_to_best'])} | "
-            f"{row['wall_s_per_run']:.3f} | {fmt(row['wall_s_per_converged'], '.3f')} | "
-            f"{row['target_probability']['mean']:.3f} |"
-        )
-    lines += headline_lines(report["headline"]) + batching_lines(report.get("batching"))
-    lines += per_class_lines(report["methods"], report["targets"], check)
-    lines += [
-        "",
-        "Stop reasons: " + "; ".join(f"{k}: {v['stop_reasons']}" for k, v in report["methods"].items()),
-        "",
-        "Paper (Table 2; VGG-16, RTX 2080, 1000 runs, no budget stated): "
-        + "; ".join(f"{name} {c}/1000 converged, {q} calls, {t} s" for name, c, q, t in PAPER_TABLE_2)
-        + ".",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def headline_lines(comparisons: dict[str, Any]) -> list[str]:
@@ -644,113 +704,23 @@ def per_class_lines(rows: dict[str, Any], targets: Sequence[str], check: dict[st
     return lines
 
 
-# -- the command line ----------------------------------------------------------------------------
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """The options, with device-dependent defaults filled in and checked."""
-    p = argparse.ArgumentParser(prog=f"python {SCRIPT}", description=__doc__.split("\n")[0])
-    p.add_argument("--runs", type=int, default=200, help="runs per method (run i: stream i, target i mod T)")
-    p.add_argument("--budget", type=int, default=1050, help="per-search query budget (every method)")
-    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {','.join(METHODS)}")
-    p.add_argument("--gd-runs", type=int, default=None, help="GD methods run on runs 0..N-1 only (default: all)")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast, every method")
-    p.add_argument("--dataset", choices=sorted(DEFAULT_GENERATOR), default="fer")
-    p.add_argument("--generator", default=None, help="a name for load_generator (default: <dataset>-vae)")
-    p.add_argument(
-        "--fitted-classifier",
-        action="store_true",
-        help="fer: the black box is the fitted version of the paired classifier (fer-classifier-fitted.pt, "
-        "with fer-vae-disjoint fer-classifier-half0-fitted.pt: light regularisation, sure of more classes)",
-    )
-    p.add_argument("--targets", default=None, help="class names or indices, comma-separated (default: all)")
-    p.add_argument("--logit-scale", type=float, default=1.0, help="multiply the logits (1: the model as trained)")
-    p.add_argument("--confidence", type=float, default=0.95)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--chunk", type=int, default=None, help="runs per run_many (default: cpu 100, cuda 1000)")
-    p.add_argument("--batch-size", type=int, default=None, help="inputs per model call (default: cpu 32, cuda 4096)")
-    p.add_argument("--sequential-runs", type=int, default=None,
-                   help="ES-momentum and GD one at a time on the first N runs (default: a chunk; 0: skip)")  # fmt: skip
-    p.add_argument("--momentum", type=float, default=0.3, help="ES-momentum's α (paper: 0.3)")
-    p.add_argument("--step", type=float, default=0.5, help="the ES mutation's standard deviation s (paper: 0.5)")
-    p.add_argument("--gd-lr", type=float, default=0.1)
-    p.add_argument("--adam-lr", type=float, default=0.1)
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--data", default=None, help="data folder for the classifier check (default: $EVOXPLAIN_DATA)")
-    p.add_argument("--no-accuracy", action="store_true", help="skip the classifier's test-set check")
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    p.add_argument("--tag", default="", help="results go to exemplar_convergence_<tag>.{json,md}")
-    args = p.parse_args(argv)
-    cuda = args.device == "cuda"
-    args.generator = args.generator or DEFAULT_GENERATOR[args.dataset]
-    args.chunk = args.chunk or (1000 if cuda else 100)
-    args.batch_size = args.batch_size or (4096 if cuda else 32)
-    args.gd_runs = args.runs if args.gd_runs is None else args.gd_runs
-    args.sequential_runs = min(args.chunk if args.sequential_runs is None else args.sequential_runs, args.runs)
-    args.tag = args.tag.lstrip("_")
-    methods = [name.strip() for name in args.methods.split(",") if name.strip()]
-    unknown = sorted(set(methods) - set(METHODS))
-    if unknown or not methods:
-        p.error(f"--methods: unknown {unknown}; choose from {','.join(METHODS)}")
-    args.method_list = methods
-    for name in ("runs", "budget", "chunk", "batch_size", "threads"):
-        if getattr(args, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be positive")
-    if not 0 < args.gd_runs <= args.runs:
-        p.error("--gd-runs must be between 1 and --runs")
-    if args.budget < 50:
-        p.error("--budget must pay for the first population of 50")
-    if not (args.logit_scale > 0 and 0 < args.confidence <= 1):
-        p.error("--logit-scale must be positive and --confidence in (0, 1]")
-    if cuda and not torch.cuda.is_available():
-        p.error("--device cuda, but torch sees no GPU")
-    return args
-
-
-def command_line(argv: Sequence[str]) -> str:
-    """The command as typed (with ``OMP_NUM_THREADS`` if set), paths relative to the repository."""
-    env = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} " if "OMP_NUM_THREADS" in os.environ else ""
-    return f"{env}python {SCRIPT} {shlex.join(argv)}".rstrip()
-
-
-def output_paths(out: Path, tag: str) -> tuple[Path, Path]:
-    """``exemplar_convergence[_<tag>].json`` and ``.md`` under ``out``."""
-    stem = "exemplar_convergence" + (f"_{tag}" if tag else "")
-    return out / f"{stem}.json", out / f"{stem}.md"
-
-
-def write(report: dict[str, Any], out: Path, tag: str) -> None:
-    """Refresh the load average and headline, and write the JSON and the Markdown."""
-    report["load_average"]["now"] = load_average()
-    report["headline"] = headline(report["methods"])
-    out.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = output_paths(out, tag)
-    json_path.write_text(json.dumps(report, indent=1) + "\n")
-    md_path.write_text(markdown(report))
-
-
 def timed_chunks(
     search: LatentSearch, targets: Sequence[int], bounds: Sequence[tuple[int, int]], device: torch.device
 ) -> Iterator[tuple[int, int, list[ExemplarResult], float]]:
     """Run chunk after chunk in lockstep; yield ``(lo, hi, results, wall seconds)`` for each."""
     for lo, hi in bounds:
-        synchronize(device)
-        begin = time.perf_counter()
-        results = search.run_many(targets[lo:hi], streams=range(lo, hi))
-        synchronize(device)
-        yield lo, hi, results, time.perf_counter() - begin
+        with Stopwatch(device) as watch:
+            results = search.run_many(targets[lo:hi], streams=range(lo, hi))
+        yield lo, hi, results, watch.seconds
 
 
 def sequential_comparison(
     search: LatentSearch, targets: Sequence[int], batched: list[ExemplarResult], wall: float, device: torch.device
 ) -> dict[str, Any]:
     """The same searches as a batched chunk, one at a time (same streams), timed right after it."""
-    synchronize(device)
-    begin = time.perf_counter()
-    one_by_one = [search.run_many([t], streams=[i])[0] for i, t in enumerate(targets)]
-    synchronize(device)
-    seconds = time.perf_counter() - begin
+    with Stopwatch(device) as watch:
+        one_by_one = [search.run_many([t], streams=[i])[0] for i, t in enumerate(targets)]
+    seconds = watch.seconds
     n = len(targets)
     return {
         "runs": n,
@@ -779,76 +749,101 @@ def one_at_a_time_ratio(gd: dict[str, Any], es: dict[str, Any]) -> dict[str, Any
     return {"runs": n, "converged": [c for _, c in totals], "s_per_converged": per, "ratio": per[0] / per[1]}
 
 
-def main(argv: list[str] | None = None, models: Models | None = None) -> dict[str, Any]:
-    """Run the benchmark; return the report (also written after every chunk).
+# -- the run -------------------------------------------------------------------------------------
 
-    ``models`` replaces the ones ``--dataset`` / ``--generator`` name (tests pass tiny ones).
+
+def methods_of(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Method name -> row (results written before the harness kept them as ``methods``)."""
+    return results.get("methods") or {row["method"]: row for row in results["rows"]}
+
+
+def save(folder: RunFolder, status: str | None = None) -> None:
+    """Refresh the load average and the headline comparisons, and write the run."""
+    folder.results["load_average"]["now"] = load_average()
+    folder.results["headline"] = headline(methods_of(folder.results))
+    folder.save(status)
+
+
+def run(settings: Settings, models: Models | None = None) -> list[dict[str, Any]]:
+    """One row per method (the run folder written after every chunk).
+
+    ``models`` replaces the ones ``dataset`` / ``generator`` name (tests pass tiny ones).
 
     Example:
-        >>> report = main(["--runs", "3", "--budget", "250", "--methods", "ES-momentum,ES", "--out", "/tmp/x"])
-        >>> report["methods"]["ES-momentum"]["success_rate"]
+        >>> rows = run(Settings(runs=3, budget=250, methods=["ES-momentum", "ES"], out=Path("/tmp/x")))
+        >>> rows[0]["success_rate"]
     """
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
-    torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    models = models or load_models(args.dataset, args.generator, args.fitted_classifier)
-    models.classifier.to(device)
-    models.generator.to(device)
-    try:
-        targets_of_class = parse_targets(args.targets, models.class_names)
-    except ValueError as err:
-        sys.exit(f"--targets: {err}")
-    targets = [targets_of_class[i % len(targets_of_class)] for i in range(args.runs)]
-    report: dict[str, Any] = {
-        "command": command_line(argv),
-        "machine": detect_machine(device),
-        "date": datetime.date.today().isoformat(),
-        "load_average": {"start": load_average(), "now": None},
-        "status": "running",
-        "models": models.info,
-        "classifier_check": {}
-        if args.no_accuracy
-        else classifier_check(models.classifier, args.dataset, args.data, models.class_names, args.confidence),
-        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "method_list"}
-        | {"threads": torch.get_num_threads()},
-        "targets": [models.class_names[c] for c in targets_of_class],
-        "search_params": {},
-        "methods": {},
-        "headline": {},
-    }
-    warm_up(models, device, args.precision)
-    first = args.sequential_runs if "ES-momentum" in args.method_list and args.sequential_runs else None
-    for method in args.method_list:
-        n = args.gd_runs if method in GLASS_BOX else args.runs
-        search = make_search(method, models, args)
-        report["search_params"][method] = search.params() | {"runs": n}
-        results: list[ExemplarResult] = []
-        wall, one = 0.0, None
-        with autocast(device, args.precision):
-            for lo, hi, chunk, seconds in timed_chunks(search, targets, chunk_bounds(n, args.chunk, first), device):
-                results += chunk
-                wall += seconds
-                if (method == "ES-momentum" or method in GLASS_BOX) and lo == 0 and first:
-                    fresh = make_search(method, models, args)
-                    one = sequential_comparison(fresh, targets[lo:hi], chunk, seconds, device)
-                    if method == "ES-momentum":
-                        report["batching"] = one
-                row = summarise(results, range(len(results)), wall, models.class_names)
-                row["queries_counted_by_blackbox"] = search.blackbox.queries
-                if one is not None:
-                    row["one_at_a_time"] = one
-                report["methods"][method] = row
-                if method == "ES-momentum" and "batching" in report:  # the whole run's lockstep rate
-                    report["batching"].update(all_runs=hi, all_per_s=hi / wall, chunk=args.chunk)
-                report["status"] = f"{method}: {hi} of {n} runs done"
-                write(report, args.out, args.tag)
-        print(f"{method}: {row['converged']}/{n} converged (best member {row['converged_best']}), "
-              f"median queries {row['queries']['median']}, {wall:.1f} s", flush=True)  # fmt: skip
-    report["status"] = "complete"
-    write(report, args.out, args.tag)
-    print(markdown(report))
-    return report
+    s = settings.resolved()
+    with torch_threads(s.threads):
+        device = torch.device(s.device)
+        models = models or load_models(s.dataset, s.generator, s.fitted_classifier)
+        models.classifier.to(device)
+        models.generator.to(device)
+        try:
+            targets_of_class = parse_targets(s.targets, models.class_names)
+        except ValueError as err:
+            raise BenchmarkError(f"--targets: {err}") from err
+        targets = [targets_of_class[i % len(targets_of_class)] for i in range(s.runs)]
+        folder = RunFolder(s.folder, settings, s.device, render=markdown)
+        folder.results.update(
+            settings=settings_dict(s) | {"threads": torch.get_num_threads()},
+            load_average={"start": load_average(), "now": None},
+            models=models.info,
+            classifier_check={}
+            if s.no_accuracy
+            else classifier_check(
+                models.classifier, s.dataset, root=s.data, class_names=models.class_names, confidence=s.confidence
+            ),
+            targets=[models.class_names[c] for c in targets_of_class],
+            search_params={},
+            headline={},
+        )
+        warm_up(models, device, s.precision)
+        first = s.sequential_runs if "ES-momentum" in s.methods and s.sequential_runs else None
+        for method in s.methods:
+            run_method(method, settings=s, models=models, targets=targets, first=first, folder=folder)
+        folder.meta["status"] = "complete"
+        save(folder)
+    print("\n".join(markdown(folder.results)))
+    return folder.rows
+
+
+def run_method(
+    method: str, settings: Settings, models: Models, targets: list[int], first: int | None, folder: RunFolder
+) -> None:
+    """All runs of one method, chunk after chunk in lockstep; its row replaced after each chunk."""
+    s = settings
+    n = s.gd_runs if method in GLASS_BOX else s.runs
+    search = make_search(method, models, s)
+    folder.results["search_params"][method] = search.params() | {"runs": n}
+    device = torch.device(s.device)
+    results: list[ExemplarResult] = []
+    wall, one = 0.0, None
+    with autocast(device, s.precision):
+        bounds = chunk_bounds(n, s.chunk, first)
+        for lo, hi, chunk, seconds in timed_chunks(search, targets=targets, bounds=bounds, device=device):
+            results += chunk
+            wall += seconds
+            if (method == "ES-momentum" or method in GLASS_BOX) and lo == 0 and first:
+                fresh = make_search(method, models, s)
+                one = sequential_comparison(fresh, targets[lo:hi], batched=chunk, wall=seconds, device=device)
+                if method == "ES-momentum":
+                    folder.results["batching"] = one
+            summary = summarise(results, runs=range(len(results)), wall=wall, class_names=models.class_names)
+            row = {"method": method, **summary}
+            row["queries_counted_by_blackbox"] = search.blackbox.queries
+            if one is not None:
+                row["one_at_a_time"] = one
+            folder.rows[:] = [r for r in folder.rows if r["method"] != method] + [row]
+            if method == "ES-momentum" and "batching" in folder.results:  # the whole run's lockstep rate
+                folder.results["batching"].update(all_runs=hi, all_per_s=hi / wall, chunk=s.chunk)
+            save(folder, f"{method}: {hi} of {n} runs done")
+    print(f"{method}: {row['converged']}/{n} converged (best member {row['converged_best']}), "
+          f"median queries {row['queries']['median']}, {wall:.1f} s", flush=True)  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
+    return main_of(Settings, run, argv)
 
 
 if __name__ == "__main__":

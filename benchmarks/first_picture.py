@@ -11,25 +11,22 @@ matplotlib ship (the model's top class and probability, and the probability the 
 keeps), which is how the new photo was chosen: the model right and sure, the object a small part
 of the frame, a large change between the photo and its blurred copy to explain.
 
-    python benchmarks/first_picture.py --out benchmarks/results/first_picture
+    python -m benchmarks.first_picture            # results/first_picture/cameraman-and-cat
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import json
-import platform
-import subprocess
-import sys
+import dataclasses
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 from evoxplain_zoo.models.efficientnet import efficientnet_lite0, imagenet_classes
 from PIL import Image
 
+from benchmarks.harness import RunFolder, default_folder, main_of, markdown_table, option, torch_threads
 from evoxplain import BlackBox
 from evoxplain.baseline import make_baseline
 from evoxplain.cli.explain import make_explainer
@@ -103,31 +100,53 @@ def side_by_side(out: Path) -> None:
     canvas.save(out / "before_after.png")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/first_picture"))
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    args.out.mkdir(parents=True, exist_ok=True)
-    classes = imagenet_classes()
-    blackbox = BlackBox(efficientnet_lite0(), output="logits", batch_size=32)
-    photos = candidates()
-    rows = [
-        explain(blackbox, center_crop(photos["skimage chelsea.png"], 224, 3), args.out, "cat", classes),
-        explain(blackbox, center_crop(photos["skimage camera.png"], 224, 3), args.out, "cameraman", classes),
-    ]
-    side_by_side(args.out)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    meta = {
-        "command": " ".join(["python", *sys.argv]),
-        "machine": f"{platform.machine()} CPU, {args.threads} threads, torch {torch.__version__}",
-        "commit": commit,
-        "date": datetime.date.today().isoformat(),
-    }
-    result = {"meta": meta, "candidates": score_candidates(blackbox, classes), "explanations": rows}
-    (args.out / "first_picture.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
+@dataclasses.dataclass
+class Settings:
+    """What one run draws (each a command-line option ``--name``)."""
+
+    benchmark: ClassVar[str] = "first_picture"
+    title: ClassVar[str] = "The first picture: the default explanation before and after"
+    threads: int = option(1, "torch CPU threads")
+    out: Path | None = option(None, "the run folder (default benchmarks/results/first_picture/cameraman-and-cat)")
+
+
+def render(results: dict) -> list[str]:
+    """The candidate photos and the two explanations as tables, below the metadata header."""
+    lines = ["Pictures: `before_after.png` (each photo's `*_before.png`, `*_after.png` beside it).", ""]
+    lines += markdown_table(
+        ["photo", "top class", "p", "p of the blurred copy"],
+        [[r["photo"], r["class"], f"{r['p']:.3f}", f"{r['p_blurred']:.3f}"] for r in results["candidates"]],
+    )
+    lines += [""] + markdown_table(
+        ["photo", "queries", "seconds", "cells", "cells beyond 2 s.e.", "largest cell's share"],
+        [
+            [r["photo"], r["queries"], f"{r['seconds']:.1f}", r["cells"], r["cells_beyond_2_stderr"],
+             f"{r['largest_cell_share']:.2f}"]
+            for r in results["rows"]
+        ],
+    )  # fmt: skip
+    return lines
+
+
+def run(settings: Settings) -> Path:
+    """Draw both photos' explanations before and after, score the candidates, write the run."""
+    folder = RunFolder(settings.out or default_folder(settings, "cameraman-and-cat"), settings, render=render)
+    with torch_threads(settings.threads):
+        classes = imagenet_classes()
+        blackbox = BlackBox(efficientnet_lite0(), output="logits", batch_size=32)
+        photos = candidates()
+        folder.rows.extend(
+            explain(blackbox, center_crop(photos[name], 224, 3), folder.folder, stem, classes)
+            for name, stem in (("skimage chelsea.png", "cat"), ("skimage camera.png", "cameraman"))
+        )
+        side_by_side(folder.folder)
+        folder.results["candidates"] = score_candidates(blackbox, classes)
+    folder.finish()
+    return folder.folder
+
+
+def main(argv: list[str] | None = None) -> Path:
+    return main_of(Settings, run, argv)
 
 
 if __name__ == "__main__":

@@ -12,30 +12,38 @@ the model's seconds per input). In one run, side by side:
   warm-up explanation;
 * Captum's KernelSHAP and LIME (16-px superpixels) at the same budget on fewer images.
 
-    python benchmarks/gpu_speed.py --data ../shared/data --device cuda --out benchmarks/results/imagenet_gpu
-    python benchmarks/gpu_speed.py --data ../shared/data --device cpu --precisions fp32 --images 2 --queries 200 \
+    python -m benchmarks.gpu_speed --data ../shared/data --device cuda
+    python -m benchmarks.gpu_speed --data ../shared/data --device cpu --precisions fp32 --images 2 --queries 200 \
         --batch-sizes 50 100 --repeats 2 --out /tmp/speed    # a quick check on a CPU
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import json
-import platform
 import statistics
-import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
+from benchmarks.harness import RunFolder, Stopwatch, default_folder, main_of, option
 from evoxplain import GEEX, LIME, BlackBox, KernelSHAP, recommended_settings
 
 
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+@dataclass
+class Settings:
+    """The device, the budget, the images and the batch sizes and precisions timed."""
+
+    benchmark: ClassVar[str] = "gpu_speed"
+    title: ClassVar[str] = "Seconds per ImageNet explanation against the model's forward time"
+    data: str | None = option(None, "the folder holding imagenet_samples/ (default $EVOXPLAIN_DATA)")
+    device: str = option("cuda", "torch device")
+    queries: int = option(5000, "query budget of each explanation")
+    images: int = option(8, "samples explained per GEEX setting (KernelSHAP, LIME: 2)")
+    batch_sizes: list[int] = option([500, 1000, 2000], "model inputs per call")
+    precisions: list[str] = option(["bf16", "fp32"], "bf16 autocast and fp32", choices=["bf16", "fp32"])
+    repeats: int = option(10, "timed forward calls per batch size and precision")
+    out: Path | None = option(None, "the run folder (default benchmarks/results/gpu_speed/<device>)")
 
 
 def forward_rate(model: torch.nn.Module, images: torch.Tensor, batch: int, precision: str, repeats: int) -> dict:
@@ -58,11 +66,9 @@ def forward_rate(model: torch.nn.Module, images: torch.Tensor, batch: int, preci
             call()
         times = []
         for _ in range(repeats):
-            synchronize(device)
-            start = time.perf_counter()
-            call()
-            synchronize(device)
-            times.append(time.perf_counter() - start)
+            with Stopwatch(device) as watch:
+                call()
+            times.append(watch.seconds)
         row[key] = statistics.median(times) / batch
     return row | {"inputs_per_s": 1 / row["seconds_per_input"]}
 
@@ -72,11 +78,9 @@ def explanation_time(explainer, images: torch.Tensor, device: torch.device) -> d
     explainer.explain(images[0])
     seconds, queries = [], []
     for image in images:
-        synchronize(device)
-        start = time.perf_counter()
-        exp = explainer.explain(image)
-        synchronize(device)
-        seconds.append(time.perf_counter() - start)
+        with Stopwatch(device) as watch:
+            exp = explainer.explain(image)
+        seconds.append(watch.seconds)
         queries.append(exp.queries)
     return {
         "seconds": statistics.mean(seconds),
@@ -87,79 +91,62 @@ def explanation_time(explainer, images: torch.Tensor, device: torch.device) -> d
     }
 
 
-def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=None, help="the folder holding imagenet_samples/ (default $EVOXPLAIN_DATA)")
-    p.add_argument("--device", default="cuda")
-    p.add_argument("--queries", type=int, default=5000)
-    p.add_argument("--images", type=int, default=8, help="samples explained per GEEX setting (KernelSHAP, LIME: 2)")
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[500, 1000, 2000])
-    p.add_argument("--precisions", nargs="+", default=["bf16", "fp32"], choices=["bf16", "fp32"])
-    p.add_argument("--repeats", type=int, default=10, help="timed forward calls per batch size and precision")
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results/imagenet_gpu"))
-    args = p.parse_args(argv)
+def timed_settings(settings: Settings, shape: tuple[int, ...]) -> list[tuple]:
+    """``(method, class, settings, precision, batch size, images)`` of each explanation row: GEEX's
+    large-image default (its 28×28 grid) at every batch size in the lower precision, at 14×14 and
+    in the higher precision at the middle batch size, KernelSHAP and LIME there on two images."""
+    middle = settings.batch_sizes[len(settings.batch_sizes) // 2]
+    low, high = settings.precisions[0], settings.precisions[-1]  # bf16 and fp32 by default
+    default = recommended_settings(shape)  # the large-image default; its grid varied below
+    runs = [("GEEX", GEEX, dict(default, mask_size=28), low, b, settings.images) for b in settings.batch_sizes]
+    runs += [("GEEX", GEEX, dict(default, mask_size=14), low, middle, settings.images)]
+    runs += [("GEEX", GEEX, dict(default, mask_size=28), high, middle, settings.images)]
+    surrogates = [("KernelSHAP", KernelSHAP), ("LIME", LIME)]
+    return runs + [(n, cls, dict(superpixel=16, baseline="blur"), low, middle, 2) for n, cls in surrogates]
+
+
+def run(settings: Settings) -> list[dict]:
+    """The model's forward rates (``forward``), then one row per timed explanation setting."""
     from evoxplain_zoo.data import load_imagenet_samples
     from evoxplain_zoo.models.efficientnet import efficientnet_lite0
 
-    device = torch.device(args.device)
+    device = torch.device(settings.device)
     model = efficientnet_lite0().to(device)
-    images = load_imagenet_samples(args.data).images[: max(args.images, 2)].to(device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.machine()} CPU"
-    report = {
-        "command": "python benchmarks/gpu_speed.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": f"{name}, torch {torch.__version__}, {torch.get_num_threads()} CPU threads",
-        "date": datetime.date.today().isoformat(),
-        "model": "EfficientNet-Lite0 (channels-last weights), 224×224",
-        "forward": [],
-        "explanations": [],
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-
-    def save() -> None:
-        (args.out / "gpu_speed.json").write_text(json.dumps(report, indent=1) + "\n")
-        (args.out / "gpu_speed.md").write_text(markdown(report))
-
-    for precision in args.precisions:
-        for batch in args.batch_sizes:
-            report["forward"].append(forward_rate(model, images, batch, precision, args.repeats))
-            print(report["forward"][-1], flush=True)
-    save()
-    per_input = {(r["precision"], r["batch_size"]): r["seconds_per_input"] for r in report["forward"]}
-    middle = args.batch_sizes[len(args.batch_sizes) // 2]
-    low, high = args.precisions[0], args.precisions[-1]  # bf16 and fp32 by default
-    surrogates = [("KernelSHAP", KernelSHAP), ("LIME", LIME)]
-    default = recommended_settings(tuple(images.shape[1:]))  # the large-image default; its grid varied below
-    runs = [("GEEX", GEEX, dict(default, mask_size=28), low, b, args.images) for b in args.batch_sizes]
-    runs += [("GEEX", GEEX, dict(default, mask_size=14), low, middle, args.images)]
-    runs += [("GEEX", GEEX, dict(default, mask_size=28), high, middle, args.images)]
-    runs += [(n, cls, dict(superpixel=16, baseline="blur"), low, middle, 2) for n, cls in surrogates]
-    for method, cls, settings, precision, batch, count in runs:
+    images = load_imagenet_samples(settings.data).images[: max(settings.images, 2)].to(device)
+    folder = RunFolder(settings.out or default_folder(settings, settings.device), settings, device, render=markdown)
+    folder.results.update(model="EfficientNet-Lite0 (channels-last weights), 224×224", forward=[])
+    for precision in settings.precisions:
+        for batch in settings.batch_sizes:
+            folder.results["forward"].append(
+                forward_rate(model, images, batch=batch, precision=precision, repeats=settings.repeats)
+            )
+            print(folder.results["forward"][-1], flush=True)
+    folder.save()
+    per_input = {(r["precision"], r["batch_size"]): r["seconds_per_input"] for r in folder.results["forward"]}
+    for method, cls, chosen, precision, batch, count in timed_settings(settings, tuple(images.shape[1:])):
         blackbox = BlackBox(model, output="logits", batch_size=batch, precision=precision)
-        explainer = cls(blackbox, queries=args.queries, seed=0, **settings)
-        row = {"method": method, "settings": settings, "precision": precision, "batch_size": batch}
+        explainer = cls(blackbox, queries=settings.queries, seed=0, **chosen)
+        row = {"method": method, "settings": chosen, "precision": precision, "batch_size": batch}
         row |= explanation_time(explainer, images[:count], device)
         row["x_forward"] = row["seconds"] / (row["queries"] * per_input[precision, batch])
-        report["explanations"].append(row)
+        folder.rows.append(row)
         print(row, flush=True)
-        save()
-    return report
+        folder.save()
+    folder.finish()
+    return folder.rows
 
 
-def markdown(report: dict) -> str:
+def markdown(results: dict) -> list[str]:
+    """The forward rates and the explanations' seconds, one table each."""
     lines = [
-        "# Seconds per ImageNet explanation against the model's forward time",
-        "",
-        f"- Command: `{report['command']}`",
-        f"- Machine: {report['machine']}",
-        f"- Date: {report['date']}",
-        f"- Model: {report['model']}; real sample images on the device.",
+        f"- Model: {results['model']}; real sample images on the device.",
         "",
         "## The model alone (median of the timed calls, one batch of sample images sent again and again)",
         "",
         "| precision | batch size | inputs / s | µs / input | µs / input through a BlackBox |",
         "|---|---|---|---|---|",
     ]
-    for r in report["forward"]:
+    for r in results["forward"]:
         lines.append(
             f"| {r['precision']} | {r['batch_size']} | {r['inputs_per_s']:.0f} | {1e6 * r['seconds_per_input']:.1f} "
             f"| {1e6 * r['blackbox_seconds_per_input']:.1f} |"
@@ -172,13 +159,17 @@ def markdown(report: dict) -> str:
         "| method | settings | precision | batch | images | queries | s / explanation (mean, median) | x forward |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for r in report["explanations"]:
+    for r in results["rows"]:
         settings = ", ".join(f"{k}={v}" for k, v in r["settings"].items())
         lines.append(
             f"| {r['method']} | {settings} | {r['precision']} | {r['batch_size']} | {r['images']} | {r['queries']:.0f} "
             f"| {r['seconds']:.3f}, {r['seconds_median']:.3f} | {r['x_forward']:.2f} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    return main_of(Settings, run, argv)
 
 
 if __name__ == "__main__":

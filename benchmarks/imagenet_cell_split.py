@@ -2,29 +2,42 @@
 
 bGEEX with ``estimator="regression"`` estimates one value per mask cell and spreads it evenly over
 the cell's pixels, so the AOPC ranking breaks ties inside a cell in raster order. This script asks,
-on the held-out ImageNet samples only (the last ``--held-out`` ones, which ``aopc.py`` uses to
+on the held-out ImageNet samples only (the last ``--held-out`` ones, which ``benchmarks.aopc`` uses to
 choose settings and never scores), whether deletion and insertion improve when the cell's value is
 instead spread in proportion to |x − x̊| (the pixels the blurred baseline changes most), upsampled
 bilinearly, or both, and how the grid size and the fitness compare at one budget.
 
-    python benchmarks/imagenet_cell_split.py --data ../shared/data --out benchmarks/results
+    python -m benchmarks.imagenet_cell_split --data ../shared/data
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import json
-import platform
-import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 
+from benchmarks.harness import RunFolder, default_folder, main_of, option
 from evoxplain import GEEX, BlackBox, recommended_settings
 from evoxplain.baseline import gaussian_blur
 from evoxplain.metrics import aopc_deletion, aopc_insertion
+
+
+@dataclass
+class Settings:
+    """The held-out samples, the budget and the (grid, fitness) pairs compared."""
+
+    benchmark: ClassVar[str] = "imagenet_cell_split"
+    title: ClassVar[str] = "The regression's cell values on held-out ImageNet samples: split, grid and fitness"
+    data: str | None = option(None, "the folder holding imagenet_samples/ (default $EVOXPLAIN_DATA)")
+    held_out: int = option(3, "the last N samples (the AOPC benchmark's held-out images)")
+    queries: int = option(5000, "query budget of each explanation")
+    configs: list[str] = option(["28:prob", "56:prob", "28:logit", "28:logprob"], "grid:fitness pairs", sep=",")
+    batch_size: int = option(64, "model inputs per call")
+    device: str = option("cpu", "torch device")
+    out: Path | None = option(None, "the run folder (default benchmarks/results/imagenet_cell_split/<device>)")
 
 
 def split_variants(x: torch.Tensor, values: torch.Tensor, grid: int) -> dict[str, torch.Tensor]:
@@ -47,39 +60,25 @@ def split_variants(x: torch.Tensor, values: torch.Tensor, grid: int) -> dict[str
     return variants
 
 
-def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=None, help="the folder holding imagenet_samples/ (default $EVOXPLAIN_DATA)")
-    p.add_argument("--held-out", type=int, default=3, help="the last N samples (aopc.py's held-out images)")
-    p.add_argument("--queries", type=int, default=5000)
-    p.add_argument("--configs", default="28:prob,56:prob,28:logit,28:logprob", help="grid:fitness, comma separated")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    args = p.parse_args(argv)
+def run(settings: Settings) -> list[dict]:
+    """One row per (grid, fitness) and way of spreading the cell values, after each config written."""
     from evoxplain_zoo.data import load_imagenet_samples
     from evoxplain_zoo.models.efficientnet import efficientnet_lite0
 
-    x = load_imagenet_samples(args.data).images[-args.held_out :].to(args.device)
-    model = BlackBox(efficientnet_lite0().to(args.device), output="logits", batch_size=args.batch_size)
-    name = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else f"{platform.machine()} CPU"
-    report = {
-        "command": "python benchmarks/imagenet_cell_split.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": f"{name}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
-        "date": datetime.date.today().isoformat(),
-        "settings": {k: str(v) for k, v in vars(args).items() if k != "out"},
-        "rows": [],
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    for config in args.configs.split(","):
+    x = load_imagenet_samples(settings.data).images[-settings.held_out :].to(settings.device)
+    model = BlackBox(efficientnet_lite0().to(settings.device), output="logits", batch_size=settings.batch_size)
+    name = settings.out or default_folder(settings, settings.device)
+    folder = RunFolder(name, settings, settings.device, render=markdown)
+    scoring = dict(replacement="blur", stride=100, batch_size=settings.batch_size)
+    for config in settings.configs:
         grid, fitness = config.split(":")
-        settings = dict(recommended_settings(tuple(x.shape[1:])), mask_size=int(grid), fitness=fitness)
-        explainer = GEEX(model, queries=args.queries, batch_size=args.batch_size, seed=0, **settings)
+        chosen = dict(recommended_settings(tuple(x.shape[1:])), mask_size=int(grid), fitness=fitness)
+        explainer = GEEX(model, queries=settings.queries, batch_size=settings.batch_size, seed=0, **chosen)
         values = explainer.explain(x).values.to(x.device)
         for split, ranking in split_variants(x, values, int(grid)).items():
-            deletion = aopc_deletion(model, x, ranking, replacement="blur", stride=100, batch_size=args.batch_size)
-            insertion = aopc_insertion(model, x, ranking, replacement="blur", stride=100, batch_size=args.batch_size)
-            report["rows"].append(
+            deletion = aopc_deletion(model, x, ranking, **scoring)
+            insertion = aopc_insertion(model, x, ranking, **scoring)
+            folder.rows.append(
                 {
                     "grid": int(grid),
                     "fitness": fitness,
@@ -89,35 +88,36 @@ def main(argv: list[str] | None = None) -> dict:
                     "insertion": insertion.score,
                 }
             )
-            print(report["rows"][-1], flush=True)
-        (args.out / "imagenet_cell_split.json").write_text(json.dumps(report, indent=1))  # after each config
-        (args.out / "imagenet_cell_split.md").write_text(markdown(report))
-    return report
+            print(folder.rows[-1], flush=True)
+        folder.save()  # after each config
+    folder.finish()
+    return folder.rows
 
 
-def markdown(report: dict) -> str:
-    s = report["settings"]
+def markdown(results: dict) -> list[str]:
+    """The setup and one table line per row."""
+    s = results["settings"]
     lines = [
-        "# The regression's cell values on held-out ImageNet samples: split, grid and fitness",
-        "",
-        f"- Command: `{report['command']}`",
-        f"- Machine: {report['machine']}",
-        f"- Date: {report['date']}",
-        f"- The last {s['held_out']} ImageNet samples (`aopc.py`'s held-out images, never scored), EfficientNet-Lite0; "
-        f'bGEEX, `estimator="regression"`, `design="orthogonal"`, `integrated=False`, blurred baseline, '
-        f"{s['queries']} queries, seed 0; AOPC with blurred replacement, stride 100 (AOPC of the averaged curve).",
+        f"- The last {s['held_out']} ImageNet samples (the AOPC benchmark's held-out images, never scored), "
+        'EfficientNet-Lite0; bGEEX, `estimator="regression"`, `design="orthogonal"`, `integrated=False`, blurred '
+        f"baseline, {s['queries']} queries, seed 0; AOPC with blurred replacement, stride 100 (AOPC of the "
+        "averaged curve).",
         "",
         "| grid | fitness | values spread over a cell's pixels | AOPC deletion | per image | AOPC insertion |",
         "|---|---|---|---|---|---|",
     ]
-    for r in report["rows"]:
+    for r in results["rows"]:
         split = r["split"].replace("|", "\\|")  # a table cell
         per = ", ".join(f"{v:.3f}" for v in r["deletion_per_instance"])
         lines.append(
             f"| {r['grid']}×{r['grid']} | {r['fitness']} | {split} | {r['deletion']:.3f} | {per} | "
             f"{r['insertion']:.3f} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    return main_of(Settings, run, argv)
 
 
 if __name__ == "__main__":

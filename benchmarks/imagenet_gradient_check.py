@@ -5,72 +5,85 @@ For a score f that is linear at the scale σ, GE with resized noise d = T z esti
 autograd through EfficientNet-Lite0 and reports the cosine and norm ratio of the estimate to it,
 for a few σ (a linear f gives a cosine near ``1 / sqrt(1 + dims / pairs)``).
 
-    python benchmarks/imagenet_gradient_check.py --data ../shared/data
+    python -m benchmarks.imagenet_gradient_check --data ../shared/data
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import platform
-import shlex
-import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from evoxplain_zoo.data import load_imagenet_samples
 from evoxplain_zoo.models.efficientnet import efficientnet_lite0
 
+from benchmarks.harness import RunFolder, default_folder, main_of, option
 from evoxplain import GEEX, BlackBox
 from evoxplain.sampling import make_sampler
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=None, help="folder with imagenet_samples/ (default $EVOXPLAIN_DATA)")
-    parser.add_argument("--sample", type=int, default=0)
-    parser.add_argument("--queries", type=int, default=2000)
-    parser.add_argument("--mask", type=int, default=7)
-    parser.add_argument("--sigmas", type=float, nargs="+", default=[0.001, 0.01, 0.05, 0.2])
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "imagenet_cpu_preview"))
-    args = parser.parse_args(argv)
+@dataclass
+class Settings:
+    """The sample, the budget, the noise's resolution and the σ compared."""
 
-    x = load_imagenet_samples(args.data).images[args.sample]
+    benchmark: ClassVar[str] = "imagenet_gradient_check"
+    title: ClassVar[str] = "GE against its expectation on an ImageNet sample"
+    data: str | None = option(None, "folder with imagenet_samples/ (default $EVOXPLAIN_DATA)")
+    sample: int = option(0, "the sample explained")
+    queries: int = option(2000, "query budget")
+    mask: int = option(7, "noise cells along each side, per channel")
+    sigmas: list[float] = option([0.001, 0.01, 0.05, 0.2], "σ compared")
+    out: Path | None = option(None, "the run folder (default benchmarks/results/imagenet_gradient_check/sample-<n>)")
+
+
+def expectation(model: torch.nn.Module, x: torch.Tensor, target: int, mask: int):
+    """``T Tᵀ ∇f / gain`` for f = the probability of ``target``, by autograd, and the sampler."""
+    image = x[None].clone().requires_grad_(True)
+    model(image).softmax(-1)[0, target].backward()
+    sampler = make_sampler(tuple(x.shape), mask_size=(mask, mask))
+    z = torch.zeros((1, *sampler.low_shape), requires_grad=True)
+    (adjoint,) = torch.autograd.grad(sampler.transform(z), z, image.grad)
+    return sampler.transform(adjoint)[0] / sampler.gain, sampler
+
+
+def run(settings: Settings) -> list[dict]:
+    """One row per σ: the estimate's cosine and norm ratio to the expectation."""
+    x = load_imagenet_samples(settings.data).images[settings.sample]
     model = efficientnet_lite0().eval()
     blackbox = BlackBox(model, output="logits", batch_size=64)
     target = int(blackbox.predict(x[None])[0])
-    image = x[None].clone().requires_grad_(True)
-    model(image).softmax(-1)[0, target].backward()
-    sampler = make_sampler(tuple(x.shape), mask_size=(args.mask, args.mask))
-    z = torch.zeros((1, *sampler.low_shape), requires_grad=True)
-    (adjoint,) = torch.autograd.grad(sampler.transform(z), z, image.grad)
-    expected = sampler.transform(adjoint)[0] / sampler.gain
+    expected, sampler = expectation(model, x, target=target, mask=settings.mask)
+    folder = RunFolder(settings.out or default_folder(settings, f"sample-{settings.sample}"), settings, render=markdown)
+    folder.results["setup"] = {"target": target, "dimensions": sampler.dimensions}
+    for sigma in settings.sigmas:
+        ge = GEEX(blackbox, queries=settings.queries, integrated=False, mask_size=settings.mask, sigma=sigma, seed=0)
+        estimate = ge.explain(x, target).values
+        cosine = float(estimate.flatten() @ expected.flatten() / (estimate.norm() * expected.norm()))
+        folder.rows.append({"sigma": sigma, "cosine": cosine, "norm_ratio": float(estimate.norm() / expected.norm())})
+        print(folder.rows[-1], flush=True)
+        folder.save()
+    folder.finish()
+    return folder.rows
 
-    pairs = args.queries // 2
-    linear = (1 + (sampler.dimensions + 1) / pairs) ** -0.5
-    command = shlex.join(sys.argv[1:] if argv is None else argv)
+
+def markdown(results: dict) -> list[str]:
+    """The setup and one table line per σ."""
+    s, setup = results["settings"], results["setup"]
+    linear = (1 + (setup["dimensions"] + 1) / (s["queries"] // 2)) ** -0.5
     lines = [
-        "# GE against its expectation on an ImageNet sample",
-        "",
-        f"- Command: `python benchmarks/imagenet_gradient_check.py {command}`",
-        f"- Machine: {platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}",
-        f"- Date: {datetime.date.today().isoformat()}",
-        f"- EfficientNet-Lite0, sample {args.sample} (predicted class {target}), f = its probability; GE with "
-        f"{args.mask}×{args.mask} noise per channel ({sampler.dimensions} dimensions), {args.queries} queries. "
-        f"Expectation T Tᵀ ∇f / gain by autograd. A linear f would give a cosine of about {linear:.3f}.",
+        f"- EfficientNet-Lite0, sample {s['sample']} (predicted class {setup['target']}), f = its probability; GE "
+        f"with {s['mask']}×{s['mask']} noise per channel ({setup['dimensions']} dimensions), {s['queries']} "
+        f"queries. Expectation T Tᵀ ∇f / gain by autograd. A linear f would give a cosine of about {linear:.3f}.",
         "",
         "| σ | cosine to the expectation | norm ratio |",
         "|---|---|---|",
     ]
-    for sigma in args.sigmas:
-        ge = GEEX(blackbox, queries=args.queries, integrated=False, mask_size=args.mask, sigma=sigma, seed=0)
-        estimate = ge.explain(x, target).values
-        cosine = float(estimate.flatten() @ expected.flatten() / (estimate.norm() * expected.norm()))
-        lines.append(f"| {sigma} | {cosine:.3f} | {float(estimate.norm() / expected.norm()):.3f} |")
-        print(lines[-1], flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "gradient_check.md").write_text("\n".join(lines) + "\n")
+    return lines + [f"| {r['sigma']} | {r['cosine']:.3f} | {r['norm_ratio']:.3f} |" for r in results["rows"]]
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    return main_of(Settings, run, argv)
 
 
 if __name__ == "__main__":

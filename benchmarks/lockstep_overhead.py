@@ -7,29 +7,37 @@ the same searches bit for bit. This script times both side by side on a model an
 cost next to nothing (a 32 → 32 → 7 pair of matrix products), so what is timed is the bookkeeping
 that a GPU cannot hide: microseconds per search per generation, at several numbers of searches.
 
-    OMP_NUM_THREADS=1 python benchmarks/lockstep_overhead.py --out benchmarks/results
+    OMP_NUM_THREADS=1 python -m benchmarks.lockstep_overhead
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import datetime
-import os
-import platform
-import shlex
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
 import evoxplain
+from benchmarks.harness import RunFolder, default_folder, main_of, option
 from evoxplain.exemplars import ExemplarSearch, GradientSearch, RandomSearch
 from evoxplain.exemplars.engine import SearchState
 from evoxplain.exemplars.search import _MomentumState
+
+
+@dataclass
+class Settings:
+    """The numbers of lockstep searches timed and the repeats (the best of which counts)."""
+
+    benchmark: ClassVar[str] = "lockstep_overhead"
+    title: ClassVar[str] = "Lockstep bookkeeping of ES with momentum (`run_many`), apart from the models"
+    searches: list[int] = option([10, 100, 1000], "searches run in lockstep")
+    repeats: int = option(5, "interleaved repeats, the best counts")
+    out: Path | None = option(None, "the run folder (default benchmarks/results/lockstep_overhead/<commit>)")
 
 
 @contextlib.contextmanager
@@ -98,48 +106,54 @@ def code_version() -> str:
     return found.stdout.strip() or "unknown"
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--searches", type=int, nargs="+", default=[10, 100, 1000])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--name", default="lockstep_overhead", help="results go to <out>/<name>.md")
-    args = parser.parse_args(argv)
-    rows = []
-    for n in args.searches:
-        t = timed(n, args.repeats)
-        rows.append((n, t["search_rounds"], *(1e6 * t[w] / t["search_rounds"] for w in ("per-search", "tensor"))))
-        print(rows[-1], flush=True)
-    alone = one_search_alone(args.repeats)
-    print(alone, flush=True)
-    env = "OMP_NUM_THREADS=1 " if torch.get_num_threads() == 1 else ""
-    command = f"{env}python benchmarks/lockstep_overhead.py {shlex.join(sys.argv[1:] if argv is None else argv)}"
+def run(settings: Settings) -> list[dict]:
+    """One row per number of searches (µs per search and generation, both ways); ``alone``: one
+    search's µs per generation without lockstep."""
+    folder = RunFolder(settings.out or default_folder(settings, code_version()), settings, render=markdown)
+    folder.results["evoxplain_commit"] = code_version()
+    for n in settings.searches:
+        t = timed(n, settings.repeats)
+        per = {w: 1e6 * t[w] / t["search_rounds"] for w in ("per-search", "tensor")}
+        folder.rows.append({"searches": n, "search_rounds": t["search_rounds"], "per_search_us": per["per-search"],
+                            "tensor_us": per["tensor"]})  # fmt: skip
+        print(folder.rows[-1], flush=True)
+        folder.save()
+    folder.results["alone"] = one_search_alone(settings.repeats)
+    print(folder.results["alone"], flush=True)
+    folder.finish()
+    return folder.rows
+
+
+def markdown(results: dict) -> list[str]:
+    """The setup and the two tables."""
+    alone = results.get("alone", {})
     lines = [
-        "# Lockstep bookkeeping of ES with momentum (`run_many`), apart from the models",
-        "",
-        f"- Command: `{command.strip()}`",
-        f"- Machine: {platform.machine()} CPU, {torch.get_num_threads()} torch threads, torch {torch.__version__}; "
-        f"load average {[round(x, 2) for x in os.getloadavg()]} at the end",
-        f"- Date: {datetime.date.today().isoformat()}; evoxplain imported from commit {code_version()}",
+        f"- evoxplain imported from commit {results['evoxplain_commit']}",
         "- A near-free generator and black box (matrix products, latent 32, 7 classes), targets cycling through "
         "the classes, confidence 0.99, budget 1050; best of "
-        f"{args.repeats} interleaved repeats. The two ways run the same searches (checked).",
+        f"{results['settings']['repeats']} interleaved repeats. The two ways run the same searches (checked).",
         "",
         "| searches | search-generations | per-search protocol, µs each | tensor operations, µs each | ratio |",
         "|---|---|---|---|---|",
     ]
-    lines += [f"| {n} | {r} | {a:.0f} | {b:.0f} | {a / b:.2f}× |" for n, r, a, b in rows]
-    lines += [
-        "",
-        "One search alone (`run()`, no lockstep) on a near-free pair of `torch.nn.Linear` layers, "
-        "µs per generation, best of the repeats (the model's own time included):",
-        "",
-        "| " + " | ".join(alone) + " |",
-        "|" + "---|" * len(alone),
-        "| " + " | ".join(f"{v:.0f}" for v in alone.values()) + " |",
-    ]
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
+    for r in results["rows"]:
+        a, b = r["per_search_us"], r["tensor_us"]
+        lines.append(f"| {r['searches']} | {r['search_rounds']} | {a:.0f} | {b:.0f} | {a / b:.2f}× |")
+    if alone:
+        lines += [
+            "",
+            "One search alone (`run()`, no lockstep) on a near-free pair of `torch.nn.Linear` layers, "
+            "µs per generation, best of the repeats (the model's own time included):",
+            "",
+            "| " + " | ".join(alone) + " |",
+            "|" + "---|" * len(alone),
+            "| " + " | ".join(f"{v:.0f}" for v in alone.values()) + " |",
+        ]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    return main_of(Settings, run, argv)
 
 
 if __name__ == "__main__":

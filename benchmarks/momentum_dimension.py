@@ -7,24 +7,36 @@ a fixed random generator ``G(z) = tanh(A z / √l)`` (l → 128) and a linear 7-
 latent size and scale it runs the same targets and seeds with α = 0.3 and α = 0 (Algorithm 1, the
 paper's other settings) and reports success and queries, also over the runs both converged.
 
-    python benchmarks/momentum_dimension.py --out benchmarks/results
+    python -m benchmarks.momentum_dimension
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import json
-import platform
-import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
 
+from benchmarks.harness import RunFolder, default_folder, main_of, option, torch_threads
 from evoxplain import ExemplarSearch
 
 CLASSES, WIDTH = 7, 128
+
+
+@dataclass
+class Settings:
+    """The latent sizes and confidence scales compared, and the searches' runs, budget and momentum."""
+
+    benchmark: ClassVar[str] = "momentum_dimension"
+    title: ClassVar[str] = "Momentum's gain against the latent size (synthetic black boxes)"
+    latent_dims: list[int] = option([8, 32, 128, 512], "latent sizes l", sep=",")
+    scales: list[float] = option([2.0, 1.5, 1.2], "confidence scales c: smaller = a longer search", sep=",")
+    runs: int = option(203, "paired runs per cell")
+    budget: int = option(5050, "per-search query budget")
+    momentum: float = option(0.3, "α compared with α = 0")
+    out: Path | None = option(None, "the run folder (default benchmarks/results/momentum_dimension/synthetic)")
 
 
 def synthetic(latent_dim: int, scale: float):
@@ -72,14 +84,10 @@ def compare(latent_dim: int, scale: float, runs: int, budget: int, momentum: flo
     return row
 
 
-def markdown(report: dict) -> str:
-    s = report["settings"]
+def markdown(results: dict) -> list[str]:
+    """The setup and one table line per cell."""
+    s = results["settings"]
     lines = [
-        "# Momentum's gain against the latent size (synthetic black boxes)",
-        "",
-        f"- Command: `{report['command']}`",
-        f"- Machine: {report['machine']}",
-        f"- Date: {report['date']}",
         f"- {s['runs']} runs per cell (target class i mod 7, random stream i of seed 0, the same for both "
         f"methods), budget {s['budget']} queries, confidence 0.95; t = 50, k = 10, m = 2, s = 0.5, u = 5; "
         f"α = {s['momentum']} against α = 0. Generator tanh(A z / √l) into {WIDTH} dims, black box "
@@ -93,7 +101,7 @@ def markdown(report: dict) -> str:
     def fmt(x: float | None) -> str:
         return "–" if x is None else f"{x:.0f}"
 
-    for r in report["rows"]:
+    for r in results["rows"]:
         pm = r["paired_mean_queries"] or [None, None]
         gain = "–" if r["percent_fewer_paired"] is None else f"{r['percent_fewer_paired']:.1f}%"
         if r["percent_fewer_paired_se"] is not None:
@@ -103,35 +111,27 @@ def markdown(report: dict) -> str:
             f"{fmt(r['mean_queries'][0])} / {fmt(r['mean_queries'][1])} | {r['paired_runs']} | "
             f"{fmt(pm[0])} / {fmt(pm[1])} | {gain} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
-def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--latent-dims", default="8,32,128,512")
-    p.add_argument("--scales", default="2,1.5,1.2", help="confidence scales c: smaller = a longer search")
-    p.add_argument("--runs", type=int, default=203)
-    p.add_argument("--budget", type=int, default=5050)
-    p.add_argument("--momentum", type=float, default=0.3)
-    p.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    args = p.parse_args(argv)
-    torch.set_num_threads(1)
-    rows = []
-    for scale in (float(c) for c in args.scales.split(",")):
-        for latent_dim in (int(d) for d in args.latent_dims.split(",")):
-            rows.append(compare(latent_dim, scale, args.runs, args.budget, args.momentum))
-            print(rows[-1], flush=True)
-    report = {
-        "command": "python benchmarks/momentum_dimension.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": f"{platform.machine()} CPU, 1 torch thread, torch {torch.__version__}",
-        "date": datetime.date.today().isoformat(),
-        "settings": {k: v for k, v in vars(args).items() if k != "out"},
-        "rows": rows,
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "momentum_dimension.json").write_text(json.dumps(report, indent=1))
-    (args.out / "momentum_dimension.md").write_text(markdown(report))
-    return report
+def run(settings: Settings) -> list[dict]:
+    """One row per (scale, latent size), ES with and without momentum on the same runs (one torch thread)."""
+    folder = RunFolder(settings.out or default_folder(settings, "synthetic"), settings, render=markdown)
+    with torch_threads(1):
+        for scale in settings.scales:
+            for latent_dim in settings.latent_dims:
+                row = compare(
+                    latent_dim, float(scale), runs=settings.runs, budget=settings.budget, momentum=settings.momentum
+                )
+                folder.rows.append(row)
+                print(row, flush=True)
+                folder.save()
+    folder.finish()
+    return folder.rows
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    return main_of(Settings, run, argv)
 
 
 if __name__ == "__main__":

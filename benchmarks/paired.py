@@ -2,38 +2,36 @@
 
 Usage::
 
-    python benchmarks/paired.py benchmarks/results/orthogonal/aopc_mnist.json "bGEEX, orthogonal" bGEEX
+    python -m benchmarks.paired benchmarks/results/aopc/mnist-orthogonal/results.json "bGEEX, orthogonal" bGEEX
 
 prints, for every budget both methods were measured at, the mean of the per-image differences
 of AOPC deletion ± its standard error and how many images each wins (``aopc.paired_difference``),
 and each method's mean per-image AOPC deletion. ``--also`` adds the rows of runs on other images
-of the same data (``aopc.py --first``), image by image after the first file's::
+of the same data (``benchmarks.aopc --first``), image by image after the first file's::
 
-    python benchmarks/paired.py a/aopc_imagenet.json --also b/aopc_imagenet.json "bGEEX + regression, orthogonal" LIME
+    python -m benchmarks.paired a/results.json --also b/results.json "bGEEX + regression, orthogonal" LIME
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
 
+from benchmarks.aopc import paired_difference, recorded_setup
+from benchmarks.harness import BenchmarkError
 from evoxplain.metrics import normalised_aopc
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from aopc import paired_difference  # noqa: E402
 
 
 def joined(runs: list[dict]) -> list[dict]:
     """The rows of several runs on disjoint images as one run's: per (method, budget), the
     per-image scores concatenated run after run (rows missing from any run are dropped), and the
     AOPC deletion of the curve averaged over all images where every run kept its averaged curve."""
-    images = [run["meta"]["scored images"] for run in runs]
+    images = [recorded_setup(run)["scored images"] for run in runs]
     if len(set(images)) < len(images):
-        raise SystemExit(f"two of these runs scored the same images ({images}): --also takes runs on other images")
+        raise BenchmarkError(f"two of these runs scored the same images ({images}): --also takes runs on other images")
     keyed = [{(r["method"], r["budget"]): r for r in run["rows"] if "deletion_per_instance" in r} for run in runs]
     rows = []
     for key, first in keyed[0].items():
@@ -82,13 +80,13 @@ def compare(rows: list[dict], first: str, second: str) -> list[str]:
     budgets = sorted(set(a) & set(b), key=lambda budget: budget or 0)
     if not budgets:
         known = sorted({r["method"] for r in scored})
-        raise SystemExit(f"no budget has per-image scores for both {first!r} and {second!r}; rows: {known}")
+        raise BenchmarkError(f"no budget has per-image scores for both {first!r} and {second!r}; rows: {known}")
     return [f"{budget or 'any'} queries: {paired_difference(a[budget], b[budget])}" for budget in budgets]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("results", type=Path, help="an aopc_<dataset>.json written by benchmarks/aopc.py")
+    parser.add_argument("results", type=Path, help="the results.json of a run of benchmarks.aopc")
     parser.add_argument("first")
     parser.add_argument("second")
     parser.add_argument(
@@ -96,8 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     runs = [json.loads(path.read_text()) for path in [args.results, *args.also]]
-    rows = joined(runs) if args.also else runs[0]["rows"]
-    print("\n".join(compare(rows, args.first, args.second)))
+    try:
+        rows = joined(runs) if args.also else runs[0]["rows"]
+        print("\n".join(compare(rows, args.first, args.second)))
+    except BenchmarkError as err:
+        raise SystemExit(f"paired: {err}") from err
     print("\n".join(mean_line(rows, args.first) + mean_line(rows, args.second)))
 
 

@@ -9,58 +9,52 @@ values. Every setting runs side by side in one run; the in-process time is measu
 after the servers and averaged. The servers come from `.ci/build-servers` and run one torch
 thread each (the client keeps the other core).
 
-    python benchmarks/remote.py --data ../shared/data            # about 5 minutes on 2 cores
+    python -m benchmarks.remote --data ../shared/data            # about 20 minutes on 2 busy cores
 
 Results: ``benchmarks/results/remote/<run>/`` (``run.json``, ``results.json``, ``results.md``).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import importlib.metadata
-import json
 import os
-import platform
-import shlex
-import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from benchmarks.harness import REPOSITORY, RunFolder, default_folder, main_of, option
 from evoxplain import GEEX, BlackBox, recommended_settings
 from evoxplain.endpoints import InferenceEndpoint
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-RESULTS = REPOSITORY / "benchmarks" / "results" / "remote"
 sys.path[:0] = [str(REPOSITORY / "tests" / "servers"), str(REPOSITORY / "tests")]  # the test servers and proxy
 
 import launch  # noqa: E402
 from fault_proxy import FaultProxy  # noqa: E402
 
-PACKAGES = ("numpy", "torch", "evoxplain", "urllib3", "orjson")
+SERVERS = {"mlserver": "1.7.1", "kserve": "0.21.0", "server_torch_threads": 1}
 
 
 @dataclasses.dataclass
 class Settings:
     """What one run measures (each a command-line option ``--name``)."""
 
-    images: int = 5
-    queries: int = 2000
-    concurrency: list[int] = dataclasses.field(default_factory=lambda: [1, 2, 4, 8])
-    max_batch: int = 64
-    fault_rates: list[float] = dataclasses.field(default_factory=lambda: [0.1, 0.3])
-    retry_after: str = "1"
-    delay: float = 0.1
-    seed: int = 0
-    data: str | None = None
-    run: str = ""
+    benchmark: ClassVar[str] = "remote"
+    title: ClassVar[str] = "Models behind an endpoint: seconds per explanation"
+    images: int = option(5, "MNIST test digits explained by every setting")
+    queries: int = option(2000, "queries per explanation")
+    concurrency: list[int] = option([1, 2, 4, 8], "requests in flight", sep=",")
+    max_batch: int = option(64, "inputs per request")
+    fault_rates: list[float] = option([0.1, 0.3], "shares of requests the proxy breaks", sep=",")
+    retry_after: str = option("1", "the proxy's Retry-After header on 429/503")
+    delay: float = option(0.1, "seconds the proxy stalls a delayed answer")
+    seed: int = option(0, "seed of the first digit's explanation (then +1 per digit)")
+    data: str | None = option(None, "the data folder (default ../shared/data or $EVOXPLAIN_DATA)")
+    out: Path | None = option(None, "the run folder (default benchmarks/results/remote/<date>)")
 
 
 class Setting:
@@ -113,7 +107,7 @@ def side_by_side(settings_list: list[Setting], digits: torch.Tensor, settings: S
         print(f"digit {i + 1}/{len(digits)} explained in {len(settings_list)} settings", flush=True)
 
 
-def run(settings: Settings) -> dict[str, Any]:
+def phases(settings: Settings) -> dict[str, Any]:
     """Phase 1: in-process and every served setting, side by side; phase 2: in-process, the
     fastest served setting, and the same through the fault proxy at 0 % and each fault rate."""
     from evoxplain_zoo.data import load_mnist
@@ -204,55 +198,20 @@ def phase_two(servers, lenet, served: dict[str, Any], digits, settings: Settings
 # -- metadata and files ----------------------------------------------------------------------------
 
 
-def metadata(settings: Settings, started: str) -> dict[str, Any]:
-    """Command, machine, commit, date, versions and load (the shared harness was not on main yet)."""
-
-    def version(name: str) -> str | None:
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            return None
-
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=REPOSITORY).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, cwd=REPOSITORY).stdout
-    return {
-        "command": shlex.join(["python", *sys.argv]),
-        "settings": dataclasses.asdict(settings),
-        "commit": commit + (" (with uncommitted changes)" if dirty.strip() else ""),
-        "started": started,
-        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        },
-        "python": platform.python_version(),
-        "versions": {name: version(name) for name in PACKAGES},
-        "servers": {"mlserver": "1.7.1", "kserve": "0.21.0", "server_torch_threads": 1},
-    }
-
-
-def render(meta: dict[str, Any], result: dict[str, Any]) -> str:
-    machine = meta["machine"]
+def render(results: dict[str, Any]) -> list[str]:
+    """The tables of ``results.md`` (below the harness's metadata header)."""
+    settings = results["settings"]
     lines = [
-        "# Models behind an endpoint: seconds per explanation",
-        "",
-        f"`{meta['command']}` at commit `{meta['commit']}`, {meta['started']} to {meta['finished']}, "
-        f"{machine['cpus']} CPUs (load average {machine['load_average_at_start']} at the start, "
-        f"{machine['load_average_at_end']} at the end: shared with other work), Python {meta['python']}, "
-        f"torch {meta['versions']['torch']}, urllib3 {meta['versions']['urllib3']}, "
-        f"orjson {meta['versions']['orjson']}; MLServer 1.7.1 and KServe 0.21 with one torch thread each.",
+        "MLServer 1.7.1 and KServe 0.21 with one torch thread each; the client keeps the other core.",
         "",
         "GEEX with the recommended settings for 1×28×28 inputs (Bernoulli masks of 14×14 cells), "
-        f"{meta['settings']['queries']} queries per explanation, on the first {meta['settings']['images']} "
+        f"{settings['queries']} queries per explanation, on the first {settings['images']} "
         "MNIST test digits; every setting of a table explains every digit in turns (side by side). Seconds: "
         "the median per explanation; requests, retries and server compute per explanation.",
     ]
     for title, part, diff in (
-        ("Served, side by side with in-process", result["served"], "max abs diff from in-process"),
-        ("Faults, side by side with in-process", result["faults"], "max abs diff from the fault-free run"),
+        ("Served, side by side with in-process", results["served"], "max abs diff from in-process"),
+        ("Faults, side by side with in-process", results["faults"], "max abs diff from the fault-free run"),
     ):
         lines += [
             "",
@@ -271,33 +230,28 @@ def render(meta: dict[str, Any], result: dict[str, Any]) -> str:
                 f"{row['requests_per_explanation']:.1f} | {row['retries_per_explanation']:.1f} | "
                 f"{row['bytes_per_query']:.0f} | {server} | {row['max_abs_diff']:.1e} |"
             )
-    faulted = [row for row in result["faults"]["rows"] if row.get("faulted_share") is not None]
+    faulted = [row for row in results["faults"]["rows"] if row.get("faulted_share") is not None]
     lines += ["", "Share of requests faulted: " + ", ".join(
         f"{row['fault_rate']:.0%} asked → {row['faulted_share']:.0%} ({row['ratio_to_fault_free']:.2f}× the "
         "fault-free time through the proxy)" for row in faulted
     ) + "."]  # fmt: skip
-    return "\n".join(lines) + "\n"
+    return lines
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for field in dataclasses.fields(Settings):
-        default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
-        kind = type(default[0]) if isinstance(default, list) else (str if default is None else type(default))
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=kind, default=default,
-                            nargs="+" if isinstance(default, list) else None)  # fmt: skip
-    settings = Settings(**vars(parser.parse_args(argv)))
-    started = datetime.now(UTC).isoformat(timespec="seconds")
-    load = [round(x, 2) for x in os.getloadavg()]
-    result = run(settings)
-    meta = metadata(settings, started)
-    meta["machine"]["load_average_at_start"] = load
-    folder = RESULTS / (settings.run or started[:10])
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
-    (folder / "results.json").write_text(json.dumps({"settings": meta["settings"], **result}, indent=2) + "\n")
-    (folder / "results.md").write_text(render(meta, result))
-    print(f"wrote {folder}")
+def run(settings: Settings) -> Path:
+    """Run the benchmark into its folder (written when it finishes: the servers' phases are one piece)."""
+    out = settings.out or default_folder(settings, time.strftime("%Y-%m-%d"))
+    folder = RunFolder(out, settings, render=render)
+    folder.meta["servers"] = SERVERS
+    folder.save(status="measuring")
+    folder.results.update(phases(settings))
+    folder.finish()
+    print(f"wrote {folder.folder}")
+    return folder.folder
+
+
+def main(argv: list[str] | None = None) -> Path:
+    return main_of(Settings, run, argv)
 
 
 if __name__ == "__main__":

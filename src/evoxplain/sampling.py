@@ -156,50 +156,72 @@ def make_sampler(
         return masks.expand(n, channels, height, width).reshape(n, *shape)
 
     if mask_size is not None:
-        h, w = mask_size
-        if h > height or w > width:
-            raise InvalidInputError(f"mask_size {(h, w)} is larger than the input's {(height, width)}")
-
-        nearest = interpolation == "nearest"
-        corners = {} if nearest else {"align_corners": False}
-
-        def resize(z: torch.Tensor) -> torch.Tensor:
-            return to_input(F.interpolate(z, size=(height, width), mode=interpolation, **corners))
-
-        def axis(low: int, high: int) -> torch.Tensor:  # the same upsampling in 1-D, (high, low)
-            basis = torch.eye(low, dtype=torch.float64)[None]
-            return F.interpolate(basis, size=high, mode="nearest" if nearest else "linear", **corners)[0].T
-
-        axes = (axis(h, height), axis(w, width))
-        return NoiseSampler(shape=shape, low_shape=(mask_channels, h, w), transform=resize, device=device, axes=axes)
-
+        return _resized_sampler(
+            shape=shape, mask_size=mask_size, interpolation=interpolation, mask_channels=mask_channels,
+            to_input=to_input, device=device,
+        )  # fmt: skip
     if smoothing is not None:
-        kernel_size, sigma = smoothing
-        kernel = _unit_gaussian(kernel_size, sigma, device)
-        pad = kernel_size - 1
-
-        def smooth(z: torch.Tensor) -> torch.Tensor:
-            n = z.shape[0]
-            flat = z.reshape(n * mask_channels, 1, height + pad, width + pad)
-            flat = F.conv2d(F.conv2d(flat, kernel.view(1, 1, -1, 1)), kernel.view(1, 1, 1, -1))
-            return to_input(flat.view(n, mask_channels, height, width))
-
-        def axis(size: int) -> torch.Tensor:  # 1-D valid convolution, (size, size + pad)
-            basis = torch.eye(size + pad, dtype=torch.float64)[:, None]
-            return F.conv1d(basis, kernel.to("cpu", torch.float64).view(1, 1, -1))[:, 0].T
-
-        axes = (axis(height), axis(width))
-        return NoiseSampler(
-            shape=shape,
-            low_shape=(mask_channels, height + pad, width + pad),
-            transform=smooth,
-            device=device,
-            axes=axes,
+        return _smoothed_sampler(
+            shape=shape, smoothing=smoothing, mask_channels=mask_channels, to_input=to_input, device=device
         )
-
     if shared:
         return NoiseSampler(shape=shape, low_shape=(1, height, width), transform=to_input, device=device)
     return NoiseSampler(shape=shape, low_shape=shape, transform=lambda z: z, device=device)
+
+
+def _resized_sampler(
+    shape: tuple[int, ...],
+    mask_size: tuple[int, int],
+    interpolation: str,
+    mask_channels: int,
+    to_input: Callable[[torch.Tensor], torch.Tensor],
+    device: torch.device | str,
+) -> NoiseSampler:
+    """Noise drawn at ``mask_size`` and upsampled by ``interpolation`` to the image's size."""
+    height, width = shape[-2], shape[-1]
+    h, w = mask_size
+    if h > height or w > width:
+        raise InvalidInputError(f"mask_size {(h, w)} is larger than the input's {(height, width)}")
+    nearest = interpolation == "nearest"
+    corners = {} if nearest else {"align_corners": False}
+
+    def resize(z: torch.Tensor) -> torch.Tensor:
+        return to_input(F.interpolate(z, size=(height, width), mode=interpolation, **corners))
+
+    def axis(low: int, high: int) -> torch.Tensor:  # the same upsampling in 1-D, (high, low)
+        basis = torch.eye(low, dtype=torch.float64)[None]
+        return F.interpolate(basis, size=high, mode="nearest" if nearest else "linear", **corners)[0].T
+
+    axes = (axis(h, height), axis(w, width))
+    return NoiseSampler(shape=shape, low_shape=(mask_channels, h, w), transform=resize, device=device, axes=axes)
+
+
+def _smoothed_sampler(
+    shape: tuple[int, ...],
+    smoothing: tuple[int, float],
+    mask_channels: int,
+    to_input: Callable[[torch.Tensor], torch.Tensor],
+    device: torch.device | str,
+) -> NoiseSampler:
+    """Noise drawn ``kernel_size - 1`` larger and smoothed by a separable Gaussian (valid convolution)."""
+    height, width = shape[-2], shape[-1]
+    kernel_size, sigma = smoothing
+    kernel = _unit_gaussian(kernel_size, sigma, device)
+    pad = kernel_size - 1
+
+    def smooth(z: torch.Tensor) -> torch.Tensor:
+        n = z.shape[0]
+        flat = z.reshape(n * mask_channels, 1, height + pad, width + pad)
+        flat = F.conv2d(F.conv2d(flat, kernel.view(1, 1, -1, 1)), kernel.view(1, 1, 1, -1))
+        return to_input(flat.view(n, mask_channels, height, width))
+
+    def axis(size: int) -> torch.Tensor:  # 1-D valid convolution, (size, size + pad)
+        basis = torch.eye(size + pad, dtype=torch.float64)[:, None]
+        return F.conv1d(basis, kernel.to("cpu", torch.float64).view(1, 1, -1))[:, 0].T
+
+    axes = (axis(height), axis(width))
+    low_shape = (mask_channels, height + pad, width + pad)
+    return NoiseSampler(shape=shape, low_shape=low_shape, transform=smooth, device=device, axes=axes)
 
 
 def bernoulli(directions: torch.Tensor) -> torch.Tensor:

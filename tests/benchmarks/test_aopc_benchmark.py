@@ -3,38 +3,28 @@ images, finalists carried to the larger budget, and ``--resume`` running only wh
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
+from benchmarks import aopc as bench
+from benchmarks import paired
+from benchmarks.harness import BenchmarkError
 from evoxplain import BlackBox as bench_blackbox
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "aopc.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("aopc_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def paired():
-    spec = importlib.util.spec_from_file_location("paired", SCRIPT.parent / "paired.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def rows_of(folder: Path) -> list[dict]:
-    return json.loads((folder / "aopc_mnist.json").read_text())["rows"]
+    return json.loads((folder / "results.json").read_text())["rows"]
 
 
-def test_resume_keeps_earlier_rows_and_runs_only_the_missing_ones(bench, data_root, tmp_path, monkeypatch):
+def tiny(data_root: Path, **settings) -> bench.Settings:
+    """MNIST, two scored and two held-out images, small batches."""
+    return bench.Settings(**{"dataset": "mnist", "data": str(data_root), "images": 2, "held_out": 2, "batch_size": 64,
+                             **settings})  # fmt: skip
+
+
+def test_resume_keeps_earlier_rows_and_runs_only_the_missing_ones(data_root, tmp_path, monkeypatch):
     common = ["--dataset", "mnist", "--data", str(data_root), "--images", "2", "--held-out", "2"]
     common += ["--batch-size", "64", "--out", str(tmp_path)]
     monkeypatch.setattr(bench, "forward_seconds_per_query", lambda *args: 0.001)  # each run measures its own
@@ -46,7 +36,7 @@ def test_resume_keeps_earlier_rows_and_runs_only_the_missing_ones(bench, data_ro
     assert len(first["held_out"]) == 10 and first["held_out"][0]["settings"] == first["settings"]
     scores = [c["deletion"] for c in first["held_out"]]
     assert scores == sorted(scores, reverse=True)  # every candidate's held-out score, best first
-    md = (tmp_path / "aopc_mnist.md").read_text()
+    md = (tmp_path / "results.md").read_text()
     assert f"- bGEEX @ 20: {scores[0]:.3f} (" in md and md.count("distribution=bernoulli") == 10 + 1
 
     monkeypatch.setattr(bench, "forward_seconds_per_query", lambda *args: 0.002)
@@ -56,15 +46,16 @@ def test_resume_keeps_earlier_rows_and_runs_only_the_missing_ones(bench, data_ro
     assert rows[0] == first  # kept as measured, not run again
     assert rows[1]["settings"] in first["finalists"]  # the larger budget searches the smaller one's finalists
     assert rows[1]["queries"] == 42
-    meta = json.loads((tmp_path / "aopc_mnist.json").read_text())["meta"]
-    assert meta["command"].count("python benchmarks/aopc.py") == 2 and "&&" in meta["command"]
+    meta = json.loads((tmp_path / "run.json").read_text())
+    assert meta["command"].count("python -m benchmarks.aopc") == 2 and "&&" in meta["command"]
     assert [r["forward_seconds_per_query"] for r in rows] == [0.001, 0.002, 0.002, 0.002]
     for r in rows:  # 'x forward' against the forward speed its own run measured
         assert r["x_forward"] == pytest.approx(r["seconds"] / (r["queries"] * r["forward_seconds_per_query"]))
-    md = (tmp_path / "aopc_mnist.md").read_text()
+    md = (tmp_path / "results.md").read_text()
     assert "run by run**: 0.001 for bGEEX @ 20; 0.002 for bGEEX @ 40, RISE @ 20, RISE @ 40\n" in md
-    older = {"meta": {**meta, "forward seconds per query": "0.0322 (the model alone)"}, "rows": [{"method": "X"}]}
-    assert bench.earlier_rows(older, meta)[0]["forward_seconds_per_query"] == 0.0322  # rows saved before the key
+    setup = json.loads((tmp_path / "results.json").read_text())["setup"]
+    older = {"meta": {**setup, "forward seconds per query": "0.0322 (the model alone)"}, "rows": [{"method": "X"}]}
+    assert bench.earlier_rows(older, setup)[0]["forward_seconds_per_query"] == 0.0322  # rows saved before the key
 
     with pytest.raises(SystemExit, match="held-out images"):  # another setup is never mixed in
         other = [*common[:7], "3", *common[8:]]  # three held-out images instead of two
@@ -72,7 +63,7 @@ def test_resume_keeps_earlier_rows_and_runs_only_the_missing_ones(bench, data_ro
     assert len(rows_of(tmp_path)) == 4
 
 
-def test_small_grid_searches_a_few_candidates_around_the_large_image_defaults(bench):
+def test_small_grid_searches_a_few_candidates_around_the_large_image_defaults():
     from evoxplain.attribution.defaults import gaussian_mask, recommended_settings
 
     full, small = bench.grids("imagenet"), bench.grids("imagenet", "small")
@@ -88,11 +79,11 @@ def test_small_grid_searches_a_few_candidates_around_the_large_image_defaults(be
     assert len(regression) == 6 and len(small["bGEEX"][1]) == 3
     gers = small["GEEX + resize, shared"][1]  # and the CLI's GERS mask with its σ
     assert any(c["mask_size"] == gaussian_mask((3, 224, 224))[0] and c["sigma"] == 0.2 for c in gers) and len(gers) == 4
-    with pytest.raises(SystemExit, match="for ImageNet"):
+    with pytest.raises(BenchmarkError, match="for ImageNet"):
         bench.grids("mnist", "small")
 
 
-def test_methods_run_in_the_order_named_and_a_misspelt_one_is_refused(bench):
+def test_methods_run_in_the_order_named_and_a_misspelt_one_is_refused():
     chosen = bench.chosen_methods(
         "imagenet", "small", [5000, 1000], ["Saliency (white-box)", "RISE", "Saliency (white-box)"]
     )
@@ -102,15 +93,15 @@ def test_methods_run_in_the_order_named_and_a_misspelt_one_is_refused(bench):
     ]
     everything = bench.chosen_methods("imagenet", "small", [1000], None)
     assert [m[0] for m in everything] == [*bench.grids("imagenet", "small"), *bench.unbudgeted("imagenet")]
-    with pytest.raises(SystemExit, match="no method named 'Rise'.*'RISE'"):
+    with pytest.raises(BenchmarkError, match="no method named 'Rise'.*'RISE'"):
         bench.chosen_methods("imagenet", "small", [1000], ["RISE", "Rise"])
 
 
-def test_plan_counts_the_inputs_a_run_sends(bench, data_root, tmp_path, monkeypatch, capsys):
+def test_plan_counts_the_inputs_a_run_sends(data_root, tmp_path, monkeypatch, capsys):
     args = ["--dataset", "mnist", "--data", str(data_root), "--images", "2", "--held-out", "2", "--budgets", "20"]
     args += ["--batch-size", "64", "--out", str(tmp_path), "--methods", "RISE", "Occlusion"]
     bench.main([*args, "--plan"])
-    assert not (tmp_path / "aopc_mnist.json").exists()  # nothing run
+    assert not (tmp_path / "results.json").exists()  # nothing run
     plan = capsys.readouterr().out.splitlines()
     # RISE: 6 candidates on 2 held-out images, (22 + 80) inputs each; 2 scored, 22 + 2 × 80 each; Occlusion 170
     assert plan == ["RISE @ 20: 2k inputs", "Occlusion @ —: 1k inputs", "in all: 0.00M model inputs for 2 rows"]
@@ -133,15 +124,17 @@ def test_plan_counts_the_inputs_a_run_sends(bench, data_root, tmp_path, monkeypa
     assert planned - 2 * explanations <= sent <= planned
 
 
-def test_resume_never_mixes_a_small_grid_run_with_a_full_one(bench):
+def test_resume_never_mixes_a_small_grid_run_with_a_full_one():
     setup = {key: "same" for key in bench.SAME_SETUP if key != "candidate grid"}
-    full = {"meta": {**setup, "machine": "m", "date": "d"}, "rows": [{"method": "GE"}]}
-    assert bench.earlier_rows(full, dict(setup))[0]["method"] == "GE"
-    with pytest.raises(SystemExit, match="candidate grid"):
+    full = {"meta": {**setup, "machine": "m", "date": "d"}, "rows": [{"method": "GE"}]}  # written before the harness
+    assert bench.earlier_rows(full, dict(setup))[0] == {"machine": "m", "date": "d", "method": "GE"}
+    with pytest.raises(BenchmarkError, match="candidate grid"):
         bench.earlier_rows(full, {**setup, "candidate grid": "small"})
+    now = {"setup": setup, "rows": [{"method": "GE", "machine": "n", "date": "e"}]}  # each row says where it ran
+    assert bench.earlier_rows(now, dict(setup))[0] == {"method": "GE", "machine": "n", "date": "e"}
 
 
-def test_paired_comparison_of_two_rows(paired, tmp_path):
+def test_paired_comparison_of_two_rows(tmp_path):
     rows = [
         {"method": "A", "budget": 1000, "deletion_per_instance": [0.9, 0.8, 0.7]},
         {"method": "B", "budget": 1000, "deletion_per_instance": [0.8, 0.8, 0.6]},
@@ -166,34 +159,47 @@ def test_paired_comparison_of_two_rows(paired, tmp_path):
         paired.main([str(path), "A", "C"])
 
 
-def test_more_images_scored_with_the_settings_an_earlier_run_chose(bench, data_root, tmp_path, monkeypatch):
-    common = ["--dataset", "mnist", "--data", str(data_root), "--images", "2", "--held-out", "2"]
-    common += ["--batch-size", "64", "--budgets", "20", "--methods", "RISE"]
+def test_more_images_scored_with_the_settings_an_earlier_run_chose(data_root, tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "forward_seconds_per_query", lambda *args: 0.001)
-    bench.main(common + ["--out", str(tmp_path / "a")])
+    bench.run(tiny(data_root, budgets=[20], methods=["RISE"], out=tmp_path / "a"))
     (chosen,) = rows_of(tmp_path / "a")
     calls = []
     evaluate = bench.evaluate
-    monkeypatch.setattr(bench, "evaluate", lambda *args, **kw: calls.append(len(args[3])) or evaluate(*args, **kw))
-    earlier = ["--settings-from", str(tmp_path / "a" / "aopc_mnist.json")]
-    bench.main(common + ["--first", "2", "--out", str(tmp_path / "b"), *earlier])
-    (row,) = rows_of(tmp_path / "b")
-    assert calls == [2]  # the two scored images only: no candidate was tried on the held-out images
+    monkeypatch.setattr(
+        bench, "evaluate", lambda *args, **kw: calls.append(kw.get("held_out", False)) or evaluate(*args, **kw)
+    )
+    earlier = tmp_path / "a" / "results.json"
+    rows = bench.run(
+        tiny(data_root, budgets=[20], methods=["RISE"], first=2, out=tmp_path / "b", settings_from=earlier)
+    )
+    assert rows == rows_of(tmp_path / "b")
+    (row,) = rows
+    assert calls == [False]  # the two scored images only: no candidate was tried on the held-out images
     assert row["settings"] == chosen["settings"] and row["held_out"] == chosen["held_out"]
     assert row["deletion_per_instance"] != chosen["deletion_per_instance"]
-    meta = json.loads((tmp_path / "b" / "aopc_mnist.json").read_text())["meta"]
-    assert meta["scored images"].startswith("2 (from index 2 of") and "aopc_mnist.json" in meta["settings"]
-    four = bench.load("mnist", str(data_root), 4, 2, "cpu")[1]
-    assert bench.load("mnist", str(data_root), 2, 2, "cpu", first=2)[1].equal(four[2:])
-    with pytest.raises(SystemExit, match="held-out images"):  # chosen on other held-out images
-        bench.main([*common[:7], "3", *common[8:], "--first", "2", "--out", str(tmp_path / "c"), *earlier])
-    with pytest.raises(SystemExit, match="no row for RISE @ 40"):
-        bench.main([*common[:-3], "40", "--methods", "RISE", "--out", str(tmp_path / "c"), *earlier])
-    with pytest.raises(SystemExit, match="end at 5000"):
-        bench.load("mnist", str(data_root), 2, 2, "cpu", first=4999)
+    setup = json.loads((tmp_path / "b" / "results.json").read_text())["setup"]
+    assert setup["scored images"].startswith("2 (from index 2 of") and "results.json" in setup["settings"]
+    four = bench.load_images(tiny(data_root, images=4))[1]
+    assert bench.load_images(tiny(data_root, first=2))[1].equal(four[2:])
+    with pytest.raises(BenchmarkError, match="held-out images"):  # chosen on other held-out images
+        bench.run(
+            tiny(
+                data_root,
+                budgets=[20],
+                methods=["RISE"],
+                held_out=3,
+                first=2,
+                out=tmp_path / "c",
+                settings_from=earlier,
+            )
+        )
+    with pytest.raises(BenchmarkError, match="no row for RISE @ 40"):
+        bench.run(tiny(data_root, budgets=[40], methods=["RISE"], out=tmp_path / "c", settings_from=earlier))
+    with pytest.raises(BenchmarkError, match="end at 5000"):
+        bench.load_images(tiny(data_root, first=4999))
 
 
-def test_paired_comparison_over_runs_on_other_images(paired, tmp_path, capsys):
+def test_paired_comparison_over_runs_on_other_images(tmp_path, capsys):
     first = {"meta": {"scored images": "2 (the first …)"}, "rows": [
         {"method": "A", "budget": 5000, "deletion_per_instance": [0.9, 0.8]},
         {"method": "B", "budget": 5000, "deletion_per_instance": [0.8, 0.8]},
@@ -210,7 +216,7 @@ def test_paired_comparison_over_runs_on_other_images(paired, tmp_path, capsys):
         "5000 queries: A − B = +0.1000 ± 0.0577 (3 images; better on 2, worse on 0)"
     ]
     assert paired.mean_line(rows, "B") == ["B @ 5000 queries: mean per-image AOPC deletion 0.7667 ± 0.0333 (3 images)"]
-    with pytest.raises(SystemExit, match="the same images"):
+    with pytest.raises(BenchmarkError, match="the same images"):
         paired.joined([first, first])
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     a.write_text(json.dumps(first))
@@ -219,7 +225,7 @@ def test_paired_comparison_over_runs_on_other_images(paired, tmp_path, capsys):
     assert capsys.readouterr().out.splitlines()[0].endswith("+0.1000 ± 0.0577 (3 images; better on 2, worse on 0)")
 
 
-def test_runs_on_other_images_join_to_the_score_of_one_run_over_all(paired):
+def test_runs_on_other_images_join_to_the_score_of_one_run_over_all():
     import torch
 
     from evoxplain.metrics import aopc_deletion
@@ -243,3 +249,20 @@ def test_runs_on_other_images_join_to_the_score_of_one_run_over_all(paired):
     assert row["deletion"] != pytest.approx(sum(row["deletion_per_instance"]) / 5, abs=1e-6)  # not the per-image mean
     assert row["deletion_per_instance"] == pytest.approx(everything["deletion_per_instance"], abs=1e-6)
     assert paired.mean_line([row], "A")[0].endswith(f"; AOPC deletion of the averaged curve {row['deletion']:.4f}")
+
+
+def test_gpu_job_resumes_the_committed_imagenet_run():
+    """gpu.sh imagenet resumes the committed run, written before the harness: the setup it would
+    measure now is the one that run recorded, and its rows come back with their machine and date."""
+    from types import SimpleNamespace
+
+    committed = bench.default_folder(bench.Settings(dataset="imagenet"), "imagenet-gpu") / "results.json"
+    earlier = json.loads(committed.read_text())
+    settings = bench.Settings(dataset="imagenet", images=64, held_out=16, grid="small", device="cuda",
+                              precision="bf16", batch_size=1000, resume=True)  # fmt: skip
+    data = SimpleNamespace(scored=[0] * 64, held=[0] * 16, replacement="blur", stride=100, forward_seconds=5e-5)
+    rows = bench.earlier_rows(earlier, bench.setup_of(settings, data))
+    assert [r["method"] for r in rows] == [r["method"] for r in earlier["rows"]] and len(rows) >= 5
+    assert all(r["machine"] == earlier["meta"]["machine"] and r["date"] == earlier["meta"]["date"] for r in rows)
+    with pytest.raises(BenchmarkError, match="held-out images"):
+        bench.earlier_rows(earlier, bench.setup_of(settings, SimpleNamespace(**{**vars(data), "held": [0] * 3})))

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
+import shlex
 
 import pytest
 import torch
 from evoxplain_zoo.models.fer import init_module
 from torch import nn
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "exemplar_convergence.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("exemplar_convergence", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+from benchmarks import exemplar_convergence as bench
+from benchmarks import momentum_dimension as study
+from benchmarks.harness import BenchmarkError, parse_settings
 
 
 class TinyGenerator(nn.Module):
@@ -39,7 +30,7 @@ class TinyGenerator(nn.Module):
         return self.net(z)
 
 
-def tiny_models(bench):
+def tiny_models():
     """A confident 3-class linear classifier on a linear-sigmoid generator, seeded, no global RNG."""
     classifier = nn.Sequential(nn.Flatten(), nn.Linear(36, 3, device="meta"))
     classifier.to_empty(device="cpu")
@@ -61,19 +52,27 @@ def tiny_models(bench):
     )
 
 
-def test_report_rows_criteria_and_counts(bench, tmp_path):
-    options = "--runs 5 --budget 250 --methods ES-momentum,CMA-ES,GD-Adam --gd-runs 3 --chunk 2 --sequential-runs 3"
-    argv = options.split() + ["--no-accuracy", "--out", str(tmp_path), "--tag", "tiny"]
-    report = bench.main(argv, models=tiny_models(bench))
-    saved = json.loads((tmp_path / "exemplar_convergence_tiny.json").read_text())
-    md = (tmp_path / "exemplar_convergence_tiny.md").read_text()
-    assert saved["methods"].keys() == report["methods"].keys() == {"ES-momentum", "CMA-ES", "GD-Adam"}
-    assert saved["status"] == "complete" and saved["date"] == report["date"]
-    assert saved["command"].endswith("benchmarks/exemplar_convergence.py " + " ".join(argv))
-    assert "torch " + torch.__version__ in saved["machine"] and "logical CPUs" in saved["machine"]
-    assert saved["machine"] in md and "`" + saved["command"] + "`" in md
-    es_records = saved["methods"]["ES-momentum"]["records"]
-    for method, row in saved["methods"].items():
+def tiny(tmp_path, **settings) -> bench.Settings:
+    return bench.Settings(no_accuracy=True, out=tmp_path, **settings)
+
+
+def test_report_rows_criteria_and_counts(tmp_path):
+    settings = tiny(tmp_path, runs=5, budget=250, methods=["ES-momentum", "CMA-ES", "GD-Adam"], gd_runs=3, chunk=2,
+                    sequential_runs=3)  # fmt: skip
+    rows = bench.run(settings, models=tiny_models())
+    saved = json.loads((tmp_path / "results.json").read_text())
+    meta = json.loads((tmp_path / "run.json").read_text())
+    md = (tmp_path / "results.md").read_text()
+    methods = bench.methods_of(saved)
+    assert methods.keys() == {r["method"] for r in rows} == {"ES-momentum", "CMA-ES", "GD-Adam"}
+    assert saved["rows"] == rows and meta["status"] == "complete"
+    assert meta["command"].startswith("python -m benchmarks.exemplar_convergence --runs 5 --budget 250")
+    words = shlex.split(meta["command"])
+    assert parse_settings(bench.Settings, words[words.index("benchmarks.exemplar_convergence") + 1 :]) == settings
+    assert meta["versions"]["torch"] == torch.__version__ and "logical CPUs" in meta["machine"]
+    assert meta["machine"] in md and "`" + meta["command"] + "`" in md
+    es_records = methods["ES-momentum"]["records"]
+    for method, row in methods.items():
         rec = row["records"]
         runs = 3 if method == "GD-Adam" else 5
         assert row["runs"] == len(rec["run"]) == runs
@@ -84,17 +83,17 @@ def test_report_rows_criteria_and_counts(bench, tmp_path):
         assert max(rec["queries"]) <= 250
         assert row["queries_total"] == sum(rec["queries"]) == row["queries_counted_by_blackbox"]
         assert f"| {method} | {runs} | {row['converged']} (" in md
-    assert saved["methods"]["ES-momentum"]["converged"] >= 3  # a confident model: the check is not 0 == 0
+    assert methods["ES-momentum"]["converged"] >= 3  # a confident model: the check is not 0 == 0
     assert "converged (paper)" in md and "converged (best)" in md
     assert saved["batching"]["runs"] == 3
     assert saved["batching"]["all_runs"] == 5 and "× the one-at-a-time rate" in md  # all 5, in chunks after 3
-    both = zip(es_records["converged"], saved["methods"]["CMA-ES"]["records"]["converged"], strict=True)
+    both = zip(es_records["converged"], methods["CMA-ES"]["records"]["converged"], strict=True)
     vs_cma = saved["headline"]["ES-momentum vs CMA-ES"]["paper"]
     assert vs_cma["paired"]["runs"] == sum(a and b for a, b in both)
-    assert vs_cma["mean_queries"][0] == saved["methods"]["ES-momentum"]["queries"]["mean"]
+    assert vs_cma["mean_queries"][0] == methods["ES-momentum"]["queries"]["mean"]
     assert "GD-Adam vs ES-momentum (wall)" in saved["headline"] and "logits ×" not in md
     # rounds: batches one after another; ES sends 50 then 20 per generation, GD one input per step
-    es, gd = saved["methods"]["ES-momentum"], saved["methods"]["GD-Adam"]
+    es, gd = methods["ES-momentum"], methods["GD-Adam"]
     assert es["records"]["rounds"] == [1 + (q - 50) // 20 for q in es["records"]["queries"]]
     assert gd["records"]["rounds"] == gd["records"]["queries"]
     wall = saved["headline"]["GD-Adam vs ES-momentum (wall)"]
@@ -111,34 +110,34 @@ def test_report_rows_criteria_and_counts(bench, tmp_path):
     seconds = [sum(r["one_at_a_time"]["sequential_seconds"]) / c for r, c in zip((gd, es), alone["converged"])]
     assert alone["ratio"] == pytest.approx(seconds[0] / seconds[1])
     assert "each search alone (the paper's timing)" in md
-    assert "one_at_a_time" not in saved["methods"]["CMA-ES"]
+    assert "one_at_a_time" not in methods["CMA-ES"]
 
 
-def test_logit_scale_is_announced_and_changes_confidence(bench, tmp_path):
-    argv = "--runs 2 --budget 90 --methods random --logit-scale 0.25 --no-accuracy --out".split() + [str(tmp_path)]
-    report = bench.main(argv, models=tiny_models(bench))
-    md = (tmp_path / "exemplar_convergence.md").read_text()
-    assert "**The black box is the classifier's logits × 0.25**" in md.splitlines()[2]
-    assert report["settings"]["logit_scale"] == 0.25
-    assert report["methods"]["random"]["target_probability"]["mean"] < 0.9  # softened: 3 classes, T = 4
+def test_logit_scale_is_announced_and_changes_confidence(tmp_path):
+    (row,) = bench.run(tiny(tmp_path, runs=2, budget=90, methods=["random"], logit_scale=0.25), models=tiny_models())
+    md = (tmp_path / "results.md").read_text()
+    body = md.split("\n\n", 2)[2]  # below the title and the run's metadata
+    assert body.startswith("> **The black box is the classifier's logits × 0.25**")
+    assert json.loads((tmp_path / "results.json").read_text())["settings"]["logit_scale"] == 0.25
+    assert row["target_probability"]["mean"] < 0.9  # softened: 3 classes, T = 4
 
 
-def test_es_hyperparameters_reach_the_search_and_the_report(bench, tmp_path):
-    argv = "--runs 2 --budget 90 --methods ES-momentum,ES --momentum 0.6 --step 0.25 --no-accuracy --out".split()
-    report = bench.main(argv + [str(tmp_path)], models=tiny_models(bench))
-    params = report["search_params"]
+def test_es_hyperparameters_reach_the_search_and_the_report(tmp_path):
+    settings = tiny(tmp_path, runs=2, budget=90, methods=["ES-momentum", "ES"], momentum=0.6, step=0.25)
+    bench.run(settings, models=tiny_models())
+    params = json.loads((tmp_path / "results.json").read_text())["search_params"]
     assert (params["ES-momentum"]["momentum"], params["ES-momentum"]["step"]) == (0.6, 0.25)
     assert (params["ES"]["momentum"], params["ES"]["step"]) == (0.0, 0.25)
-    assert "s = 0.25, u = 5, α = 0.6 or 0" in (tmp_path / "exemplar_convergence.md").read_text()
+    assert "s = 0.25, u = 5, α = 0.6 or 0" in (tmp_path / "results.md").read_text()
 
 
-def test_chunks_equal_one_run_many(bench):
-    models = tiny_models(bench)
-    args = bench.parse_args(["--budget", "170", "--no-accuracy"])
+def test_chunks_equal_one_run_many():
+    models = tiny_models()
+    settings = bench.Settings(budget=170, no_accuracy=True).resolved()
     targets = [0, 1, 2, 0, 1]
     for method in ("ES", "GD-momentum"):
-        whole = bench.make_search(method, models, args).run_many(targets)
-        search = bench.make_search(method, models, args)
+        whole = bench.make_search(method, models, settings).run_many(targets)
+        search = bench.make_search(method, models, settings)
         parts = [
             r
             for lo, hi in bench.chunk_bounds(5, 2, first=1)
@@ -150,18 +149,20 @@ def test_chunks_equal_one_run_many(bench):
     assert bench.chunk_bounds(7, 3, first=2) == [(0, 2), (2, 5), (5, 7)]
 
 
-def test_targets_and_options_are_checked(bench):
+def test_targets_and_options_are_checked():
     names = ["angry", "disgust", "fear", "happy"]
     assert bench.parse_targets("Happy,0,fear", names) == [3, 0, 2]
     assert bench.parse_targets(None, names) == [0, 1, 2, 3]
     with pytest.raises(ValueError, match="unknown target 'joy'"):
         bench.parse_targets("joy", names)
-    for bad in (["--methods", "ES,annealing"], ["--gd-runs", "300"], ["--budget", "20"]):
-        with pytest.raises(SystemExit):
-            bench.parse_args(bad)
+    for bad in ({"methods": ["ES", "annealing"]}, {"gd_runs": 300}, {"budget": 20}):
+        with pytest.raises(BenchmarkError):
+            bench.Settings(**bad).resolved()
+    with pytest.raises(SystemExit, match="--methods: unknown"):  # before anything is loaded
+        bench.main(["--methods", "ES,annealing"])
 
 
-def test_shipped_fer_models_load_by_name(bench):
+def test_shipped_fer_models_load_by_name():
     models = bench.load_models("fer", "fer-vae")
     images = models.generator(torch.zeros(2, models.generator.latent_dim))
     assert images.shape == (2, 1, 48, 48) and 0 <= images.min() and images.max() <= 1
@@ -181,7 +182,7 @@ def test_shipped_fer_models_load_by_name(bench):
     assert disjoint["classifier_sha256"] not in (info["classifier_sha256"], fitted.info["classifier_sha256"])
 
 
-def test_classifier_check_says_how_far_the_rule_is_from_real_images(bench, data_root):
+def test_classifier_check_says_how_far_the_rule_is_from_real_images(data_root):
     from evoxplain_zoo.models.generators import load_exemplar_classifier
 
     classifier, classes = load_exemplar_classifier("fer")
@@ -197,17 +198,15 @@ def test_classifier_check_says_how_far_the_rule_is_from_real_images(bench, data_
 
 
 def test_momentum_dimension_study_pairs_the_same_runs(tmp_path):
-    spec = importlib.util.spec_from_file_location("momentum_dimension", SCRIPT.parent / "momentum_dimension.py")
-    study = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(study)
-    report = study.main("--runs 14 --scales 2 --latent-dims 16,32 --out".split() + [str(tmp_path)])
-    assert [(r["latent_dim"], r["scale"]) for r in report["rows"]] == [(16, 2.0), (32, 2.0)]
-    for row in report["rows"]:
+    rows = study.main("--runs 14 --scales 2 --latent-dims 16,32 --out".split() + [str(tmp_path)])
+    assert [(r["latent_dim"], r["scale"]) for r in rows] == [(16, 2.0), (32, 2.0)]
+    for row in rows:
         assert row["paired_runs"] <= min(row["converged"]) and row["converged"][0] >= 10
         ours, plain = row["paired_mean_queries"]
         assert row["percent_fewer_paired"] == pytest.approx(100 * (1 - ours / plain))
         assert row["percent_fewer_paired_se"] > 0
-    again = study.compare(16, 2.0, 14, 5050, 0.3)
-    assert again == report["rows"][0]  # seeded: the same searches again
-    md = (tmp_path / "momentum_dimension.md").read_text()
-    assert "| 2 | 32 | " in md and report["command"] in md
+    again = study.compare(16, 2.0, runs=14, budget=5050, momentum=0.3)
+    assert again == rows[0]  # seeded: the same searches again
+    md = (tmp_path / "results.md").read_text()
+    command = json.loads((tmp_path / "run.json").read_text())["command"]
+    assert "| 2 | 32 | " in md and command in md and "--latent-dims 16,32" in command

@@ -1,37 +1,28 @@
-"""GEEX settings users get without tuning, by input size, from what ``benchmarks/aopc.py`` found.
+"""GEEX settings users get without tuning, by input size, as the AOPC benchmark chose them on held-out images.
 
 * Small images (both sides ≤ 64 pixels, e.g. 28×28 MNIST / Fashion-MNIST): bGEEX, Bernoulli
-  masks drawn at half the image's size (14×14 for 28×28) and upsampled. bGEEX had the best AOPC
-  deletion of all black-box methods at 1000 and 5000 queries on both datasets, with settings
-  chosen on held-out images (``benchmarks/results/aopc_mnist.md``, ``aopc_fashion-mnist.md``);
-  half-size masks were the best or within 0.002 of it on both held-out sets. The fitness stays
-  the probability (log-probability scored 0.004 higher on average, but its attributions add up
-  to a log-ratio rather than a difference of probabilities). Orthogonal designs are not the
-  default here: on the held-out sets they moved these masks' scores by +0.004 (MNIST) and 0
-  (Fashion-MNIST), and they make the standard errors upper bounds.
+  masks drawn at half the image's size (14×14 for 28×28) and upsampled, the probability as the
+  score, independent masks. The held-out searches chose half-size masks (or masks within a hair
+  of them) on both datasets, and bGEEX leads the other black-box methods at 1000 queries there.
+  The log-probability is not the default although it scored a little higher: its attributions
+  add up to a log-ratio rather than a difference of probabilities. Orthogonal designs are not the
+  default either: they hardly moved these masks' held-out scores, and they make the standard
+  errors upper bounds.
 * Larger images (e.g. 224×224 ImageNet): Bernoulli masks of crisp cells, 14 along the shorter
   side (14×14 for 224×224, 16-pixel cells), the longer side in proportion, fitted by the
-  regression estimator at full strength (``estimator="regression"``, ``integrated=False``); absent
-  cells take a blurred copy of the image (``baseline="blur"``), as the benchmark scored it. On
-  held-out ImageNet samples at 1000 queries (EfficientNet-Lite0, blurred replacement; the CPU
-  preview in ``benchmarks/results/imagenet_cpu_preview/``) this scored AOPC deletion 0.820 (with
-  the integrated path 0.766; 28×28 cells 0.791; the mean estimator's best, 14×14 bilinear masks,
-  0.730), integrated Gaussian GEEX with resized noise at most 0.324. On the 8 scored samples it
-  had the best AOPC of every method (0.895, LIME 0.887), on 24 it scored 0.861 (LIME 0.857):
-  ties within one standard error. Mask signs in orthogonal blocks (``design="orthogonal"``, the
-  same distribution per query, less variance) lift the held-out score to 0.832 and the 24 scored
-  samples to 0.865 (``benchmarks/results/imagenet_cpu_preview_24/``): image by image +0.009 ±
-  0.005 over LIME, better on 19 of 24 (+0.004 ± 0.004 over independent masks).
-  With enough queries the grid is twice as fine, 28 cells along the shorter side (28×28 cells of
-  8 pixels at 224×224): as soon as the pairs number at least twice the cells (5000 queries:
-  2500 pairs for 784 cells; 224×224 from 3136 queries), so that the regression needs no
-  shrinkage. On 16 held-out ImageNet samples on a GPU (``benchmarks/results/imagenet_gpu/``)
-  28×28 scored 0.918 at 5000 queries against 0.900 for 14×14, and 0.880 against 0.897 at 1000;
-  the CPU preview's 3 held-out samples agree (0.847 against 0.829 at 5000). Scored on 64 other
-  samples at 5000 queries: 0.922, LIME 0.904, KernelSHAP 0.882. Budgets between 1000 and 5000
-  and sizes between 64 and 224 pixels were not measured.
+  regression estimator at full strength (``estimator="regression"``, ``integrated=False``), the
+  masks' signs in orthogonal blocks (``design="orthogonal"``); absent cells take a blurred copy of
+  the image (``baseline="blur"``), as the benchmark scored it. With enough queries the grid is
+  twice as fine, 28 cells along the shorter side, as soon as the pairs number at least twice the
+  cells (5000 queries: 2500 pairs for 784 cells; 224×224 from 3136 queries), so that the
+  regression needs no shrinkage. Each choice won on held-out ImageNet samples, and the default is
+  the best black-box method on the scored ones at 1000 and 5000 queries. Budgets between 1000 and
+  5000 and sizes between 64 and 224 pixels were not measured.
 * Anything else (table rows, feature vectors): integrated Gaussian GEEX with σ 0.2 on features
   scaled to about unit range; no benchmark backs it.
+
+The evidence, with the runs it comes from: ``benchmarks/FINDINGS.md`` in the repository
+(sections "Attributions on ImageNet" and "Attributions on MNIST and Fashion-MNIST").
 
 Example:
     >>> recommended_settings((1, 28, 28))

@@ -104,7 +104,7 @@ def resolve_model(
             raise InvalidInputError(
                 f"--size and --channels describe model files; the built-in {name} takes {spec.describe()}"
             )
-        return ResolvedModel(model=entry.load(), name=name, classes=entry.class_names(), spec=spec, builtin=True)
+        return ResolvedModel(entry.load(), name, entry.class_names(), spec, builtin=True)
     if not path.is_file():
         known = ", ".join(sorted(builtin_models())) or f"none installed ({ZOO_HINT})"
         raise InvalidInputError(
@@ -112,7 +112,7 @@ def resolve_model(
             "torch.export (.pt2) or ONNX (.onnx) file"
         )
     spec = InputSpec(channels, size) if channels is not None else None
-    return ResolvedModel(model=str(path), name=path.name, classes=None, spec=spec, builtin=False)
+    return ResolvedModel(str(path), path.name, None, spec, builtin=False)
 
 
 def resolve_endpoint(
@@ -125,7 +125,7 @@ def resolve_endpoint(
     shape = model.input_shape() if isinstance(model, InferenceEndpoint) else None
     if spec is None and shape is not None and len(shape) == 3 and shape[0] in (1, 3) and min(shape[1:]) > 0:
         spec = InputSpec(shape[0], (shape[1], shape[2]))
-    return ResolvedModel(model=model, name=safe_url(url), classes=None, spec=spec, builtin=False)
+    return ResolvedModel(model, safe_url(url), None, spec, builtin=False)
 
 
 def load_source(path: str | Path | None, spec: InputSpec | None = None) -> tuple[torch.Tensor, str]:
@@ -492,19 +492,11 @@ def run_explain(
     started = time.perf_counter()
     exp = explainer.explain(x, o.target, batched=False)
     seconds = time.perf_counter() - started
-    summary = summary_text(
-        model_name=resolved.name,
-        exp=exp,
-        probs=probs,
-        classes=resolved.classes,
-        input_shape=tuple(x.shape),
-        total_queries=blackbox.queries,
-        method=o.method,
-    )
+    summary = summary_text(resolved.name, exp, probs, resolved.classes, tuple(x.shape), blackbox.queries, o.method)
     name = class_name(resolved.classes, exp.target)
     title = f"{name}: p={float(probs[exp.target]):.3f} ({o.method}, {exp.queries} queries)"
     label = resolved.classes[exp.target] if resolved.classes else str(exp.target)
-    paths = write_outputs(out=o.out, stem=stem, x=x, exp=exp, title=title, summary=summary, label=label)
+    paths = write_outputs(o.out, stem, x, exp, title, summary, label=label)
     named = {i: resolved.classes[i] for i in {exp.target, int(probs.argmax())}} if resolved.classes else {}
     manifest = Manifest(
         kind="explanation",
@@ -520,14 +512,7 @@ def run_explain(
     manifest.finished = now()
     paths.append(write_manifest(o.out, manifest))
     paths.append(write_report(o.out, Path(o.out) / REPORT))
-    return ExplainResult(
-        explanation=exp,
-        probabilities=probs,
-        classes=resolved.classes,
-        paths=paths,
-        seconds=seconds,
-        usage=blackbox.usage,
-    )
+    return ExplainResult(exp, probs, resolved.classes, paths, seconds, blackbox.usage)
 
 
 HELP = {

@@ -149,7 +149,7 @@ def text_exemplars(
             the VAE's prior is N(0, I), and in 32 dimensions ``U(−5, 5)`` draws lie about three
             times farther out than prior samples, where the decoder writes degenerate strings
             (``"* * * *"``, ``"what??????"``) that the classifier still scores with over 99 %
-            confidence (see ``benchmarks/results/text_exemplars.md``).
+            confidence (see ``benchmarks/results/text_exemplars/imdb/README.md``).
         seed, momentum, max_queries, confidence, options: :class:`ExemplarSearch` settings
             (paper defaults otherwise: population 50, elite 10, children 2, step 0.5).
 

@@ -1,0 +1,1 @@
+"""The benchmarks of evoxplain: ``python -m benchmarks.<name> --help`` (see ``benchmarks/README.md``)."""
