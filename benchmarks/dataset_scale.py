@@ -12,9 +12,9 @@ EfficientNet-Lite0), side by side in one run on this machine:
 
 Then a projection (computed, not measured) of the GPU-hours to explain 1M ImageNet images at 1000
 and 5000 queries on 1, 8 and 64 GPUs, from the seconds per explanation measured on one H200 in
-``benchmarks/results/imagenet_gpu/gpu_speed.json``.
+``benchmarks/results/gpu_speed/h200/results.json``.
 
-    OMP_NUM_THREADS=1 python benchmarks/dataset_scale.py --data ../shared/data
+    OMP_NUM_THREADS=1 python -m benchmarks.dataset_scale --data ../shared/data
 
 One torch thread per process: on a machine shared with other work, two OpenMP threads in the
 main thread made a LeNet call several times slower (spinning threads waiting on each other).
@@ -24,60 +24,47 @@ Results: ``benchmarks/results/dataset_scale/<run>/`` (``run.json``, ``results.js
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import platform
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from benchmarks.harness import REPOSITORY, RunFolder, default_folder, main_of, option, torch_threads
 from evoxplain import recommended_settings
 from evoxplain.dataset import RayOptions, explain_dataset, read_results
 from evoxplain.dataset.shards import shard_files
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-GPU_SPEED = "benchmarks/results/imagenet_gpu/gpu_speed.json"
+GPU_SPEED = "benchmarks/results/gpu_speed/h200/results.json"
 IMAGES = 1_000_000
 
 
-def metadata(argv: list[str]) -> dict[str, Any]:
-    """Command, machine, commit, date and versions of this run."""
+@dataclass
+class Settings:
+    """The digits and ImageNet samples explained, the queries, the shared and Ray runs' sizes."""
 
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=REPOSITORY, capture_output=True, text=True).stdout.strip()
-
-    import ray
-
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        platform.processor(),
-    )
-    return {
-        "command": " ".join(
-            ([f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}"] if "OMP_NUM_THREADS" in os.environ else [])
-            + ["python benchmarks/dataset_scale.py", *argv]
-        ),
-        "machine": f"{cpu}, {os.cpu_count()} cores, {platform.system()}",
-        "commit": git("rev-parse", "--short", "HEAD") + (" with uncommitted changes" if git("status", "-s") else ""),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "versions": {"python": platform.python_version(), "torch": torch.__version__, "ray": ray.__version__,
-                     "numpy": np.__version__},
-        "load_average_before": list(os.getloadavg()),
-    }  # fmt: skip
+    benchmark: ClassVar[str] = "dataset_scale"
+    title: ClassVar[str] = "Explaining a dataset at scale: shared calls, Ray, resumption"
+    data: str = option("../shared/data", "the shared data folder")
+    digits: int = option(200, "MNIST test digits (the first ones)")
+    imagenet: int = option(2, "ImageNet samples (0: none)")
+    imagenet_queries: int = option(500, "queries per ImageNet explanation")
+    queries: int = option(1000, "queries per explanation")
+    share: int = option(8, "inputs side by side in the shared runs")
+    shard: int = option(25, "inputs per shard")
+    cpus: int = option(2, "CPUs of the Ray cluster")
+    threads: int = option(1, "torch threads of each process and actor")
+    repeats: int = option(2, "alternating repeats of one at a time and shared")
+    out: Path | None = option(None, "the run folder (default benchmarks/results/dataset_scale/<date>)")
 
 
 def cpu_seconds() -> float:
@@ -208,47 +195,28 @@ def projection() -> dict[str, Any]:
     return {"source": source, "rows": rows}
 
 
-def render(folder: Path) -> None:
-    """Write ``results.md`` again from a run folder's ``run.json`` and ``results.json``."""
-    meta = json.loads((folder / "run.json").read_text())
-    results = json.loads((folder / "results.json").read_text())
-    settings = results.pop("settings")
-    results["projection"] = projection()  # computed from a committed file, not measured here
-    (folder / "results.json").write_text(json.dumps({"settings": settings, **results}, indent=1) + "\n")
-    (folder / "results.md").write_text(report(meta, settings, results))
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default="../shared/data", help="the shared data folder")
-    parser.add_argument("--digits", type=int, default=200, help="MNIST test digits (the first ones)")
-    parser.add_argument("--imagenet", type=int, default=2, help="ImageNet samples (0: none)")
-    parser.add_argument("--imagenet-queries", type=int, default=500, help="queries per ImageNet explanation")
-    parser.add_argument("--queries", type=int, default=1000, help="queries per explanation")
-    parser.add_argument("--share", type=int, default=8, help="inputs side by side in the shared runs")
-    parser.add_argument("--shard", type=int, default=25, help="inputs per shard")
-    parser.add_argument("--cpus", type=int, default=2, help="CPUs of the Ray cluster")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads of each process and actor")
-    parser.add_argument("--repeats", type=int, default=2, help="alternating repeats of one at a time and shared")
-    parser.add_argument("--out", default=None, help="the run folder (default benchmarks/results/dataset_scale/<date>)")
-    args = parser.parse_args(argv)
-    os.environ["EVOXPLAIN_DATA"] = str(Path(args.data).resolve())
-    meta = metadata(sys.argv[1:] if argv is None else argv)
-    torch.set_num_threads(args.threads)
-    meta["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS")
-    out = Path(args.out or REPOSITORY / "benchmarks/results/dataset_scale" / meta["date"][:10])
-    out.mkdir(parents=True, exist_ok=True)
+def run(settings: Settings) -> dict[str, Any]:
+    """Every measurement of the module docstring, into one run folder; its results."""
+    os.environ["EVOXPLAIN_DATA"] = str(Path(settings.data).resolve())
+    folder = RunFolder(settings.out or default_folder(settings, time.strftime("%Y-%m-%d")), settings, render=markdown)
+    folder.meta["omp_num_threads"] = os.environ.get("OMP_NUM_THREADS")
     work = Path(tempfile.mkdtemp(prefix="dataset-scale-"))
-    sections = measure(args, work)
-    meta["load_average_after"] = list(os.getloadavg())
-    (out / "run.json").write_text(json.dumps({**meta, "status": "finished"}, indent=1) + "\n")
-    (out / "results.json").write_text(json.dumps({"settings": vars(args), **sections}, indent=1) + "\n")
-    (out / "results.md").write_text(report(meta, vars(args), sections))
-    shutil.rmtree(work, ignore_errors=True)
-    print(f"wrote {out}")
+    try:
+        with torch_threads(settings.threads):
+            sections = measure(settings, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    folder.rows.extend(sections.pop("lenet") + sections.pop("imagenet", []))
+    folder.results.update(sections)
+    folder.finish()
+    return folder.results
 
 
-def measure(args, work: Path) -> dict[str, Any]:
+def main(argv: list[str] | None = None) -> Any:
+    return main_of(Settings, run, argv)
+
+
+def measure(args: Settings, work: Path) -> dict[str, Any]:
     from evoxplain_zoo.data import load_mnist
 
     from evoxplain.plugins import builtin_model
@@ -295,7 +263,7 @@ def model_alone(model: torch.nn.Module, x: torch.Tensor, batch_sizes: tuple[int,
     return row
 
 
-def ray_rows(args, common: dict, work: Path) -> list[dict[str, Any]]:
+def ray_rows(args: Settings, common: dict, work: Path) -> list[dict[str, Any]]:
     """The Ray engine with 1 and 2 actors on a local cluster of ``args.cpus`` CPUs, and the local
     engine again beside them."""
     import ray
@@ -317,7 +285,7 @@ def ray_rows(args, common: dict, work: Path) -> list[dict[str, Any]]:
         ray.shutdown()
 
 
-def imagenet_rows(args, work: Path) -> list[dict[str, Any]]:
+def imagenet_rows(args: Settings, work: Path) -> list[dict[str, Any]]:
     """EfficientNet-Lite0 on the first ``args.imagenet`` sample photos (a folder of JPEGs)."""
     from evoxplain.plugins import builtin_model
 
@@ -340,22 +308,20 @@ def imagenet_rows(args, work: Path) -> list[dict[str, Any]]:
     ]
 
 
-def report(meta: dict, settings: dict, sections: dict) -> str:
-    """The results for a reader."""
-    lines = ["# Explaining a dataset at scale", ""]
-    lines += [f"- {key}: {meta[key]}" for key in ("command", "machine", "commit", "date")]
-    lines += [
-        f"- load average (1, 5, 15 min) before: {meta['load_average_before']}, after: {meta['load_average_after']}"
-    ]
-    lines += [
-        "",
+def markdown(results: dict) -> list[str]:
+    """The body of ``results.md``: the runs, the ratios against the goals, resumption, the projection."""
+    sections = {"lenet": [r for r in results["rows"] if not r["run"].startswith("imagenet")], **results}
+    sections["imagenet"] = [r for r in results["rows"] if r["run"].startswith("imagenet")]
+    if not sections["lenet"]:
+        return []
+    lines = [
         "## LeNet, MNIST test digits",
         "",
         "| run | inputs | seconds | inputs / s | inputs / s after the first shard | CPU seconds | inputs / CPU s "
         "| load before |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for row in sections["lenet"] + sections.get("imagenet", []):
+    for row in sections["lenet"] + sections["imagenet"]:
         cells = (row["run"], row["inputs"], row["seconds"], row["inputs_per_s"], row["steady_inputs_per_s"])
         cells += (row["cpu_seconds"], row["inputs_per_cpu_s"], f"{row['load_1min_before']:.1f}")
         lines.append("| " + " | ".join(map(str, cells)) + " |")
@@ -392,7 +358,7 @@ def report(meta: dict, settings: dict, sections: dict) -> str:
         'separate processes (Ray\'s actors) get more of the CPUs than one process, so "the same cores" are the '
         "same cores offered, not the same CPU time received."
     )
-    if "imagenet" in sections:
+    if len(sections["imagenet"]) == 2:
         a, b = sections["imagenet"]
         lines.append(f"ImageNet: shared / one at a time {b['inputs_per_s'] / a['inputs_per_s']:.2f}×.")
     r = sections["resumption"]
@@ -404,7 +370,7 @@ def report(meta: dict, settings: dict, sections: dict) -> str:
         "",
         f"From {p['source']['seconds_per_explanation']:.3f} s per explanation at {p['source']['queries']} queries "
         f"on {p['source']['machine']} ({p['source']['precision']}, batch {p['source']['batch_size']}; "
-        f"[{p['source']['file']}](../../imagenet_gpu/gpu_speed.json)), scaled by the queries, and assuming "
+        f"[{p['source']['file']}](../../gpu_speed/h200/results.json)), scaled by the queries, and assuming "
         "GPUs scale linearly; the last column is the model's own time alone "
         f"({p['source']['model_inputs_per_s']:.0f} inputs / s).",
         "",
@@ -415,7 +381,7 @@ def report(meta: dict, settings: dict, sections: dict) -> str:
         f"| {r['queries']} | {r['gpus']} | {r['gpu_hours']} | {r['wall_hours']} | {r['model_alone_wall_hours']} |"
         for r in p["rows"]
     ]
-    return "\n".join(lines) + "\n"  # fmt: skip
+    return lines
 
 
 if __name__ == "__main__":

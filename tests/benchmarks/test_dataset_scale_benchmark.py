@@ -3,25 +3,21 @@ killed run resumes to the uninterrupted run's values."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "dataset_scale.py"
+from benchmarks import dataset_scale
+from benchmarks.harness import REPOSITORY
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("dataset_scale", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return dataset_scale
 
 
 def test_the_projection_scales_the_measured_seconds_per_query(bench):
-    measured = json.loads((SCRIPT.parents[1] / bench.GPU_SPEED).read_text())
+    measured = json.loads((REPOSITORY / bench.GPU_SPEED).read_text())
     projection = bench.projection()
     source = projection["source"]
     assert any(e["seconds"] == source["seconds_per_explanation"] for e in measured["explanations"])
