@@ -310,9 +310,9 @@ def imagenet_rows(args: Settings, work: Path) -> list[dict[str, Any]]:
 
 def markdown(results: dict) -> list[str]:
     """The body of ``results.md``: the runs, the ratios against the goals, resumption, the projection."""
-    sections = {"lenet": [r for r in results["rows"] if not r["run"].startswith("imagenet")], **results}
-    sections["imagenet"] = [r for r in results["rows"] if r["run"].startswith("imagenet")]
-    if not sections["lenet"]:
+    lenet = [r for r in results["rows"] if not r["run"].startswith("imagenet")]
+    imagenet = [r for r in results["rows"] if r["run"].startswith("imagenet")]
+    if not lenet:
         return []
     lines = [
         "## LeNet, MNIST test digits",
@@ -321,29 +321,44 @@ def markdown(results: dict) -> list[str]:
         "| load before |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for row in sections["lenet"] + sections["imagenet"]:
+    for row in lenet + imagenet:
         cells = (row["run"], row["inputs"], row["seconds"], row["inputs_per_s"], row["steady_inputs_per_s"])
         cells += (row["cpu_seconds"], row["inputs_per_cpu_s"], f"{row['load_1min_before']:.1f}")
         lines.append("| " + " | ".join(map(str, cells)) + " |")
-    alone = [r for r in sections["lenet"] if r["run"].startswith("one at a time")]
-    shared = [r for r in sections["lenet"] if r["run"].startswith("shared calls")]
+    lines += ["", *shared_lines(lenet, results), *ray_lines(lenet)]
+    if len(imagenet) == 2:
+        a, b = imagenet
+        lines.append(f"ImageNet: shared / one at a time {b['inputs_per_s'] / a['inputs_per_s']:.2f}×.")
+    r = results["resumption"]
+    lines += ["", "## Resumption", "", "| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in r.items()]
+    return lines + projection_lines(results["projection"])
+
+
+def shared_lines(lenet: list[dict], results: dict) -> list[str]:
+    """Shared calls against one at a time, and the model's own cost per query by call size."""
+    alone = [r for r in lenet if r["run"].startswith("one at a time")]
+    shared = [r for r in lenet if r["run"].startswith("shared calls")]
     rate = lambda rows, key="inputs_per_s": float(np.mean([r[key] for r in rows]))  # noqa: E731
-    lines += [
-        "",
+    lines = [
         f"Shared calls / one at a time: **{rate(shared) / rate(alone):.2f}×** inputs per second, "
         f"{rate(shared, 'inputs_per_cpu_s') / rate(alone, 'inputs_per_cpu_s'):.2f}× inputs per CPU second (means of "
         f"{len(alone)} alternating runs each; largest difference of a value between the two: "
-        f"{sections['shared_vs_alone_largest_difference']:.2g}).",
+        f"{results['shared_vs_alone_largest_difference']:.2g}).",
     ]
-    if "model_alone" in sections:
-        cost = sections["model_alone"]["microseconds_per_query"]
+    if "model_alone" in results:
+        cost = results["model_alone"]["microseconds_per_query"]
         lines.append(
             "The LeNet alone, microseconds per query by the size of its calls (what sharing calls can gain at most "
             "on this machine): " + ", ".join(f"{size}: {us}" for size, us in cost.items()) + "."
         )
-    ray_runs = [r for r in sections["lenet"] if r["run"].startswith("ray")]
-    local = next(r for r in sections["lenet"] if r["run"].startswith("local engine"))
-    for row in ray_runs:
+    return lines
+
+
+def ray_lines(lenet: list[dict]) -> list[str]:
+    """Each Ray run's time per input against the local engine's beside it."""
+    local = next(r for r in lenet if r["run"].startswith("local engine"))
+    lines = []
+    for row in (r for r in lenet if r["run"].startswith("ray")):
         overhead = local["inputs_per_s"] / row["inputs_per_s"] - 1
         both = local["steady_inputs_per_s"] and row["steady_inputs_per_s"]
         steady = local["steady_inputs_per_s"] / row["steady_inputs_per_s"] - 1 if both else None
@@ -358,13 +373,12 @@ def markdown(results: dict) -> list[str]:
         'separate processes (Ray\'s actors) get more of the CPUs than one process, so "the same cores" are the '
         "same cores offered, not the same CPU time received."
     )
-    if len(sections["imagenet"]) == 2:
-        a, b = sections["imagenet"]
-        lines.append(f"ImageNet: shared / one at a time {b['inputs_per_s'] / a['inputs_per_s']:.2f}×.")
-    r = sections["resumption"]
-    lines += ["", "## Resumption", "", "| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in r.items()]
-    p = sections["projection"]
-    lines += [
+    return lines
+
+
+def projection_lines(p: dict) -> list[str]:
+    """The projection's table, labelled as computed, with the measurement it comes from."""
+    lines = [
         "",
         "## Projection (computed, not measured): 1M ImageNet images",
         "",
@@ -377,11 +391,10 @@ def markdown(results: dict) -> list[str]:
         "| queries | GPUs | GPU-hours | wall hours | model alone, wall hours |",
         "|---|---|---|---|---|",
     ]
-    lines += [
+    return lines + [
         f"| {r['queries']} | {r['gpus']} | {r['gpu_hours']} | {r['wall_hours']} | {r['model_alone_wall_hours']} |"
         for r in p["rows"]
     ]
-    return lines
 
 
 if __name__ == "__main__":
