@@ -261,10 +261,11 @@ def make_explainer(
     if baseline == "auto":
         baseline = recommended_settings(shape, queries).get("baseline", 0.0)
     if method in GEEX_METHODS:
-        explainer = _geex_preset(
-            blackbox, shape, method, queries=queries, sigma=sigma, mask_size=mask_size, baseline=baseline,
-            fitness=fitness, seed=seed, estimator=estimator, design=design,
+        settings = explainer_settings(
+            shape, method, queries=queries, sigma=sigma, mask_size=mask_size, baseline=baseline, fitness=fitness,
+            estimator=estimator, design=design,
         )  # fmt: skip
+        explainer = GEEX(blackbox, seed=seed, **settings)
     else:
         common = {"baseline": baseline, "fitness": fitness, "seed": seed}
         explainer = _other_method(blackbox, shape, method, queries=queries, cell=cell, common=common)
@@ -295,21 +296,27 @@ def _other_method(blackbox: BlackBox, shape: tuple[int, ...], method: str, *, qu
     return Occlusion(blackbox, window=cell, **common)
 
 
-def _geex_preset(
-    blackbox: BlackBox,
+def explainer_settings(
     shape: tuple[int, ...],
-    method: str,
+    method: str = "auto",
     *,
-    queries: int,
-    sigma: float,
-    mask_size: tuple[int, int] | None,
-    baseline: float | str,
-    fitness: str,
-    seed: int | None,
-    estimator: str,
-    design: str,
-) -> GEEX:
-    """The GEEX preset ``method`` (see :func:`make_explainer`)."""
+    queries: int = 1000,
+    sigma: float = 0.2,
+    mask_size: tuple[int, int] | None = None,
+    baseline: float | str = "auto",
+    fitness: str = "prob",
+    estimator: str = "auto",
+    design: str = "auto",
+) -> dict[str, Any]:
+    """The keywords of :class:`~evoxplain.GEEX` (the model, seed and progress aside) for the GEEX
+    preset ``method`` (one of :data:`GEEX_METHODS`, see :func:`make_explainer`) and inputs of ``shape``.
+
+    Example:
+        >>> explainer_settings((1, 28, 28), "bgeex", queries=500)["mask_size"]
+        (14, 14)
+    """
+    if method not in GEEX_METHODS:
+        raise InvalidInputError(f"--method must be one of {', '.join(GEEX_METHODS)} here, not {method!r}")
     if estimator not in ESTIMATORS:
         raise InvalidInputError(f"--estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}")
     if design not in DESIGNS:
@@ -334,15 +341,9 @@ def _geex_preset(
         settings["estimator"] = estimator
     if design != "auto":
         settings["design"] = design
-    return GEEX(
-        blackbox,
-        queries=queries,
-        sigma=sigma,
-        baseline=baseline,
-        fitness=fitness,
-        seed=seed,
-        **settings,
-    )
+    if baseline == "auto":
+        baseline = recommended.get("baseline", 0.0)
+    return {"queries": queries, "sigma": sigma, "baseline": baseline, "fitness": fitness, **settings}
 
 
 def summary_text(
