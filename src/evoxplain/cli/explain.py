@@ -550,11 +550,14 @@ def run_explain(
         done = _explain(source, o)
     messages = _pass_on(caught)
     exp, resolved, probs, stem = done.explanation, done.resolved, done.probabilities, done.stem
-    summary = summary_text(resolved.name, exp, probs, resolved.classes, tuple(done.x.shape), done.total, o.method)
+    summary = summary_text(
+        model_name=resolved.name, exp=exp, probs=probs, classes=resolved.classes, input_shape=tuple(done.x.shape),
+        total_queries=done.total, method=o.method,
+    )  # fmt: skip
     name = class_name(resolved.classes, exp.target)
     title = f"{name}: p={float(probs[exp.target]):.3f} ({o.method}, {exp.queries} queries)"
     label = resolved.classes[exp.target] if resolved.classes else str(exp.target)
-    paths = write_outputs(o.out, stem, done.x, exp, title, summary, label=label)
+    paths = write_outputs(out=o.out, stem=stem, x=done.x, exp=exp, title=title, summary=summary, label=label)
     named = {i: resolved.classes[i] for i in {exp.target, int(probs.argmax())}} if resolved.classes else {}
     extra = {
         "queries": exp.queries, "seconds": exp.seconds, "input": stem, "shape": list(done.x.shape),
@@ -571,7 +574,10 @@ def run_explain(
     manifest.finished = now()
     paths.append(write_manifest(o.out, manifest))
     paths.append(write_report(o.out, Path(o.out) / REPORT))
-    return ExplainResult(exp, probs, resolved.classes, paths, done.seconds, done.usage, messages)
+    return ExplainResult(
+        explanation=exp, probabilities=probs, classes=resolved.classes, paths=paths, seconds=done.seconds,
+        usage=done.usage, warnings=messages,
+    )  # fmt: skip
 
 
 def _pass_on(caught: list[warnings.WarningMessage]) -> list[str]:
