@@ -19,17 +19,25 @@ STRICT = os.environ.get("EVOXPLAIN_TESTS_STRICT") == "1"
 DATA_FIXTURES = {"data_root", "data_env"}
 HERE = Path(__file__).resolve().parent
 DATA_HINT = (
-    "needs the real datasets: put the shared data folder beside the checkout (../shared/data), or set "
-    "EVOXPLAIN_DATA to a folder holding mnist/, adult/, imdb/, fer2013/ and imagenet_samples/"
+    "needs the real datasets: download them with `evoxplain data download all` (into the cache, "
+    "~/.cache/evoxplain/data), or set EVOXPLAIN_DATA to a folder holding mnist/, adult/, imdb/, fer2013/ "
+    "and imagenet_samples/ (a shared copy beside the checkout, ../shared/data, is found by itself)"
 )
+DATASETS = ("mnist", "adult", "imdb", "fer2013", "imagenet_samples")
 ZOO_HINT = "needs the evoxplain-zoo distribution (the built-in models): pip install -e ./zoo"
 
 
 def find_data_root() -> Path | None:
-    """The real datasets: ``$EVOXPLAIN_DATA``, else ``../shared/data`` beside the checkout."""
+    """The real datasets: ``$EVOXPLAIN_DATA``, else ``../shared/data`` beside the checkout, else the
+    download cache of ``evoxplain data download`` once it holds every dataset."""
     for candidate in (os.environ.get("EVOXPLAIN_DATA"), HERE.parents[1] / "shared" / "data"):
         if candidate and Path(candidate).is_dir():
             return Path(candidate)
+    if importlib.util.find_spec("evoxplain_zoo") is not None:
+        from evoxplain_zoo.data.download import cache_root
+
+        if all((cache_root() / name).is_dir() for name in DATASETS):
+            return cache_root()
     return None
 
 

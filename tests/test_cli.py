@@ -150,8 +150,8 @@ def test_flat_input_draws_bars(tmp_path):
     result = _run(*args, "--method", "geex", "--out", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
     assert "top features" in _check_outputs(tmp_path / "out", "row", (6,))
-    result = _run(*args, "--out", str(tmp_path / "auto"))  # auto: integrated GEEX for a row
-    assert result.exit_code == 0 and "GEEX" in _check_outputs(tmp_path / "auto", "row", (6,))
+    result = _run(*args, "--out", str(tmp_path / "auto"))  # auto: Bernoulli masks fitted by regression for a row
+    assert result.exit_code == 0 and "= bGE (" in _check_outputs(tmp_path / "auto", "row", (6,))
     result = _run(*args, "--method", "gers")  # gers needs an image
     assert result.exit_code == 2 and "needs an image" in result.stderr
 
@@ -164,7 +164,7 @@ def test_flat_input_draws_bars(tmp_path):
         (("--queries", "7"), "even integer"),
         (("--mask-size", "a,b"), "--mask-size must be"),
         (("--baseline", "zero"), "--baseline must be"),
-        (("--method", "lime"), "--method must be one of"),
+        (("--method", "shap"), "--method must be one of"),
     ],
 )
 def test_errors_exit_2_with_one_line(files, tmp_path, args, message):
@@ -217,7 +217,12 @@ def test_parsers():
         0.0,
         "regression",
     )
-    assert (row.distribution, row.integrated, row.sigma) == ("gaussian", True, 0.2)
+    assert (row.distribution, row.estimator, row.integrated, row.design) == (
+        "bernoulli",
+        "regression",
+        False,
+        "orthogonal",
+    )
     paper = make_explainer(blackbox, (3, 224, 224), "bgeex")  # the paper's bGEEX: integrated, the mean
     assert (paper.estimator, paper.integrated, paper.mask_interpolation) == ("mean", True, "bilinear")
     assert make_explainer(blackbox, (3, 224, 224), "bgeex", estimator="regression").mask_interpolation == "nearest"

@@ -403,7 +403,10 @@ def test_recommended_settings_by_input_size():
     assert recommended_settings((3, 480, 640))["mask_size"] == (14, 19)  # 14 cells along the shorter side
     assert recommended_settings((3, 65, 65))["mask_size"] == (14, 14)  # just over the small-image side
     assert recommended_settings((1, 5, 600))["mask_size"] == (5, 600)  # never more cells than pixels
-    assert recommended_settings((12,)) == {"sigma": 0.2}
+    row = {"distribution": "bernoulli", "estimator": "regression", "integrated": False, "design": "orthogonal"}
+    assert recommended_settings((12,)) == row  # tables: the held-out choice of benchmarks/tabular.py
+    assert "estimator" not in recommended_settings((5000,))  # wider than the regression fits: the mean
+    assert recommended_settings("a sentence", queries=1000) == {"design": "orthogonal"}  # text
     # with a budget: 28 cells along the shorter side once there are two mirrored pairs per cell
     assert recommended_settings((3, 224, 224), queries=4 * 28 * 28 - 2)["mask_size"] == (14, 14)
     assert recommended_settings((3, 224, 224), queries=4 * 28 * 28)["mask_size"] == (28, 28)
@@ -415,7 +418,7 @@ def test_recommended_settings_by_input_size():
     assert recommended_settings((3, 32, 48), queries=4 * 32 * 48 - 2)["mask_size"] == (16, 24)
     assert recommended_settings((3, 32, 48), queries=4 * 32 * 48)["mask_size"] == (32, 48)
     assert recommended_settings((3, 64, 64), queries=4 * 64 * 64)["mask_size"] == (64, 64)  # the regression's most
-    assert recommended_settings((12,), queries=5000) == {"sigma": 0.2}
+    assert recommended_settings((12,), queries=5000) == row
     for bad in (0, -2, 2.5, True):
         with pytest.raises(InvalidInputError, match="queries"):
             recommended_settings((3, 224, 224), queries=bad)

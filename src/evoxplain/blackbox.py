@@ -39,7 +39,7 @@ from .errors import (
 )
 from .fitness import log_probabilities
 from .journal import Journal, input_keys, model_identity
-from .model_files import load_export
+from .model_files import fixed_batch_hint, load_export
 
 Output = Literal["auto", "probs", "logits", "multilabel"]
 OUTPUTS = ("auto", "probs", "logits", "multilabel")
@@ -592,9 +592,11 @@ def _local_backend(
         device = _module_device(model)
         return _torch_call(model, device), "torch", device
     if type(model).__name__ == "InferenceSession" and hasattr(model, "get_inputs"):
-        name = model.get_inputs()[0].name
+        name, fixed = model.get_inputs()[0].name, (model.get_inputs()[0].shape or [None])[0]
 
         def onnx_call(batch):
+            if isinstance(fixed, int) and len(batch) != fixed:
+                raise InvalidInputError(fixed_batch_hint(fixed))
             array = batch.detach().cpu().numpy() if isinstance(batch, torch.Tensor) else np.asarray(batch)
             return model.run(None, {name: array.astype(np.float32, copy=False)})[0]
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -76,3 +77,66 @@ def _loads_as_tensors(blob: bytes) -> bool:
     except Exception:
         return False
     return True
+
+
+def onnx_fixed_batch(path: str | Path) -> int | None:
+    """The batch size an ONNX file was exported with when its batch axis is fixed, else None.
+
+    Example:
+        >>> torch.onnx.export(torch.nn.Linear(4, 2), (torch.rand(1, 4),), "fixed.onnx", dynamo=False)
+        >>> onnx_fixed_batch("fixed.onnx")
+        1
+    """
+    from .errors import require
+
+    ort = require("onnxruntime", "onnx", "ONNX models")
+    try:
+        shape = ort.InferenceSession(str(path)).get_inputs()[0].shape
+    except Exception as err:
+        raise InvalidInputError(f"{path} is not an ONNX model ONNX Runtime can open: {err}") from None
+    return shape[0] if shape and isinstance(shape[0], int) else None
+
+
+def fixed_batch_hint(fixed: int) -> str:
+    """What to do about an ONNX file whose batch axis was fixed at ``fixed`` when exported."""
+    fix = "pass batch_size=1 (on the command line --batch-size 1: one input per call, slower), or "
+    fix = fix if fixed == 1 else ""
+    return (
+        f"this ONNX file takes batches of exactly {fixed} input{'s' if fixed > 1 else ''} (its batch axis was fixed "
+        f"when it was exported), but evoxplain sends batches of many perturbed inputs: {fix}export it again with a "
+        "dynamic batch axis: torch.onnx.export(model, (x,), path, dynamic_shapes=({0: torch.export.Dim('batch')},))"
+    )
+
+
+def load_function(path: str | Path) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A model file as a function of tensors on the CPU: TorchScript (``.pt``, ``.pth``, ``.ts``),
+    ``torch.export`` (``.pt2``, opened as :func:`load_export` does) or ONNX (``.onnx``, run with
+    ONNX Runtime). For a generator, say: latents in, inputs of the explained model out.
+
+    Example:
+        >>> torch.jit.script(torch.nn.Linear(2, 3)).save("decoder.pt")
+        >>> load_function("decoder.pt")(torch.zeros(4, 2)).shape
+        torch.Size([4, 3])
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(
+            f"no model file at {path}; give a TorchScript (.pt, .pth, .ts), torch.export (.pt2) or ONNX (.onnx) file"
+        )
+    suffix = path.suffix.lower()
+    if suffix == ".pt2":
+        return load_export(path)
+    if suffix == ".onnx":
+        from .errors import require
+
+        ort = require("onnxruntime", "onnx", "ONNX models")
+        session = ort.InferenceSession(str(path))
+        name = session.get_inputs()[0].name
+        return lambda z: torch.from_numpy(session.run(None, {name: z.detach().cpu().numpy().astype("float32")})[0])
+    try:
+        return torch.jit.load(str(path), map_location="cpu").eval()
+    except Exception as err:
+        raise InvalidInputError(
+            f"{path} is not a TorchScript file torch.jit.load can read ({err}); save one with "
+            "torch.jit.script(model).save(path), or give a .pt2 or .onnx file"
+        ) from None

@@ -3,7 +3,9 @@
 Every sampler draws directions ``d = T z`` with ``z ~ N(0, I)`` and ``T`` linear: the identity
 (plain Gaussian noise), bilinear or nearest-neighbour upsampling from a small mask (mask resizing,
 "GERS"; nearest gives crisp square cells), or a Gaussian filter normalised to unit L2 norm (mask
-smoothing). One mask can be shared by every channel. ``gain = Cov(d)·1 = T Tᵀ 1`` is what the
+smoothing), or one draw per group of features (``groups``: columns that are present or absent
+together, such as the one-hot columns of a category, or superpixels). One mask can be shared by
+every channel. ``gain = Cov(d)·1 = T Tᵀ 1`` is what the
 estimators divide by, so that a gradient that is smooth at the mask's scale comes out at its true
 size (and integrated attributions stay complete).
 :func:`bernoulli` thresholds any of them at 0 into present/absent masks; for those,
@@ -12,15 +14,19 @@ size (and integrated attributions stay complete).
 Example:
     >>> s = make_sampler((3, 224, 224), mask_size=(14, 14), shared=True, device="cpu")
     >>> d = s.sample(8, torch.Generator().manual_seed(0))     # (8, 3, 224, 224)
+    >>> rows = make_sampler((5,), groups=[[1, 2, 3]])          # columns 1-3: one category, one-hot
+    >>> rows.dimensions, bernoulli(rows.sample(2, torch.Generator().manual_seed(4))).tolist()
+    (3, [[0.0, 1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0, 0.0]])
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -46,6 +52,8 @@ class NoiseSampler:
         device: where noise is drawn.
         axes: for an image transform separable into ``T_H ⊗ T_W`` (resizing, smoothing), the two
             1-D matrices ``(T_H, T_W)``; None where pixels get independent noise.
+        groups: for one draw per group of features, the group id of every element (long, of
+            ``shape``); None otherwise.
     """
 
     def __init__(
@@ -55,8 +63,10 @@ class NoiseSampler:
         transform: Callable[[torch.Tensor], torch.Tensor],
         device: torch.device | str,
         axes: tuple[torch.Tensor, torch.Tensor] | None = None,
+        groups: torch.Tensor | None = None,
     ):
         self.shape = tuple(shape)
+        self.groups = groups
         self.low_shape = tuple(low_shape)
         self.transform = transform
         self.device = torch.device(device)
@@ -100,15 +110,19 @@ class NoiseSampler:
         return self.transform(self.footprint[None])[0]
 
     @cached_property
-    def bernoulli_gain(self) -> float:
+    def bernoulli_gain(self) -> float | torch.Tensor:
         """How much :func:`bernoulli` masks of these directions amplify a constant attribution: the
         mean over pixels p of ``Σ_q E[(2b_p − 1)(2b_q − 1)] = Σ_q (2/π)·arcsin(ρ_pq)``, with ρ the
-        directions' correlation (1 for independent pixels). Exact, from the separable axes.
+        directions' correlation (1 for independent pixels). Exact, from the separable axes. With
+        ``groups``, element by element (a tensor of ``shape``): the size of each element's group,
+        so that a group's values share its attribution evenly.
 
         Example:
             >>> round(make_sampler((1, 28, 28), mask_size=7).bernoulli_gain, 1)  # 4×4-pixel cells
             25.2
         """
+        if self.groups is not None:
+            return self.gain
         if self.axes is None:
             return 1.0
         (a, count_a), (b, count_b) = (_values_and_counts(_correlation(t)) for t in self.axes)
@@ -124,13 +138,16 @@ def make_sampler(
     interpolation: Literal["bilinear", "nearest"] = "bilinear",
     smoothing: tuple[int, float] | None = None,
     shared: bool = False,
+    groups: Groups | None = None,
     device: torch.device | str = "cpu",
 ) -> NoiseSampler:
     """The sampler for inputs of ``shape``: plain, resized (``mask_size``, upsampled by
-    ``interpolation``) or smoothed.
+    ``interpolation``), smoothed, or one draw per group of features (``groups``, see
+    :func:`feature_groups`: crisp cells of any shape, e.g. the one-hot columns of a category).
 
     ``shape`` ``(..., H, W)`` is an image whose leading dimensions are channels; ``shared`` draws
-    one mask for all channels. Resizing and smoothing need an image; plain noise takes any shape.
+    one mask for all channels. Resizing and smoothing need an image; plain noise and groups take
+    any shape.
 
     Example:
         >>> make_sampler((1, 28, 28), smoothing=(5, 1.0)).dimensions
@@ -141,6 +158,12 @@ def make_sampler(
     mask_size, smoothing = checked["mask_size"], checked["smoothing"]
     if mask_size is not None and smoothing is not None:
         raise InvalidInputError("choose mask_size (resizing) or smoothing, not both")
+    if groups is not None:
+        if mask_size is not None or smoothing is not None or shared:
+            raise InvalidInputError("groups replace mask_size, smoothing and shared masks: choose one of them")
+        ids = feature_groups(groups, shape).to(device)
+        count = int(ids.max()) + 1
+        return NoiseSampler(shape, (count,), lambda z: z[:, ids], device, groups=ids)
     image = len(shape) >= 2
     if (mask_size is not None or smoothing is not None or shared) and not image:
         raise InvalidInputError(
@@ -222,6 +245,54 @@ def _smoothed_sampler(
     axes = (axis(height), axis(width))
     low_shape = (mask_channels, height + pad, width + pad)
     return NoiseSampler(shape=shape, low_shape=low_shape, transform=smooth, device=device, axes=axes)
+
+
+Groups = Sequence[Sequence[int]] | Sequence[int] | torch.Tensor | np.ndarray
+"""Feature groups as users have them: blocks of column indices, or a group id per feature."""
+
+
+def feature_groups(groups: Groups, shape: Sequence[int]) -> torch.Tensor:
+    """The group id of every feature of one input of ``shape`` (long, of ``shape``, ids 0…G−1).
+
+    ``groups`` is either a list of *blocks*, each the (flat) indices of features that are present
+    or absent together (the one-hot columns of one category), every feature in no block being a
+    group of its own, ids given in order of each group's first feature; or one id per feature
+    (a tensor, array or list of ``shape``; every id from 0 to the largest used).
+
+    Example:
+        >>> feature_groups([[2, 3, 4]], (6,)).tolist()                 # a category one-hot in 2-4
+        [0, 1, 2, 2, 2, 3]
+        >>> feature_groups([0, 0, 1], (3,)).tolist()
+        [0, 0, 1]
+    """
+    shape = tuple(int(s) for s in shape)
+    size = math.prod(shape)
+    if isinstance(groups, (list, tuple)) and groups and all(isinstance(b, (list, tuple, range)) for b in groups):
+        blocks = [[int(i) for i in block] for block in groups]
+        flat = [i for block in blocks for i in block]
+        if any(not 0 <= i < size for i in flat) or len(set(flat)) != len(flat) or not all(blocks):
+            raise InvalidInputError(
+                f"groups as blocks must be non-empty lists of distinct feature indices in 0..{size - 1}, "
+                f"each feature in at most one block; got {groups!r}"
+            )
+        first = torch.arange(size)
+        for block in blocks:
+            first[block] = min(block)  # a block is named after its first feature
+        return torch.unique(first, return_inverse=True)[1].view(shape)
+    try:
+        ids = torch.as_tensor(np.asarray(groups))
+    except (TypeError, ValueError):
+        message = f"groups must be blocks of feature indices or one id per feature, not {groups!r}"
+        raise InvalidInputError(message) from None
+    if ids.is_floating_point() or ids.dtype == torch.bool or tuple(ids.shape) != shape:
+        raise InvalidInputError(
+            f"groups as ids must be integers of the input's shape {shape}, not {ids.dtype} of shape "
+            f"{tuple(ids.shape)}; or give blocks of feature indices, e.g. [[2, 3, 4]]"
+        )
+    ids = ids.long()
+    if ids.numel() and (int(ids.min()) < 0 or set(ids.unique().tolist()) != set(range(int(ids.max()) + 1))):
+        raise InvalidInputError("group ids must cover 0, 1, …, G−1 (each id used at least once)")
+    return ids
 
 
 def bernoulli(directions: torch.Tensor) -> torch.Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from evoxplain_zoo.models import available_models, load_model
@@ -67,6 +69,10 @@ def test_image_exemplars_command_writes_grid_and_summary(tmp_path):
     assert "| Trouser |" in summary and "| Bag |" in summary and "fashion-mnist-vae" in summary
     with Image.open(tmp_path / "fashion-mnist_vae_es_exemplars.png") as png:
         assert png.format == "PNG" and png.size[1] == 2 * (28 * 3 + 26 + 4) + 4  # two classes, two rows
+    written = [Path(line.removeprefix("wrote ")) for line in result.stdout.splitlines() if line.startswith("wrote ")]
+    assert all(path.is_file() and path.parent == tmp_path for path in written)
+    names = {path.name for path in written}
+    assert {"fashion-mnist_vae_es_exemplars.md", "fashion-mnist_vae_es_exemplars.png", "manifest.json"} <= names
     fer = _run("exemplars", "fer", "--generator", "vae-disjoint", "--target", "happy", "--runs", "1",
                "--per-class", "1", "--max-queries", "90", "--out", str(tmp_path))  # fmt: skip
     assert fer.exit_code == 0, fer.output

@@ -61,10 +61,12 @@ from tqdm.auto import tqdm
 from ..baseline import Baseline
 from ..blackbox import BATCH_SIZE, BlackBox, as_blackbox
 from ..constraints import Boolean, Integer, OneOf, Optional, check_all
+from ..diagnostics import diagnose
 from ..errors import EvoxplainError, InvalidInputError, ModelOutputError
 from ..explanation import Explanation
 from ..fitness import FITNESSES, fitness_fn
 from ..memory import check_fits
+from ..progress import shown
 
 Steps = Generator[Any, torch.Tensor, dict[str, Any]]
 """One input's explanation: yields query batches, receives the model's raw answers, returns its part."""
@@ -184,7 +186,8 @@ class Explainer:
         seed = self.seed if self.seed is not None else secrets.randbits(62)
         bb, parts, started = self.blackbox, [], time.perf_counter()
         total = sum(self.cost(item) for item in items)
-        with bb.meter() as meter, tqdm(total=total, disable=not self.progress, unit="query", desc=self.method) as bar:
+        shown_bar = shown(self.progress)
+        with bb.meter() as meter, tqdm(total=total, disable=not shown_bar, unit="query", desc=self.method) as bar:
             self._bar = bar
             for i, item in enumerate(items):
                 try:
@@ -200,6 +203,8 @@ class Explainer:
                                     batched=batched)  # fmt: skip
         if not isinstance(items[0], str):  # kept for pictures and reports; the caller's tensor is not touched
             explanation.input = (torch.stack(items) if batched else items[0].clone()).detach().cpu()
+        gaussian = getattr(self, "distribution", "gaussian") == "gaussian"
+        diagnose(explanation, items, sigma=getattr(self, "sigma", None) if gaussian else None)
         return explanation
 
     def explain_steps(self, x: Any, target: int | None = None, seed: int = 0) -> Steps:

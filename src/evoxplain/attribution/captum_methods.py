@@ -5,7 +5,8 @@ Each method hands Captum a forward function that sends every perturbed input thr
 explained score of the target (``fitness``, the probability by default, as for GEEX). Captum
 builds ``batch_size`` perturbations per call (``perturbations_per_eval``). Features are grouped
 into a regular grid of square superpixels shared by the channels (:mod:`.superpixels`); a row
-``(D,)`` gives every feature its own group.
+``(D,)`` gives every feature its own group, unless ``groups`` says which features go together
+(the one-hot columns of a category: :func:`~evoxplain.sampling.feature_groups`).
 
 Queries per input (``Explanation.queries``, every input the model saw):
 
@@ -42,6 +43,7 @@ from ..blackbox import BlackBox
 from ..constraints import Integer, Optional, Pair, Real, check_all
 from ..errors import InvalidInputError, require
 from ..fitness import Fitness
+from ..sampling import Groups, feature_groups
 from .base import Explainer, seeded_global_rng
 from .superpixels import default_cell, grid_mask, spread
 
@@ -65,15 +67,17 @@ class _Scores:
     ``known=(x, raw)`` answers a first call that starts with ``x`` from the prediction query
     already made (Captum's Occlusion and KernelSHAP begin with the unperturbed input).
     ``head`` keeps the scores of the first two inputs asked (KernelSHAP: x and the baseline).
+    ``progress`` is told how many inputs each call sent (the explainer's progress bar).
     """
 
-    def __init__(self, blackbox: BlackBox, fitness: Fitness, target: int, known=None):
+    def __init__(self, blackbox: BlackBox, fitness: Fitness, target: int, known=None, progress=None):
         self.blackbox, self.fitness, self.target = blackbox, fitness, target
         self.known = known
+        self.progress = progress
         self.head = torch.empty(0)
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        raw = None
+        raw, reused = None, 0
         if self.known is not None:
             x, answer = self.known
             self.known = None
@@ -81,8 +85,11 @@ class _Scores:
                 raw = (
                     answer if len(batch) == 1 else torch.cat([answer, self.blackbox(batch[1:], batch_size=len(batch))])
                 )
+                reused = 1  # the prediction query answered the input
         if raw is None:
             raw = self.blackbox(batch, batch_size=len(batch))
+        if self.progress is not None:
+            self.progress(len(batch) - reused)
         scores = self.fitness(raw, self.target, self.blackbox.output)
         if len(self.head) < 2:
             self.head = torch.cat([self.head, scores[: 2 - len(self.head)].detach().cpu()])
@@ -100,6 +107,7 @@ class _Surrogate(Explainer):
         *,
         queries: int = 1000,
         superpixel: int | None = None,
+        groups: Groups | None = None,
         baseline: Baseline = 0.0,
         fitness: str = "prob",
         batch_size: int | None = None,
@@ -107,11 +115,15 @@ class _Surrogate(Explainer):
     ):
         own = check_all(SETTINGS, queries=queries, superpixel=superpixel)
         super().__init__(model, baseline=baseline, fitness=fitness, batch_size=batch_size, seed=seed)
-        self.queries, self.superpixel = own["queries"], own["superpixel"]
+        if groups is not None and superpixel is not None:
+            raise InvalidInputError("choose superpixel (a grid) or groups, not both")
+        self.queries, self.superpixel, self.groups = own["queries"], own["superpixel"], groups
         self._params.update(queries=self.queries, superpixel=self.superpixel)
 
     def _feature_mask(self, x: torch.Tensor) -> torch.Tensor:
-        """Superpixel ids of ``x``'s shape (one group per feature for a row)."""
+        """Group ids of ``x``'s shape: ``groups``, else superpixels (one group per feature for a row)."""
+        if self.groups is not None:
+            return feature_groups(self.groups, tuple(x.shape)).to(x.device)
         cell = self.superpixel if self.superpixel is not None else default_cell(tuple(x.shape))
         if x.ndim >= 2 and cell > min(x.shape[-2:]):
             raise InvalidInputError(f"superpixel={cell} is larger than the image {tuple(x.shape[-2:])}")
@@ -131,7 +143,8 @@ class _Surrogate(Explainer):
         base = make_baseline(self.baseline, x)
         target, scores, raw = self._anchor(x[None], target)
         ids = self._feature_mask(x)
-        forward = _Scores(bb, self.fitness, target, known=(x, raw) if self.starts_with_input else None)
+        known = (x, raw) if self.starts_with_input else None
+        forward = _Scores(bb, self.fitness, target, known=known, progress=self._progress)
         explainer = self._captum_explainer(forward)
         with seeded_global_rng(seed, x.device):
             coefficients = explainer.attribute(
@@ -161,6 +174,9 @@ class LIME(_Surrogate):
         queries: random coalitions (``n_samples``); one explanation costs ``queries + 1``.
         superpixel: the side of a square superpixel in pixels; None: a 14×14 grid (16 px at
             224, 2 px at 28). Ignored for rows ``(D,)``: each feature is its own group.
+        groups: features switched on and off together instead of superpixels: blocks of feature
+            indices (the one-hot columns of a category; every other feature alone) or one id per
+            feature (:func:`~evoxplain.sampling.feature_groups`).
         baseline: what an "off" superpixel shows: a number, ``"mean"``, ``"blur"`` or a tensor.
         alpha: the surrogate's L1 penalty: 0 (default) fits weighted least squares
             (scikit-learn ``LinearRegression``); > 0 a ``Lasso``. Captum's default, 0.01, zeroes
@@ -185,6 +201,7 @@ class LIME(_Surrogate):
         *,
         queries: int = 1000,
         superpixel: int | None = None,
+        groups: Groups | None = None,
         baseline: Baseline = 0.0,
         alpha: float = 0.0,
         kernel_width: float = 1.0,
@@ -196,6 +213,7 @@ class LIME(_Surrogate):
             model,
             queries=queries,
             superpixel=superpixel,
+            groups=groups,
             baseline=baseline,
             fitness=fitness,
             batch_size=batch_size,
@@ -241,7 +259,7 @@ class KernelSHAP(_Surrogate):
         model: anything :class:`~evoxplain.BlackBox` accepts, or a ``BlackBox``.
         queries: coalitions (``n_samples``, at least 2); one explanation costs exactly
             ``queries`` (the first coalition is the input, answered by the prediction query).
-        superpixel: as for :class:`LIME`.
+        superpixel, groups: as for :class:`LIME`.
         baseline: what an "off" superpixel shows: a number, ``"mean"``, ``"blur"`` or a tensor.
         fitness, batch_size, seed: as for :class:`LIME`.
 
@@ -336,7 +354,7 @@ class Occlusion(Explainer):
         base = make_baseline(self.baseline, x)
         target, scores, raw = self._anchor(x[None], target)
         window, strides, _ = self._geometry(x)
-        forward = _Scores(self.blackbox, self.fitness, target, known=(x, raw))
+        forward = _Scores(self.blackbox, self.fitness, target, known=(x, raw), progress=self._progress)
         values = (
             _captum()
             .Occlusion(forward)

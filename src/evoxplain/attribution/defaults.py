@@ -1,4 +1,4 @@
-"""GEEX settings users get without tuning, by input size and budget, as benchmarks chose them on held-out images.
+"""GEEX settings users get without tuning, by input kind, size and budget, as benchmarks chose them on held-out data.
 
 * Images (any size): bGEEX fitted by the regression estimator on crisp cells, at full strength
   (``estimator="regression"``, ``integrated=False``), the masks' signs in orthogonal blocks
@@ -19,15 +19,31 @@
   The baseline is what "absent" means, and AOPC deletion (or any removal a user has in mind)
   should put in the same value: pass ``baseline=`` to match it (the dataset's mean pixel, say, for
   a deletion to the mean), as the benchmarks' runs with mean deletion do.
-* Anything else (table rows, feature vectors): integrated Gaussian GEEX with σ 0.2 on features
-  scaled to about unit range; no benchmark backs it.
+* Rows ``(D,)`` (tables, feature vectors): Bernoulli masks over the features, fitted by the
+  regression estimator, not integrated, in orthogonal designs (the mean estimator beyond 4096
+  features, the most the regression fits). A feature is present (its value) or absent (the
+  baseline's), so no noise scale is needed whatever the columns' units; pass the mean of the
+  training rows as ``baseline`` and the one-hot columns of each category as ``groups``. On
+  held-out rows of UCI Adult and breast cancer (``benchmarks/tabular.py``: logistic regression,
+  random forest, gradient boosting, 500 to 10,000 queries) this family had the best AOPC deletion,
+  or tied (a linear model is fitted exactly by every estimator), and within it the path-free
+  orthogonal setting was the best or tied; results in ``benchmarks/results/tabular/``. Masks
+  with p = 1/2 estimate Banzhaf values, not Shapley values: where features interact they rank
+  features a little differently from shap and need not add up to f(x) − f(x̊) (the results'
+  notes say when to prefer Shapley values).
+* Text (a string): Bernoulli masks over the tokens (GEEX's only way with text) with the mean
+  estimator in orthogonal designs, the held-out choice at every budget of ``benchmarks/text.py``
+  (IMDB sentences through the shipped BiLSTM; ``benchmarks/results/text/imdb/``).
 
 The evidence, with the runs it comes from: ``benchmarks/FINDINGS.md`` in the repository
-(sections "Attributions on ImageNet" and "Attributions on MNIST and Fashion-MNIST").
+(sections "Attributions on ImageNet" and "Attributions on MNIST and Fashion-MNIST"); for rows and
+text, ``benchmarks/results/tabular/adult/README.md`` and ``benchmarks/results/text/imdb/README.md``.
 
 Example:
     >>> [recommended_settings((1, 28, 28), queries=q)["mask_size"] for q in (1000, 5000)]
     [(14, 14), (28, 28)]
+    >>> recommended_settings((14,))["estimator"], recommended_settings("a fine film")
+    ('regression', {'design': 'orthogonal'})
     >>> from evoxplain import GEEX
     >>> explainer = GEEX(model, queries=2000, seed=0, **recommended_settings(image.shape, queries=2000))
 """
@@ -39,6 +55,7 @@ from typing import Any
 
 from ..constraints import Integer, Optional
 from ..errors import InvalidInputError
+from .cell_regression import MAX_CELLS
 
 SMALL_IMAGE_SIDE = 64
 """Images whose sides are all at most this many pixels get cells at half their size, then one per pixel."""
@@ -93,12 +110,13 @@ def gaussian_mask(shape: Sequence[int]) -> tuple[int, int]:
     return tuple(max(round(side / 32), min(7, side)) for side in shape[-2:])  # type: ignore[return-value]
 
 
-def recommended_settings(shape: Sequence[int], queries: int | None = None) -> dict[str, Any]:
+def recommended_settings(shape: Sequence[int] | str, queries: int | None = None) -> dict[str, Any]:
     """:class:`~evoxplain.GEEX` keyword arguments for one input of ``shape`` (see the module doc).
 
-    ``shape`` is one input's shape: ``(C, H, W)`` or ``(H, W)`` for an image, ``(D,)`` for a row.
-    ``queries``, the budget of one explanation, gives an image the finer grid (:func:`fine_mask`)
-    when there are at least two mirrored pairs per cell of it; None keeps the coarser grid.
+    ``shape`` is one input's shape: ``(C, H, W)`` or ``(H, W)`` for an image, ``(D,)`` for a row;
+    or the text to explain (a string). ``queries``, the budget of one explanation, gives an image
+    the finer grid (:func:`fine_mask`) when there are at least two mirrored pairs per cell of it;
+    None keeps the coarser grid.
 
     Example:
         >>> recommended_settings((1, 28, 28))
@@ -107,12 +125,15 @@ def recommended_settings(shape: Sequence[int], queries: int | None = None) -> di
         >>> [recommended_settings((3, 224, 224), queries=q)["mask_size"] for q in (1000, 5000)]
         [(14, 14), (28, 28)]
     """
+    if isinstance(shape, str):
+        return {"design": "orthogonal"}
     shape = tuple(int(s) for s in shape)
     if not shape or min(shape) < 1:
         raise InvalidInputError(f"shape must be one input's shape with positive sizes, not {shape!r}")
     queries = Optional(Integer(low=1)).check("queries", queries)
     if len(shape) == 1:
-        return {"sigma": 0.2}
+        regression = {"estimator": "regression"} if shape[0] <= MAX_CELLS else {}
+        return {"distribution": "bernoulli", **regression, "integrated": False, "design": "orthogonal"}
     small = max(shape[-2:]) <= SMALL_IMAGE_SIDE
     fine = fine_mask(shape)
     coarse = queries is None or queries // 2 < 2 * fine[0] * fine[1]

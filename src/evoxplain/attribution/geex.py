@@ -15,7 +15,9 @@ search radius σ, n queries drawn as n/2 mirrored pairs.
 * bGEEX (``distribution="bernoulli"``): masks b ∈ {0, 1} (noise thresholded at 0), mirror 1 − b,
   queries b ⊙ x(α) + (1 − b) ⊙ x̊ with x(α) = x̊ + α(x − x̊). ξ = Σ f(z)(2b − 1) / (G Σ_pairs α), scaled
   so that a model linear in the features is complete in expectation: exactly with uncorrelated
-  masks (G = 1), up to the smoothing of the values where resized or smoothed masks are correlated
+  masks (G = 1) or groups of features masked together (``groups``: G = the size of each
+  feature's group, which shares its group's value evenly), up to the smoothing of the values
+  where resized or smoothed masks are correlated
   (G = the sampler's ``bernoulli_gain``, their mean correlation area). A mask shared by the
   channels of a pixel gives the pixel's value, split over its channels in proportion to |x − x̊|.
   Text is always explained this way, one mask entry per token.
@@ -60,7 +62,7 @@ from ..baseline import Baseline, make_baseline
 from ..constraints import Boolean, Integer, OneOf, Optional, Real, check_all
 from ..errors import InvalidInputError
 from ..orthogonal import DESIGNS, OrthogonalSigns
-from ..sampling import NoiseSampler
+from ..sampling import Groups, NoiseSampler
 from .base import Explainer, Steps
 from .cell_regression import CellRegression
 from .pair_mean import PairMean
@@ -112,6 +114,10 @@ class GEEX(Explainer):
         mask_interpolation: how resized noise is upsampled: ``"bilinear"`` (the default) or
             ``"nearest"`` (crisp square cells; the default with ``estimator="regression"``).
         smoothing: ``(kernel_size, sigma)``: Gaussian-filter full-size noise (unit variance kept).
+        groups: features present or absent together (Bernoulli masks): blocks of feature indices,
+            such as the one-hot columns of each category (``[[3, 4, 5], [6, 7]]``; every other
+            feature alone), or one group id per feature (:func:`~evoxplain.sampling.feature_groups`).
+            A group's value is shared evenly by its features, so they sum to it.
         distribution: ``"gaussian"`` or ``"bernoulli"`` (present/absent masks).
         estimator: for Bernoulli masks and text, ``"mean"`` (the paper's Σ f(z)(2b − 1) / (G Σ α))
             or ``"regression"`` (least squares on the cells, same expectation, lower variance;
@@ -146,6 +152,7 @@ class GEEX(Explainer):
         mask_size: int | tuple[int, int] | None = None,
         mask_interpolation: Literal["bilinear", "nearest"] | None = None,
         smoothing: tuple[int, float] | None = None,
+        groups: Groups | None = None,
         distribution: Literal["gaussian", "bernoulli"] = "gaussian",
         estimator: Literal["mean", "regression"] = "mean",
         design: Literal["random", "orthogonal"] = "random",
@@ -159,11 +166,16 @@ class GEEX(Explainer):
             SETTINGS, queries=queries, sigma=sigma, integrated=integrated, mask_interpolation=mask_interpolation,
             distribution=distribution, estimator=estimator, design=design,
         )  # fmt: skip
+        if groups is not None and own["distribution"] != "bernoulli":
+            raise InvalidInputError(
+                "groups mask features together, present or absent: use them with distribution='bernoulli' "
+                "(Gaussian noise moves each feature on its own; sum its values over a group instead)"
+            )
         interpolation = own["mask_interpolation"] or ("nearest" if own["estimator"] == "regression" else "bilinear")
         self.perturbation: Perturbation = perturbation_from(
             distribution=own["distribution"],
             sigma=own["sigma"],
-            layout=Layout(mask_size=mask_size, interpolation=interpolation, smoothing=smoothing),
+            layout=Layout(mask_size=mask_size, interpolation=interpolation, smoothing=smoothing, groups=groups),
             estimator=own["estimator"],
             shared=shared_mask,
         )
@@ -181,6 +193,7 @@ class GEEX(Explainer):
     mask_interpolation = property(lambda self: self.perturbation.layout.interpolation)
     smoothing = property(lambda self: self.perturbation.layout.smoothing)
     shared_mask = property(lambda self: self.perturbation.shared)
+    groups = property(lambda self: self.perturbation.layout.groups)
 
     @property
     def method(self) -> str:
@@ -243,6 +256,8 @@ class GEEX(Explainer):
         }
 
     def _text_steps(self, text: str, target: int | None, seed: int) -> Steps:
+        if self.perturbation.layout.groups is not None:
+            raise InvalidInputError("groups are for tensors of features; text is masked token by token")
         tokens = _TOKEN.findall(text)
         if not tokens:
             raise InvalidInputError("the text to explain has no tokens (it is empty or whitespace)")

@@ -32,14 +32,14 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from ..constraints import Boolean, Checked, Instance, OneOf, Optional, Real
 from ..errors import InvalidInputError
-from ..sampling import SHAPES, NoiseSampler, bernoulli, make_sampler
+from ..sampling import SHAPES, Groups, NoiseSampler, bernoulli, make_sampler
 from .cell_regression import CellRegression
 from .pair_mean import PairMean
 
@@ -52,12 +52,15 @@ class Layout(Checked):
     mask_size: tuple[int, int] | None = None
     interpolation: str = "bilinear"
     smoothing: tuple[int, float] | None = None
+    groups: Groups | None = field(default=None, compare=False)
     constraints = SHAPES
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.mask_size is not None and self.smoothing is not None:
             raise InvalidInputError("choose mask_size (resizing) or smoothing, not both")
+        if self.groups is not None and (self.mask_size is not None or self.smoothing is not None):
+            raise InvalidInputError("groups replace mask_size and smoothing: choose one of them")
 
     @property
     def crisp(self) -> bool:
@@ -72,6 +75,7 @@ class Layout(Checked):
             interpolation=self.interpolation,
             smoothing=self.smoothing,
             shared=shared,
+            groups=self.groups,
             device=device,
         )
 
@@ -162,7 +166,7 @@ class BernoulliMasks(Checked):
         return self.estimator == "regression"
 
     def shared_for(self, x: torch.Tensor) -> bool:
-        return self.shared if self.shared is not None else x.ndim >= 3
+        return self.shared if self.shared is not None else x.ndim >= 3 and self.layout.groups is None
 
     def queries(self, d: torch.Tensor, x: torch.Tensor, base: torch.Tensor, delta: torch.Tensor,
                 alpha: torch.Tensor, integrated: bool) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
@@ -276,6 +280,7 @@ class _CellEstimate(_SharedMasks):
 
 def describe(p: Perturbation) -> dict[str, Any]:
     """The keywords that rebuild ``p`` (what :attr:`Explanation.params` records)."""
+    groups = p.layout.groups
     return {
         "mask_size": p.layout.mask_size,
         "mask_interpolation": p.layout.interpolation,
@@ -283,4 +288,5 @@ def describe(p: Perturbation) -> dict[str, Any]:
         "distribution": p.distribution,
         "estimator": p.estimator,
         "shared_mask": p.shared,
+        "groups": None if groups is None else "tensor" if hasattr(groups, "shape") else groups,
     }

@@ -138,5 +138,6 @@ class RISE(Explainer):
             f = self.fitness((yield from self._ask(batch)), target, self.blackbox.output)
             del batch
             total += f @ masks.reshape(len(masks), -1)
+            self._progress(len(masks))
         saliency = (total / (self.queries * self.p)).view(spatial).expand_as(x)
         return {"values": saliency.cpu().clone(), "target": target, "score": scores[0]}

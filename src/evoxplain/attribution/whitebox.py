@@ -1,9 +1,10 @@
 """White-box references: Saliency, IntegratedGradients and SmoothGrad with Captum.
 
 These need what evoxplain's own methods do without: a differentiable ``torch.nn.Module`` to
-backpropagate through. Given a TorchScript or ONNX file, a scikit-learn estimator or a plain
-callable (or a :class:`~evoxplain.BlackBox` of one) they raise
-:class:`~evoxplain.InvalidInputError`.
+backpropagate through. Given the path of a TorchScript or ONNX file, a scikit-learn estimator or a
+plain callable (or a :class:`~evoxplain.BlackBox` of one) they raise
+:class:`~evoxplain.InvalidInputError`; a TorchScript file opened with ``torch.jit.load`` is a module
+and works (the command line opens it so).
 
 They explain the same score as GEEX (``fitness``: the target probability by default) and count
 their cost the same way: every input the model is run on, forward and backward, is counted in
@@ -78,6 +79,7 @@ class _WhiteBox(Explainer):
 
         def forward(batch: torch.Tensor) -> torch.Tensor:
             bb.charge(len(batch), what=f"{self.name}: a batch of {len(batch)} forward/backward passes")
+            self._progress(len(batch))
             with bb._autocast():
                 raw = self.module(batch)
             if batch.requires_grad and not (isinstance(raw, torch.Tensor) and raw.requires_grad):

@@ -1,7 +1,8 @@
 """The ``evoxplain`` command line: one module per command, over the library's functions.
 
-``explain`` (:mod:`.explain`), ``exemplars`` (:mod:`.exemplars`), ``models`` (:mod:`.models`),
-``report`` (:mod:`.report`), and the sub-commands installed plugins add.
+``explain`` (:mod:`.explain`), ``explain-dataset`` (:mod:`.dataset`), ``exemplars``
+(:mod:`.exemplars`), ``models`` (:mod:`.models`), ``report`` (:mod:`.report`), and the sub-commands
+installed plugins add.
 
 Example::
 
@@ -12,7 +13,7 @@ Example::
 
 from __future__ import annotations
 
-from . import exemplars, explain, models, report  # noqa: F401  (each registers its command)
+from . import dataset, exemplars, explain, models, report  # noqa: F401  (each registers its command)
 from .common import app
 from .exemplars import run_exemplars
 from .explain import (

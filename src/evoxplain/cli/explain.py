@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,20 +29,36 @@ import numpy as np
 import torch
 import typer
 
-from ..attribution import GEEX, recommended_settings
+from ..attribution import (
+    GEEX,
+    LIME,
+    RISE,
+    Explainer,
+    IntegratedGradients,
+    KernelSHAP,
+    Occlusion,
+    Saliency,
+    SmoothGrad,
+    recommended_settings,
+)
 from ..attribution.defaults import bernoulli_mask, gaussian_mask
 from ..blackbox import BlackBox
+from ..diagnostics import EvoxplainWarning
 from ..endpoints import InferenceEndpoint, endpoint_from_url, is_url, safe_url
 from ..errors import EvoxplainError, InvalidInputError, ModelCallError
 from ..explanation import Explanation
 from ..files import atomic_path
 from ..inputs import InputSpec, fit_image, load_input
+from ..model_files import fixed_batch_hint, load_function, onnx_fixed_batch
 from ..plugins import ZOO_HINT, builtin_model, builtin_models
 from ..report.build import write_report
 from ..runs import Manifest, now, write_manifest
 from .common import app, class_name, fail, parse_baseline, parse_pair
 
-METHODS = ("auto", "gers", "geex", "ge", "bgeex")
+GEEX_METHODS = ("auto", "gers", "geex", "ge", "bgeex")
+BLACK_BOX = ("lime", "kernelshap", "occlusion", "rise")
+WHITE_BOX = ("saliency", "ig", "smoothgrad")
+METHODS = GEEX_METHODS + BLACK_BOX + WHITE_BOX
 ESTIMATORS = ("auto", "mean", "regression")
 DESIGNS = ("auto", "random", "orthogonal")
 DEFAULT_MODEL = "efficientnet-lite0"
@@ -112,7 +129,9 @@ def resolve_model(
             "torch.export (.pt2) or ONNX (.onnx) file"
         )
     spec = InputSpec(channels, size) if channels is not None else None
-    return ResolvedModel(str(path), path.name, None, spec, builtin=False)
+    # TorchScript and torch.export files open as modules, so the white-box methods work on them too
+    model = str(path) if path.suffix.lower() == ".onnx" else load_function(path)
+    return ResolvedModel(model, path.name, None, spec, builtin=False)
 
 
 def resolve_endpoint(
@@ -155,9 +174,27 @@ def load_source(path: str | Path | None, spec: InputSpec | None = None) -> tuple
         photo, stem = samples[0]()
         return fit_image(photo, spec), stem
     x = load_input(path, spec)
+    if spec is not None and x.ndim == 2 and spec.channels == 1 and (spec.size is None or tuple(x.shape) == spec.size):
+        x = x[None]  # an (H, W) array for a model of one channel: the channel axis is certain
     if spec is not None:
         x = spec.check(x)
+        if spec.channels == 1 and Path(path).suffix.lower() != ".npy" and _is_colour(path):
+            warnings.warn(
+                f"{Path(path).name} is a colour image; it was converted to grayscale because the model takes "
+                f"{spec.describe()}",
+                EvoxplainWarning,
+                stacklevel=2,
+            )
     return x, Path(path).stem
+
+
+def _is_colour(path: str | Path) -> bool:
+    """Whether an image file's pixels differ between its colour channels."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        rgb = np.asarray(image.convert("RGB"))
+    return bool((rgb[..., 0] != rgb[..., 1]).any() or (rgb[..., 1] != rgb[..., 2]).any())
 
 
 def default_mask(shape: tuple[int, ...], method: str = "bgeex") -> tuple[int, int]:
@@ -186,21 +223,28 @@ def make_explainer(
     progress: bool = False,
     estimator: str = "auto",
     design: str = "auto",
-) -> GEEX:
-    """The GEEX preset called ``method`` for inputs of ``shape``.
+    cell: int | None = None,
+) -> Explainer:
+    """The explainer called ``method`` for inputs of ``shape``: a GEEX preset (:data:`GEEX_METHODS`),
+    another black-box method (``lime``, ``kernelshap``, ``occlusion``, ``rise``) or a white-box one
+    (``saliency``, ``ig``, ``smoothgrad``: a torch model only, a clear error otherwise).
 
-    ``auto``: :func:`recommended_settings` for the shape and ``queries`` (images: Bernoulli masks
-    of crisp cells fitted by regression, not integrated, orthogonal; images over 64 px: 14 cells
-    along the shorter side, 28 from two mirrored pairs per cell on; smaller images: half-size
-    cells, one per pixel from two pairs per pixel on; anything else: ``geex``); ``ge``: plain
+    GEEX presets: ``auto``: :func:`recommended_settings` for the shape and ``queries`` (images:
+    Bernoulli masks of crisp cells fitted by regression, not integrated, orthogonal; images over
+    64 px: 14 cells along the shorter side, 28 from two mirrored pairs per cell on; smaller images:
+    half-size cells, one per pixel from two pairs per pixel on; rows: Bernoulli masks over the
+    features fitted by regression, not integrated; anything else: ``geex``); ``ge``: plain
     gradient estimate; ``geex``: integrated; ``gers``: integrated with
     noise drawn at ``mask_size`` (default :func:`default_mask`) for every channel and upsampled;
     ``bgeex``: the paper's integrated Bernoulli masks at ``mask_size``, shared by the channels. A
     ``mask_size`` given to ``ge`` or ``geex`` resizes their noise too. ``estimator`` (Bernoulli
     masks): ``mean`` or ``regression``; ``auto`` keeps the preset's (``mean`` but where ``auto``
-    recommends the regression). ``design``: ``random`` or ``orthogonal`` directions; ``auto``
-    keeps the preset's (orthogonal where ``auto`` recommends it). ``baseline="auto"``: a blurred
-    copy for images larger than 64 pixels, else 0.
+    recommends the regression). ``design``: ``random`` or ``orthogonal`` directions; ``auto`` keeps
+    the preset's (orthogonal where ``auto`` recommends it).
+
+    The others: ``queries`` is LIME's and KernelSHAP's coalitions and RISE's masks; ``cell`` (pixels)
+    is LIME's and KernelSHAP's superpixel side, RISE's grid cell and Occlusion's window (their
+    defaults when None). ``baseline="auto"``: a blurred copy for images larger than 64 pixels, else 0.
 
     GERS noise is not shared by the channels: a shared Gaussian mask moves them together, so it
     sees only the gradient summed over the channels and misses what depends on colour.
@@ -210,9 +254,70 @@ def make_explainer(
         (7, 7)
         >>> make_explainer(BlackBox(model), (3, 224, 224)).estimator
         'regression'
+        >>> make_explainer(BlackBox(model), (1, 28, 28), "lime", queries=500, cell=4)
+        LIME(baseline=0.0, fitness='prob', queries=500, superpixel=4, alpha=0.0, kernel_width=1.0)
     """
     if method not in METHODS:
         raise InvalidInputError(f"--method must be one of {', '.join(METHODS)}, not {method!r}")
+    if baseline == "auto":
+        baseline = recommended_settings(shape, queries).get("baseline", 0.0)
+    if method in GEEX_METHODS:
+        settings = explainer_settings(
+            shape, method, queries=queries, sigma=sigma, mask_size=mask_size, baseline=baseline, fitness=fitness,
+            estimator=estimator, design=design,
+        )  # fmt: skip
+        explainer = GEEX(blackbox, seed=seed, **settings)
+    else:
+        common = {"baseline": baseline, "fitness": fitness, "seed": seed}
+        explainer = _other_method(blackbox, shape, method, queries=queries, cell=cell, common=common)
+    explainer.progress = progress
+    return explainer
+
+
+def _other_method(blackbox: BlackBox, shape: tuple[int, ...], method: str, *, queries, cell, common) -> Explainer:
+    """LIME, KernelSHAP, Occlusion, RISE or a white-box method, with the command's settings."""
+    if method in WHITE_BOX:
+        if blackbox.kind != "torch":
+            raise InvalidInputError(
+                f"--method {method} is white-box: it backpropagates through the model, which needs a torch model "
+                f"(a built-in one, a TorchScript file or a torch.export .pt2 file); this one is {blackbox.kind}. "
+                "Use a black-box method: auto, geex, bgeex, gers, ge, lime, kernelshap, occlusion or rise"
+            )
+        if method == "saliency":
+            return Saliency(blackbox, absolute=False, fitness=common["fitness"], seed=common["seed"])
+        if method == "smoothgrad":
+            return SmoothGrad(blackbox, fitness=common["fitness"], seed=common["seed"])
+        return IntegratedGradients(blackbox, **common)
+    if method == "lime":
+        return LIME(blackbox, queries=queries, superpixel=cell, **common)
+    if method == "kernelshap":
+        return KernelSHAP(blackbox, queries=queries, superpixel=cell, **common)
+    if method == "rise":
+        return RISE(blackbox, queries=queries, cell=cell, **common)
+    return Occlusion(blackbox, window=cell, **common)
+
+
+def explainer_settings(
+    shape: tuple[int, ...],
+    method: str = "auto",
+    *,
+    queries: int = 1000,
+    sigma: float = 0.2,
+    mask_size: tuple[int, int] | None = None,
+    baseline: float | str = "auto",
+    fitness: str = "prob",
+    estimator: str = "auto",
+    design: str = "auto",
+) -> dict[str, Any]:
+    """The keywords of :class:`~evoxplain.GEEX` (the model, seed and progress aside) for the GEEX
+    preset ``method`` (one of :data:`GEEX_METHODS`, see :func:`make_explainer`) and inputs of ``shape``.
+
+    Example:
+        >>> explainer_settings((1, 28, 28), "bgeex", queries=500)["mask_size"]
+        (14, 14)
+    """
+    if method not in GEEX_METHODS:
+        raise InvalidInputError(f"--method must be one of {', '.join(GEEX_METHODS)} here, not {method!r}")
     if estimator not in ESTIMATORS:
         raise InvalidInputError(f"--estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}")
     if design not in DESIGNS:
@@ -239,16 +344,7 @@ def make_explainer(
         settings["design"] = design
     if baseline == "auto":
         baseline = recommended.get("baseline", 0.0)
-    return GEEX(
-        blackbox,
-        queries=queries,
-        sigma=sigma,
-        baseline=baseline,
-        fitness=fitness,
-        seed=seed,
-        progress=progress,
-        **settings,
-    )
+    return {"queries": queries, "sigma": sigma, "baseline": baseline, "fitness": fitness, **settings}
 
 
 BASELINE_WORDS = {
@@ -414,6 +510,7 @@ class ExplainResult:
     seconds: float
     usage: dict[str, int] | None = None
     """The BlackBox's counters (:attr:`evoxplain.BlackBox.usage`)."""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def predicted(self) -> int:
@@ -444,6 +541,7 @@ class ExplainOptions:
     progress: bool = False
     estimator: str = "auto"
     design: str = "auto"
+    cell: int | None = None
     concurrency: int | None = None
     max_batch: int | None = None
     token_env: str | None = None
@@ -457,6 +555,7 @@ def run_explain(
 
     ``source`` is the input file (None: the sample photo); ``options`` (or the same settings as
     keywords) the command's options, parsed. The output folder is checked before the first query.
+    What :mod:`evoxplain.diagnostics` warns about is in ``warnings`` (and the manifest).
 
     Example:
         >>> from PIL import Image
@@ -469,6 +568,65 @@ def run_explain(
     """
     o = options or ExplainOptions(**settings)
     started_at = now()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EvoxplainWarning)
+        done = _explain(source, o)
+    messages = _pass_on(caught)
+    exp, resolved, probs, stem = done.explanation, done.resolved, done.probabilities, done.stem
+    summary = summary_text(
+        model_name=resolved.name, exp=exp, probs=probs, classes=resolved.classes, input_shape=tuple(done.x.shape),
+        total_queries=done.total, method=o.method,
+    )  # fmt: skip
+    name = class_name(resolved.classes, exp.target)
+    title = f"{name}: p={float(probs[exp.target]):.3f} ({o.method}, {exp.queries} queries)"
+    label = resolved.classes[exp.target] if resolved.classes else str(exp.target)
+    paths = write_outputs(out=o.out, stem=stem, x=done.x, exp=exp, title=title, summary=summary, label=label)
+    named = {i: resolved.classes[i] for i in {exp.target, int(probs.argmax())}} if resolved.classes else {}
+    extra = {
+        "queries": exp.queries, "seconds": exp.seconds, "input": stem, "shape": list(done.x.shape),
+        "class_names": named, "probability": float(probs[exp.target]), "usage": done.usage,
+    }  # fmt: skip
+    manifest = Manifest(
+        kind="explanation",
+        model=resolved.name,
+        settings={**exp.params, "method": exp.method, "target": exp.target},
+        files={_role(path, stem): path.name for path in paths} | {"report": REPORT},
+        started=started_at,
+        extra={**extra, "warnings": messages} if messages else extra,
+    )
+    manifest.finished = now()
+    paths.append(write_manifest(o.out, manifest))
+    paths.append(write_report(o.out, Path(o.out) / REPORT))
+    return ExplainResult(
+        explanation=exp, probabilities=probs, classes=resolved.classes, paths=paths, seconds=done.seconds,
+        usage=done.usage, warnings=messages,
+    )  # fmt: skip
+
+
+def _pass_on(caught: list[warnings.WarningMessage]) -> list[str]:
+    """The messages of the :class:`EvoxplainWarning` caught; the other warnings issued again."""
+    for w in caught:
+        if not issubclass(w.category, EvoxplainWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return [str(w.message) for w in caught if issubclass(w.category, EvoxplainWarning)]
+
+
+@dataclass
+class _Explained:
+    resolved: ResolvedModel
+    x: torch.Tensor
+    stem: str
+    probabilities: torch.Tensor
+    explanation: Explanation
+    seconds: float
+    total: int
+    usage: dict[str, int] | None
+
+
+def _explain(source: str | Path | None, o: ExplainOptions) -> _Explained:
+    """Load and check the model and input, predict, explain (no file written but the folder check)."""
+    if o.method not in METHODS:
+        raise InvalidInputError(f"--method must be one of {', '.join(METHODS)}, not {o.method!r}")
     endpoint = {"concurrency": o.concurrency, "max_batch": o.max_batch, "token_env": o.token_env}
     if not is_url(o.model) and any(value is not None for value in endpoint.values()):
         raise InvalidInputError("--concurrency, --max-batch and --token-env are for a model behind an endpoint (a URL)")
@@ -476,14 +634,21 @@ def run_explain(
     x, stem = load_source(source, resolved.spec)
     prepare_folder(o.out)
     batch_size = o.batch_size or (32 if x.numel() > 10_000 else 256)  # large images: bounded memory
+    if not resolved.builtin and str(resolved.model).lower().endswith(".onnx"):
+        fixed = onnx_fixed_batch(resolved.model)
+        if fixed is not None and (fixed != 1 or batch_size != 1):
+            raise InvalidInputError(f"{resolved.name}: {fixed_batch_hint(fixed)}")
     blackbox = BlackBox(
         resolved.model, output="logits" if resolved.builtin else "auto", batch_size=batch_size, journal=o.journal
     )
     try:
         probs = blackbox.probabilities(x[None])[0].cpu()
     except ModelCallError as err:
-        if resolved.spec is None and x.ndim == 3:
-            raise ModelCallError(f"{err} Use --size H,W and --channels C to say what images the model takes.") from err
+        if resolved.spec is None and x.ndim in (2, 3):
+            raise ModelCallError(
+                f"{err} Use --size H,W and --channels C to say what images the model takes (an (H, W) array then "
+                "gets its channel axis)."
+            ) from err
         raise
     if o.target is not None and not 0 <= o.target < len(probs):
         raise InvalidInputError(
@@ -493,32 +658,12 @@ def run_explain(
     explainer = make_explainer(
         blackbox, tuple(x.shape), method=o.method, queries=queries, sigma=o.sigma, mask_size=o.mask_size,
         baseline=o.baseline, fitness=o.fitness, seed=o.seed, progress=o.progress, estimator=o.estimator,
-        design=o.design,
+        design=o.design, cell=o.cell,
     )  # fmt: skip
     started = time.perf_counter()
     exp = explainer.explain(x, o.target, batched=False)
     seconds = time.perf_counter() - started
-    summary = summary_text(resolved.name, exp, probs, resolved.classes, tuple(x.shape), blackbox.queries, o.method)
-    name = class_name(resolved.classes, exp.target)
-    title = f"{name}: p={float(probs[exp.target]):.3f} ({o.method}, {exp.queries} queries)"
-    label = resolved.classes[exp.target] if resolved.classes else str(exp.target)
-    paths = write_outputs(o.out, stem, x, exp, title, summary, label=label)
-    named = {i: resolved.classes[i] for i in {exp.target, int(probs.argmax())}} if resolved.classes else {}
-    manifest = Manifest(
-        kind="explanation",
-        model=resolved.name,
-        settings={**exp.params, "method": exp.method, "target": exp.target},
-        files={_role(path, stem): path.name for path in paths} | {"report": REPORT},
-        started=started_at,
-        extra={
-            "queries": exp.queries, "seconds": exp.seconds, "input": stem, "shape": list(x.shape),
-            "class_names": named, "probability": float(probs[exp.target]), "usage": blackbox.usage,
-        },
-    )  # fmt: skip
-    manifest.finished = now()
-    paths.append(write_manifest(o.out, manifest))
-    paths.append(write_report(o.out, Path(o.out) / REPORT))
-    return ExplainResult(exp, probs, resolved.classes, paths, seconds, blackbox.usage)
+    return _Explained(resolved, x, stem, probs, exp, seconds, blackbox.queries, blackbox.usage)
 
 
 HELP = {
@@ -526,10 +671,12 @@ HELP = {
     "model": "A built-in model (see `evoxplain models`), a TorchScript/torch.export/ONNX file, or a model behind an "
     "endpoint: http://HOST:PORT/v2/models/NAME (Open Inference Protocol) or .../invocations (MLflow).",
     "method": "auto (the benchmarked defaults: Bernoulli masks for images, geex for anything else), bgeex, gers, "
-    "geex or ge.",
+    "geex, ge; lime, kernelshap, occlusion, rise; white-box (torch models only): saliency, ig, smoothgrad.",
     "estimator": "Bernoulli masks: mean or regression; auto: the method's (regression for large images).",
     "design": "random or orthogonal directions (same distribution per query, less noise); auto: the method's.",
-    "queries": "Perturbed inputs (even). Default: 1000 for efficientnet-lite0, else 2000.",
+    "queries": "Perturbed inputs (GEEX: even; LIME, KernelSHAP: coalitions; RISE: masks). "
+    "Default: 1000 for efficientnet-lite0, else 2000.",
+    "cell": "LIME/KernelSHAP superpixel side, RISE grid cell, Occlusion window, in pixels.",
     "sigma": "Search radius, in input units.",
     "mask_size": "Mask H,W (or one int); default: half the size for small images, else 14 cells along the shorter "
     "side (auto: 28 once queries reach 4 per cell of that grid), gers size/32 (at least 7).",
@@ -558,6 +705,7 @@ def explain(
     estimator: Annotated[str, typer.Option(help=HELP["estimator"])] = "auto",
     design: Annotated[str, typer.Option(help=HELP["design"])] = "auto",
     queries: Annotated[int | None, typer.Option(help=HELP["queries"])] = None,
+    cell: Annotated[int | None, typer.Option(help=HELP["cell"])] = None,
     sigma: Annotated[float, typer.Option(help=HELP["sigma"])] = 0.2,
     mask_size: Annotated[str | None, typer.Option(help=HELP["mask_size"])] = None,
     target: Annotated[int | None, typer.Option(help=HELP["target"])] = None,
@@ -579,7 +727,8 @@ def explain(
             model=model, method=method, queries=queries, sigma=sigma, mask_size=parse_pair(mask_size, "--mask-size"),
             target=target, seed=seed, baseline=parse_baseline(baseline), fitness=fitness, batch_size=batch_size,
             size=parse_pair(size, "--size"), channels=channels, out=out, progress=True, estimator=estimator,
-            design=design, concurrency=concurrency, max_batch=max_batch, token_env=token_env, journal=journal,
+            design=design, cell=cell, concurrency=concurrency, max_batch=max_batch, token_env=token_env,
+            journal=journal,
         )  # fmt: skip
         result = run_explain(input, options)
     except EvoxplainError as err:
@@ -589,6 +738,8 @@ def explain(
 
 def _print_result(result: ExplainResult) -> None:
     """What ``evoxplain explain`` prints: the prediction, what was explained, the cost, the files."""
+    for message in result.warnings:
+        typer.echo(f"warning: {message}", err=True)
     exp, probs, predicted = result.explanation, result.probabilities, result.predicted
     typer.echo(f"predicted: {class_name(result.classes, predicted)}, probability {float(probs[predicted]):.4f}")
     if exp.target != predicted:

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..blackbox import BlackBox, as_blackbox
 from ..constraints import Integer
@@ -39,6 +40,7 @@ from ..errors import (
     ModelOutputError,
     QueryBudgetExceeded,
 )
+from ..progress import shown
 from .objective import Objective, stopping_rule
 from .result import ExemplarResult, Generation
 from .settings import SearchSettings
@@ -443,21 +445,23 @@ class LatentSearch:
     def _drive(self, states: Sequence[SearchState]) -> None:
         """The lockstep loop: every generation, one generator call and one model call."""
         kind = type(states[0])  # one method, one kind of state
-        while True:
-            asks = kind.ask_all(states)
-            if not asks:
-                return
-            try:
-                self._generation(kind, asks, states)
-            except BROKEN as err:  # one search's generator or model broke: find which, the others go on
-                if len(asks) == 1:
-                    asks[0][0].fail(err)
-                    continue
-                for ask in asks:
-                    try:
-                        self._generation(kind, [ask], states)
-                    except BROKEN as own:
-                        ask[0].fail(own)
+        with tqdm(total=len(states), unit="search", desc=self.method, disable=not shown()) as bar:
+            while True:
+                asks = kind.ask_all(states)
+                if not asks:
+                    return
+                try:
+                    self._generation(kind, asks, states)
+                except BROKEN as err:  # one search's generator or model broke: find which, the others go on
+                    if len(asks) == 1:
+                        asks[0][0].fail(err)
+                    else:
+                        for ask in asks:
+                            try:
+                                self._generation(kind, [ask], states)
+                            except BROKEN as own:
+                                ask[0].fail(own)
+                bar.update(sum(state.done for state in states) - bar.n)
 
     def _generation(self, kind: type[SearchState], asks: list[tuple[SearchState, Latents]],
                     states: Sequence[SearchState]) -> None:  # fmt: skip

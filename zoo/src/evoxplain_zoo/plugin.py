@@ -11,8 +11,9 @@ from evoxplain.plugins import Plugin
 
 
 def plugin() -> Plugin:
-    """The zoo's built-in models and exemplar scenarios."""
+    """The zoo's built-in models, exemplar scenarios and the ``evoxplain data`` command."""
+    from .cli import data
     from .models import MODELS
     from .scenarios import SCENARIOS
 
-    return Plugin(models=list(MODELS), scenarios=list(SCENARIOS))
+    return Plugin(models=list(MODELS), scenarios=list(SCENARIOS), commands=[data])

@@ -1,8 +1,10 @@
 """Where the dataset loaders look for their files.
 
 A loader looks, in order, in the ``root`` it is given, in the folder named by the environment
-variable ``EVOXPLAIN_DATA``, and in the system folders a dataset's Debian package installs to
-(``/usr/share/datasets/<name>/``). Nothing is ever downloaded implicitly.
+variable ``EVOXPLAIN_DATA``, in the download cache (``evoxplain data download NAME`` puts datasets
+there: :func:`~.download.cache_root`), and in the system folders a dataset's Debian package
+installs to (``/usr/share/datasets/<name>/``). A loader downloads only when asked
+(``download=True``).
 
 Example:
     >>> folder = find_dataset("mnist", ["train-images-idx3-ubyte.gz"], root=None)
@@ -15,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evoxplain.errors import EvoxplainError
+
+from .download import cache_root
 
 ENV_VAR = "EVOXPLAIN_DATA"
 SYSTEM_ROOT = Path("/usr/share/datasets")
@@ -55,12 +59,14 @@ def find_dataset(
     *,
     system: bool = False,
     fix: str = "",
+    download: bool = False,
 ) -> Path:
     """Return the folder that holds every one of ``files`` for dataset ``name``.
 
     ``root`` (if given) is the only place looked in: either the dataset's folder itself or a
-    folder containing ``name/``. Otherwise ``$EVOXPLAIN_DATA/name`` and then, when ``system``,
-    ``/usr/share/datasets/name``.
+    folder containing ``name/``. Otherwise ``$EVOXPLAIN_DATA/name``, the download cache and then,
+    when ``system``, ``/usr/share/datasets/name``; with ``download``, a dataset found nowhere is
+    downloaded into the cache (:func:`~.catalog.download`).
 
     Raises:
         DatasetNotFoundError: listing every folder looked in, and ``fix``.
@@ -72,16 +78,23 @@ def find_dataset(
         env = os.environ.get(ENV_VAR)
         if env:
             candidates += [Path(env) / name]
+        candidates.append(cache_root() / name)
         if system:
             candidates.append(SYSTEM_ROOT / name)
     for folder in candidates:
         if folder.is_dir() and _has_all(folder, files):
             return folder
+    if download and root is None:
+        from .catalog import download as fetch_dataset
+
+        fetch_dataset(name)
+        return cache_root() / name
     looked = ", ".join(str(c) for c in candidates) or "nowhere"
     if root is None and not os.environ.get(ENV_VAR):
         looked += f" (the environment variable {ENV_VAR} is not set)"
     raise DatasetNotFoundError(
         f"the {name} files ({', '.join(files)}) were not found; looked in: {looked}. "
-        f"Pass root= a folder that contains {name}/ (or is it), or set {ENV_VAR} to a folder that "
-        f"contains {name}/.{(' ' + fix) if fix else ''}"
+        f"Download them with: evoxplain data download {name} (or pass download=True), or point "
+        f"{ENV_VAR} (the command line's --data) at a folder that contains {name}/."
+        f"{(' ' + fix) if fix else ''}"
     )

@@ -51,6 +51,7 @@ def load_adult(
     root: str | Path | None = None,
     *,
     missing: Literal["unknown", "drop", "keep"] = "unknown",
+    download: bool = False,
 ):
     """Load a split of UCI Adult: the 14 feature columns (original names) and ``income``.
 
@@ -64,6 +65,7 @@ def load_adult(
             ``$EVOXPLAIN_DATA/adult``.
         missing: what to do with ``?``: ``"unknown"`` (the category ``"Unknown"``, every row
             kept), ``"drop"`` (drop the rows) or ``"keep"`` (NaN).
+        download: fetch the dataset into the cache (``evoxplain data download``) if it is found nowhere.
 
     Raises:
         DatasetNotFoundError: the files are not there (the message lists where it looked).
@@ -84,8 +86,8 @@ def load_adult(
         "adult",
         list(_FILES.values()),
         root,
-        fix="The files are UCI's adult.data and adult.test (gzipped or not), e.g. from the UCI "
-        "Machine Learning Repository.",
+        fix="The files are UCI's adult.data and adult.test (gzipped or not).",
+        download=download,
     )
     path = find_file(folder, _FILES[split])
     columns = [*ADULT_FEATURES, ADULT_TARGET]

@@ -33,7 +33,7 @@ _KEYS = {"train": ("X_train", "y_train"), "test": ("X_test", "y_test")}
 
 
 def load_fer2013(
-    split: Literal["train", "test"] = "train", root: str | Path | None = None
+    split: Literal["train", "test"] = "train", root: str | Path | None = None, *, download: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """Load a split of the FER2013 subset as tensors.
 
@@ -41,6 +41,7 @@ def load_fer2013(
         split: ``"train"`` (6,436 faces) or ``"test"`` (1,311 faces).
         root: a folder holding ``fer2013_subset.npz``, or one containing ``fer2013/``; defaults
             to ``$EVOXPLAIN_DATA/fer2013``.
+        download: fetch the dataset into the cache (``evoxplain data download``) if it is found nowhere.
 
     Returns:
         ``(images, labels, class_names)``: float32 images ``(N, 1, 48, 48)`` in [0, 1], int64
@@ -62,7 +63,7 @@ def load_fer2013(
         "fer2013",
         [FER2013_FILE],
         root,
-        fix="put fer2013_subset.npz in <root>/fer2013/ (see the data README)",
+        download=download,
     )
     path = find_file(folder, FER2013_FILE)
     x_key, y_key = _KEYS[split]

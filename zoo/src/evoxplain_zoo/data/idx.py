@@ -71,11 +71,11 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
 
 
-def _load(name: str, split: str, root: str | Path | None, *, system: bool, fix: str):
+def _load(name: str, split: str, root: str | Path | None, *, system: bool, fix: str, download: bool):
     if split not in _FILES:
         raise InvalidInputError(f"split must be 'train' or 'test', not {split!r}")
     image_file, label_file = _FILES[split]
-    folder = find_dataset(name, _FILES[split], root, system=system, fix=fix)
+    folder = find_dataset(name, _FILES[split], root, system=system, fix=fix, download=download)
     images = read_idx(find_file(folder, image_file))
     labels = read_idx(find_file(folder, label_file))
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
@@ -88,13 +88,16 @@ def _load(name: str, split: str, root: str | Path | None, *, system: bool, fix: 
     return x, y
 
 
-def load_mnist(split: Split = "train", root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def load_mnist(
+    split: Split = "train", root: str | Path | None = None, *, download: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Load MNIST: images ``(N, 1, 28, 28)`` float32 in [0, 1] and labels ``(N,)`` int64.
 
     Args:
         split: ``"train"`` (60,000 images) or ``"test"`` (10,000).
         root: a folder holding the four IDX files, or one containing ``mnist/`` with them;
             defaults to ``$EVOXPLAIN_DATA/mnist``.
+        download: fetch the dataset into the cache (``evoxplain data download``) if it is found nowhere.
 
     Raises:
         DatasetNotFoundError: the files are not there (the message lists where it looked).
@@ -111,15 +114,19 @@ def load_mnist(split: Split = "train", root: str | Path | None = None) -> tuple[
         system=False,
         fix="The four files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
         "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) are those of the MNIST database.",
+        download=download,
     )
 
 
-def load_fashion_mnist(split: Split = "train", root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def load_fashion_mnist(
+    split: Split = "train", root: str | Path | None = None, *, download: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Load Fashion-MNIST: images ``(N, 1, 28, 28)`` float32 in [0, 1] and labels ``(N,)`` int64.
 
     Looks in ``root`` (a folder holding the files, or containing ``fashion-mnist/``), else in
     ``$EVOXPLAIN_DATA/fashion-mnist``, else in ``/usr/share/datasets/fashion-mnist`` (Debian's
-    ``dataset-fashion-mnist`` package). Class names are in :data:`FASHION_MNIST_CLASSES`.
+    ``dataset-fashion-mnist`` package), else in the download cache; ``download=True`` fetches it
+    there if it is found nowhere. Class names are in :data:`FASHION_MNIST_CLASSES`.
 
     Example:
         >>> x, y = load_fashion_mnist("test")   # after: apt-get install dataset-fashion-mnist
@@ -133,4 +140,5 @@ def load_fashion_mnist(split: Split = "train", root: str | Path | None = None) -
         system=root is None,
         fix="On Debian or Ubuntu: apt-get install dataset-fashion-mnist (installs to "
         "/usr/share/datasets/fashion-mnist).",
+        download=download,
     )

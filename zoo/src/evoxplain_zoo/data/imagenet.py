@@ -93,13 +93,16 @@ def preprocess_image(image, size: int = 224) -> torch.Tensor:
     return torch.from_numpy(array.copy()).permute(2, 0, 1).contiguous()
 
 
-def load_imagenet_samples(root: str | Path | None = None, size: int = 224) -> ImageNetSamples:
+def load_imagenet_samples(
+    root: str | Path | None = None, size: int = 224, *, download: bool = False
+) -> ImageNetSamples:
     """Load the ``imagenet_samples/`` images, preprocessed to ``size`` × ``size``.
 
     Args:
         root: a folder containing ``imagenet_samples/`` (or that folder itself); defaults to
             ``$EVOXPLAIN_DATA``.
         size: the side of the square crop (224 for most ImageNet models).
+        download: fetch the dataset into the cache (``evoxplain data download``) if it is found nowhere.
 
     Returns:
         :class:`ImageNetSamples` ``(images, labels, files, class_names)``, files sorted by name.
@@ -116,7 +119,7 @@ def load_imagenet_samples(root: str | Path | None = None, size: int = 224) -> Im
         raise InvalidInputError(f"size must be a positive integer (e.g. 224), not {size!r}")
     from PIL import Image
 
-    folder = find_dataset("imagenet_samples", [_INDEX], root)
+    folder = find_dataset("imagenet_samples", [_INDEX], root, download=download)
     index = load_imagenet_class_index(folder)
     wnid_to_index = {wnid: i for i, (wnid, _) in index.items()}
     image_dir = folder / "images"

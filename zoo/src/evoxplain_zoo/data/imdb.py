@@ -100,6 +100,8 @@ def detokenize(tokens: list[str]) -> str:
 def load_imdb(
     split: Literal["train", "test"] = "train",
     root: str | Path | None = None,
+    *,
+    download: bool = False,
 ):
     """Load a split of the IMDB subset as a pandas DataFrame with cleaned review texts.
 
@@ -107,6 +109,7 @@ def load_imdb(
         split: ``"train"`` or ``"test"`` (5,000 reviews each, half positive).
         root: a folder holding the CSV files, or one containing ``imdb/``; defaults to
             ``$EVOXPLAIN_DATA/imdb``.
+        download: fetch the dataset into the cache (``evoxplain data download``) if it is found nowhere.
 
     Returns:
         A DataFrame with columns ``id``, ``rating``, ``label`` (int64, 1 = positive; names in
@@ -128,7 +131,7 @@ def load_imdb(
     import pandas as pd
 
     name = _FILES[split]
-    folder = find_dataset("imdb", [name], root, fix=f"put {name} in <root>/imdb/ (see the data README)")
+    folder = find_dataset("imdb", [name], root, download=download)
     path = find_file(folder, name)
     try:
         df = pd.read_csv(path)

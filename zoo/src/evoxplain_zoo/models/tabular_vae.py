@@ -33,9 +33,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from evoxplain.constraints import COUNT, Integer
 from evoxplain.errors import InvalidInputError
+from evoxplain.progress import shown
 
 from .weights import load_weights, save_weights
 
@@ -447,7 +449,7 @@ def train_tabular_vae(
     warm = max(1, round(kl_warmup * epochs * steps_per_epoch)) if kl_warmup > 0 else 0
     step = 0
     vae.train()
-    for epoch in range(epochs):
+    for epoch in tqdm(range(epochs), desc="training the table VAE", unit="epoch", disable=not shown()):
         order = torch.randperm(n, generator=gen)
         totals = torch.zeros(3)
         for b in range(steps_per_epoch):
