@@ -5,16 +5,12 @@ README's and documentation's "how long things take" show the table this writes
 (``results.md``, from ``results.json``; ``run.json`` holds the run's metadata). The data the scenarios need comes from
 ``$EVOXPLAIN_DATA`` or the download cache.
 
-    python benchmarks/first_hour.py --out benchmarks/results/first_hour/cpu
+    python -m benchmarks.first_hour            # results/first_hour/cpu
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import json
-import os
-import platform
+import dataclasses
 import resource
 import shlex
 import subprocess
@@ -22,11 +18,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-TITLE = "How long the README's commands take on a CPU"
+from benchmarks.harness import RunFolder, default_folder, main_of, markdown_table, option
 
 # (what it is, the command as the README gives it)
 COMMANDS = [
@@ -39,12 +35,17 @@ COMMANDS = [
 ]
 
 
-def commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE)
-    return done.stdout.strip() or "unknown"
+@dataclasses.dataclass
+class Settings:
+    """What one run times (each a command-line option ``--name``)."""
+
+    benchmark: ClassVar[str] = "first_hour"
+    title: ClassVar[str] = "How long the README's commands take on a CPU"
+    only: list[str] = option([], "run only the commands whose text contains one of these words")
+    out: Path | None = option(None, "the run folder (default benchmarks/results/first_hour/cpu)")
 
 
-def run(command: str, folder: Path) -> dict:
+def time_command(command: str, folder: Path) -> dict:
     """Run ``command`` in ``folder`` with the evoxplain next to this Python; its wall time, and the
     CPU time it used (user + system: what a busy shared machine does not inflate)."""
     args = shlex.split(command)
@@ -60,65 +61,42 @@ def run(command: str, folder: Path) -> dict:
     return {"seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "exit": done.returncode}
 
 
-def markdown(result: dict) -> str:
+def render(results: dict) -> list[str]:
+    """The table of ``results.md`` (below the harness's metadata header)."""
     lines = [
-        "# How long the README's commands take on a CPU",
-        "",
-        f"- Command: `{result['command']}`",
-        f"- Machine: {result['machine']}",
-        f"- Date: {result['date']}; evoxplain at commit {result['commit']}",
-        "- Each command in a fresh process (Python start-up and model loading included), one after another. "
+        "Each command in a fresh process (Python start-up and model loading included), one after another. "
         "Wall seconds depend on what else the machine runs (see the load average); CPU seconds (user + "
         "system, all threads) are the work itself: on an idle machine with n cores the wall time is "
         "about CPU / n for the parallel parts.",
         "",
-        "| what | command | wall seconds | CPU seconds |",
-        "|---|---|---|---|",
     ]
-    for row in result["rows"]:
+    rows = []
+    for row in results["rows"]:
         seconds = f"{row['seconds']:.0f}" if row["exit"] == 0 else f"failed (exit {row['exit']})"
-        lines.append(f"| {row['what']} | `{row['command']}` | {seconds} | {row['cpu_seconds']:.0f} |")
-    return "\n".join(lines) + "\n"
+        rows.append([row["what"], f"`{row['command']}`", seconds, f"{row['cpu_seconds']:.0f}"])
+    return lines + markdown_table(["what", "command", "wall seconds", "CPU seconds"], rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=HERE / "results" / "first_hour" / "cpu")
-    parser.add_argument("--only", nargs="*", help="run only the commands whose text contains one of these")
-    options = parser.parse_args()
-    import torch
+def run(settings: Settings) -> Path:
+    """Time every command (or those ``only`` names) in a scratch folder holding a digit, into the run folder."""
     from evoxplain_zoo.data import load_mnist
 
-    rows = []
-    load_before = [round(v, 2) for v in os.getloadavg()]
+    folder = RunFolder(settings.out or default_folder(settings, "cpu"), settings, render=render)
+    folder.meta["load_average_at_start"] = folder.meta["hardware"]["load_average"]
     with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        np.save(folder / "digit.npy", load_mnist("test")[0][0, 0].numpy())  # a 28×28 array, as users have
+        np.save(Path(scratch) / "digit.npy", load_mnist("test")[0][0, 0].numpy())  # a 28×28 array, as users have
         for what, command in COMMANDS:
-            if options.only and not any(word in command for word in options.only):
+            if settings.only and not any(word in command for word in settings.only):
                 continue
-            row = {"what": what, "command": command, **run(command, folder)}
-            print(row, flush=True)
-            rows.append(row)
-    load = [round(v, 2) for v in os.getloadavg()]
-    result = {
-        "command": "python benchmarks/first_hour.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-        "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
-        f"torch {torch.__version__}; load average {load_before} at the start, {load} at the end",
-        "date": datetime.date.today().isoformat(),
-        "commit": commit(),
-        "rows": rows,
-    }
-    options.out.mkdir(parents=True, exist_ok=True)
-    (options.out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    (options.out / "results.md").write_text(markdown(result))
-    (options.out / "run.json").write_text(json.dumps(run_json(result), indent=1) + "\n")
+            folder.rows.append({"what": what, "command": command, **time_command(command, Path(scratch))})
+            print(folder.rows[-1], flush=True)
+            folder.save(status=f"{len(folder.rows)} commands timed")
+    folder.finish()
+    return folder.folder
 
 
-def run_json(result: dict) -> dict:
-    """The run folder's metadata, as the other benchmarks' run folders have it."""
-    meta = {key: result[key] for key in ("command", "date", "commit", "machine")}
-    return {"benchmark": "first_hour", "title": TITLE, **meta, "status": "complete"}
+def main(argv: list[str] | None = None) -> Path:
+    return main_of(Settings, run, argv)
 
 
 if __name__ == "__main__":

@@ -163,7 +163,7 @@ def make_sampler(
             raise InvalidInputError("groups replace mask_size, smoothing and shared masks: choose one of them")
         ids = feature_groups(groups, shape).to(device)
         count = int(ids.max()) + 1
-        return NoiseSampler(shape, (count,), lambda z: z[:, ids], device, groups=ids)
+        return NoiseSampler(shape, low_shape=(count,), transform=lambda z: z[:, ids], device=device, groups=ids)
     image = len(shape) >= 2
     if (mask_size is not None or smoothing is not None or shared) and not image:
         raise InvalidInputError(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -39,6 +39,33 @@ def first_shape(source: Source) -> tuple[int, ...] | None:
         except (EvoxplainError, OSError, ValueError):
             continue
     raise InvalidInputError("none of the first 16 inputs can be read; check the inputs (and --column, --size)")
+
+
+def dataset_settings(
+    shape: tuple[int, ...] | None,
+    method: str,
+    *,
+    queries: int,
+    fitness: str,
+    mask_size: str | None,
+    baseline: str,
+    **options: Any,
+) -> dict[str, Any]:
+    """The explainer's settings, as ``evoxplain explain`` chooses them for ``shape`` (text, None: the
+    queries and the fitness only); ``mask_size`` and ``baseline`` as typed on the command line."""
+    if shape is None:
+        return {"queries": queries, "fitness": fitness}
+    return explainer_settings(
+        shape, method, queries=queries, fitness=fitness, mask_size=parse_pair(mask_size, "--mask-size"),
+        baseline=parse_baseline(baseline), **options,
+    )  # fmt: skip
+
+
+def blackbox_options(shape: tuple[int, ...] | None, *, builtin: bool, batch_size: int | None) -> dict[str, Any]:
+    """The BlackBox's options: logits of a built-in model, and for large images (as ``explain``) a
+    smaller default batch, so memory stays bounded."""
+    large = shape is not None and math.prod(shape) > 10_000
+    return {"output": "logits" if builtin else "auto", "batch_size": batch_size or (32 if large else 256)}
 
 
 @app.command("explain-dataset")
@@ -86,15 +113,11 @@ def explain_dataset_command(
             input, spec=resolved.spec, id_column=id_column, column=column, target=target, target_column=target_column
         )
         shape = first_shape(source)
-        settings = {"queries": queries, "fitness": fitness}
-        if shape is not None:
-            settings = explainer_settings(
-                shape, method, queries=queries, sigma=sigma, mask_size=parse_pair(mask_size, "--mask-size"),
-                baseline=parse_baseline(baseline), fitness=fitness, estimator=estimator, design=design,
-            )  # fmt: skip
-        large = shape is not None and math.prod(shape) > 10_000  # large images: bounded memory, as `explain`
-        output = "logits" if resolved.builtin else "auto"
-        options = {"output": output, "batch_size": batch_size or (32 if large else 256)}
+        settings = dataset_settings(
+            shape, method, queries=queries, sigma=sigma, mask_size=mask_size, baseline=baseline, fitness=fitness,
+            estimator=estimator, design=design,
+        )  # fmt: skip
+        options = blackbox_options(shape, builtin=resolved.builtin, batch_size=batch_size)
         explain_dataset(
             resolved.model, source, out, settings=settings, seed=seed, engine=engine, shard_size=shard_size,
             share=share, heatmaps=heatmaps, blackbox=options, model_name=resolved.name, class_names=resolved.classes,

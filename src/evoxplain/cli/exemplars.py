@@ -180,26 +180,39 @@ def local_model_file(name: str) -> Path:
     return target
 
 
+# The longer options of ``evoxplain exemplars``, named here to keep the command short.
+ScenarioArgument = Annotated[
+    str | None,
+    typer.Argument(
+        help="A named scenario: 'adult' (a random forest on UCI Adult), 'fer' (the FER2013 classifier), "
+        "'fashion-mnist' (the Fashion-MNIST LeNet) or 'imdb' (a BiLSTM sentiment classifier). "
+        "Leave it out with --model and --generator."
+    ),
+]
+GeneratorOption = Annotated[
+    str | None,
+    typer.Option(
+        help="With --model: your generator file (latents to the model's inputs). Scenarios: vae, dcgan, "
+        "vae-disjoint, vae-no-surprise or dcgan-no-surprise (the last three: fer only); default vae."
+    ),
+]
+FittedClassifierOption = Annotated[
+    bool,
+    typer.Option(
+        "--fitted-classifier",
+        help="fer: explain the classifier trained with light regularisation (surer of real faces) instead of "
+        "the default one; with vae-disjoint, the half-data one trained so.",
+    ),
+]
+
+
 @app.command()
 def exemplars(
-    scenario: Annotated[
-        str | None,
-        typer.Argument(
-            help="A named scenario: 'adult' (a random forest on UCI Adult), 'fer' (the FER2013 classifier), "
-            "'fashion-mnist' (the Fashion-MNIST LeNet) or 'imdb' (a BiLSTM sentiment classifier). "
-            "Leave it out with --model and --generator."
-        ),
-    ] = None,
+    scenario: ScenarioArgument = None,
     model: Annotated[
         str | None, typer.Option(help="Your classifier: a TorchScript, torch.export or ONNX file, or its URL.")
     ] = None,
-    generator: Annotated[
-        str | None,
-        typer.Option(
-            help="With --model: your generator file (latents to the model's inputs). Scenarios: vae, dcgan, "
-            "vae-disjoint, vae-no-surprise or dcgan-no-surprise (the last three: fer only); default vae."
-        ),
-    ] = None,
+    generator: GeneratorOption = None,
     latent_dim: Annotated[int | None, typer.Option(help="With --model: the generator's latent size.")] = None,
     classes: Annotated[
         str | None, typer.Option(help="With --model: the class names, comma-separated (default 0, 1, ...).")
@@ -219,14 +232,7 @@ def exemplars(
     ] = None,
     momentum: Annotated[float, typer.Option(help="ES momentum (0: plain ES).")] = 0.3,
     method: Annotated[str, typer.Option(help="Images: es (black box) or gd (white-box gradient descent).")] = "es",
-    fitted_classifier: Annotated[
-        bool,
-        typer.Option(
-            "--fitted-classifier",
-            help="fer: explain the classifier trained with light regularisation (surer of real faces) instead of "
-            "the default one; with vae-disjoint, the half-data one trained so.",
-        ),
-    ] = False,
+    fitted_classifier: FittedClassifierOption = False,
     epochs: Annotated[int, typer.Option(help="Adult: epochs of the generator's training.")] = 30,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     data: Annotated[
@@ -243,7 +249,7 @@ def exemplars(
                     scenario, model=model, generator=generator, latent_dim=latent_dim, classes=classes,
                     target=target, runs=runs, per_class=per_class, max_queries=max_queries, momentum=momentum,
                     seed=seed, out=out,
-                ).markdown  # fmt: skip  # fmt: skip
+                ).markdown  # fmt: skip
             else:
                 options = ScenarioOptions(
                     target=target, runs=runs, per_class=per_class, max_queries=max_queries, momentum=momentum,

@@ -121,7 +121,7 @@ def resolve_model(
             raise InvalidInputError(
                 f"--size and --channels describe model files; the built-in {name} takes {spec.describe()}"
             )
-        return ResolvedModel(entry.load(), name, entry.class_names(), spec, builtin=True)
+        return ResolvedModel(model=entry.load(), name=name, classes=entry.class_names(), spec=spec, builtin=True)
     if not path.is_file():
         known = ", ".join(sorted(builtin_models())) or f"none installed ({ZOO_HINT})"
         raise InvalidInputError(
@@ -131,7 +131,7 @@ def resolve_model(
     spec = InputSpec(channels, size) if channels is not None else None
     # TorchScript and torch.export files open as modules, so the white-box methods work on them too
     model = str(path) if path.suffix.lower() == ".onnx" else load_function(path)
-    return ResolvedModel(model, path.name, None, spec, builtin=False)
+    return ResolvedModel(model=model, name=path.name, classes=None, spec=spec, builtin=False)
 
 
 def resolve_endpoint(
@@ -144,7 +144,7 @@ def resolve_endpoint(
     shape = model.input_shape() if isinstance(model, InferenceEndpoint) else None
     if spec is None and shape is not None and len(shape) == 3 and shape[0] in (1, 3) and min(shape[1:]) > 0:
         spec = InputSpec(shape[0], (shape[1], shape[2]))
-    return ResolvedModel(model, safe_url(url), None, spec, builtin=False)
+    return ResolvedModel(model=model, name=safe_url(url), classes=None, spec=spec, builtin=False)
 
 
 def load_source(path: str | Path | None, spec: InputSpec | None = None) -> tuple[torch.Tensor, str]:
@@ -663,7 +663,10 @@ def _explain(source: str | Path | None, o: ExplainOptions) -> _Explained:
     started = time.perf_counter()
     exp = explainer.explain(x, o.target, batched=False)
     seconds = time.perf_counter() - started
-    return _Explained(resolved, x, stem, probs, exp, seconds, blackbox.queries, blackbox.usage)
+    return _Explained(
+        resolved=resolved, x=x, stem=stem, probabilities=probs, explanation=exp, seconds=seconds,
+        total=blackbox.queries, usage=blackbox.usage,
+    )  # fmt: skip
 
 
 HELP = {

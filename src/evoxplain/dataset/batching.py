@@ -108,7 +108,9 @@ class SharedSteps:
                 owed = sum(f.cost - f.queries for f in flying)
                 self.blackbox.check_budget(owed + cost, what=f"{explainer.method} of input {key!r}")
             started = time.perf_counter()
-            one = _InFlight(key, seed, cost, explainer.explain_steps(x, target, input_seed(seed, 0)))
+            one = _InFlight(
+                key=key, seed=seed, cost=cost, steps=explainer.explain_steps(x, target, input_seed(seed, 0))
+            )
             try:
                 one.batch = next(one.steps)
             finally:

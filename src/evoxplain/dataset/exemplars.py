@@ -99,7 +99,7 @@ def search_many(
                 for start in range(0, len(todo), chunk):
                     bar.update(len(job.run(todo[start : start + chunk])))
         else:
-            _run_on_ray(job, todo, chunk, ray or RayOptions(), progress)
+            _run_on_ray(job, todo=todo, chunk=chunk, options=ray or RayOptions(), progress=progress)
         summary = search_summary(folder)
         write_text_atomic(folder / SUMMARY, json.dumps(summary, indent=2) + "\n")
         manifest.finished = now()

@@ -129,18 +129,7 @@ def explain_dataset(
         class_names: the model's class names by index, for reports (the manifest keeps them).
         ray: the Ray engine's options (:class:`RayOptions`).
     """
-    if engine not in ENGINES:
-        raise InvalidInputError(f"engine must be one of {ENGINES}, not {engine!r}")
-    if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
-        raise InvalidInputError(f"shard_size must be a positive integer, not {shard_size!r}")
-    if share is not None and (isinstance(share, bool) or not isinstance(share, int) or share < 1):
-        raise InvalidInputError(f"share must be a positive integer (inputs explained side by side), not {share!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidInputError(f"seed must be a non-negative integer, not {seed!r}")
-    if engine == "ray" and isinstance(model, BlackBox):
-        raise InvalidInputError(
-            "the Ray engine builds a BlackBox in each actor: pass the model itself, with blackbox={...} for its options"
-        )
+    check_run_options(model, engine=engine, shard_size=shard_size, share=share, seed=seed)
     source = open_source(inputs)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -160,21 +149,46 @@ def explain_dataset(
             source=source, out=folder, heatmaps=heatmaps, shard_size=shard_size, share=share,
         )  # fmt: skip
         if engine == "local":
-            run_local(job, done, pending, progress)
+            run_local(job, done=done, pending=pending, progress=progress)
         else:
             from .ray_engine import run_ray
 
-            run_ray(job, done, pending, ray or RayOptions(), progress)
+            run_ray(job, done=done, pending=pending, options=ray or RayOptions(), progress=progress)
         seconds = time.perf_counter() - started
-        summary = summarise(folder)
-        summary.update(run_inputs=pending, wall_seconds=round(seconds, 3), engine=engine)
-        write_text_atomic(folder / SUMMARY, json.dumps(summary, indent=2) + "\n")
-        manifest.finished = now()
-        manifest.extra.update(inputs=summary["inputs"], failed=summary["failed"], queries=summary["queries"])
-        write_manifest(folder, manifest)
+        summary = finish_run(folder, manifest, run_inputs=pending, wall_seconds=round(seconds, 3), engine=engine)
     if progress:
         print(summary_text(summary))
-    return DatasetRun(folder, summary, pending, len(done), seconds, manifest)
+    return DatasetRun(
+        out=folder, summary=summary, explained_now=pending, skipped=len(done), seconds=seconds, manifest=manifest
+    )
+
+
+def check_run_options(model: Any, *, engine: str, shard_size: int, share: int | None, seed: int) -> None:
+    """The checks of :func:`explain_dataset`'s options, before anything is read or written."""
+    if engine not in ENGINES:
+        raise InvalidInputError(f"engine must be one of {ENGINES}, not {engine!r}")
+    if isinstance(shard_size, bool) or not isinstance(shard_size, int) or shard_size < 1:
+        raise InvalidInputError(f"shard_size must be a positive integer, not {shard_size!r}")
+    if share is not None and (isinstance(share, bool) or not isinstance(share, int) or share < 1):
+        raise InvalidInputError(f"share must be a positive integer (inputs explained side by side), not {share!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidInputError(f"seed must be a non-negative integer, not {seed!r}")
+    if engine == "ray" and isinstance(model, BlackBox):
+        raise InvalidInputError(
+            "the Ray engine builds a BlackBox in each actor: pass the model itself, with blackbox={...} for its options"
+        )
+
+
+def finish_run(folder: Path, manifest: Manifest, **run: Any) -> dict[str, Any]:
+    """Write the folder's ``summary.json`` (with this call's ``run`` facts) and its finished manifest;
+    returns the summary."""
+    summary = summarise(folder)
+    summary.update(run)
+    write_text_atomic(folder / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    manifest.finished = now()
+    manifest.extra.update(inputs=summary["inputs"], failed=summary["failed"], queries=summary["queries"])
+    write_manifest(folder, manifest)
+    return summary
 
 
 @dataclass
@@ -198,8 +212,9 @@ class Job:
         bb = as_blackbox(self.model if model is None else model, **self.blackbox)
         share = self.share or (8 if bb.device.type == "cuda" else 1)
         return ChunkWorker(
-            bb, self.explainer, self.settings, self.seed, self.source, self.out, self.heatmaps, share=share
-        )
+            bb, explainer=self.explainer, settings=self.settings, run_seed=self.seed, source=self.source,
+            out=self.out, heatmaps=self.heatmaps, share=share,
+        )  # fmt: skip
 
 
 def run_local(job: Job, done: set[str], pending: int, progress: bool) -> None:

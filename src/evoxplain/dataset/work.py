@@ -135,10 +135,12 @@ class ChunkWorker:
         ident = record["id"]
         seed = input_seed(self.run_seed, ident)
         if isinstance(result, BaseException):
-            return error_row(ident, seed, result, self.explainer.method)
+            return error_row(ident=ident, seed=seed, error=result, method=self.explainer.method)
         row = explanation_row(ident, seed, result)
         if self.heatmaps and isinstance(x, torch.Tensor) and x.ndim == 3:
-            write_heatmap(self.out / HEATMAPS, ident, x, result.values, f"{ident}: class {row['target']}")
+            write_heatmap(
+                self.out / HEATMAPS, ident=ident, x=x, values=result.values, title=f"{ident}: class {row['target']}"
+            )
         return row
 
 

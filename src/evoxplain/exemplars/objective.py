@@ -51,7 +51,7 @@ class Objective:
         if isinstance(target, (int, np.integer)):
             if target < 0:
                 raise InvalidInputError(f"the target class index must be >= 0, not {target}")
-            return cls(int(target), None, confidence, max_loss)
+            return cls(index=int(target), vector=None, confidence=confidence, max_loss=max_loss)
         if isinstance(target, (float, np.floating)):
             raise InvalidInputError(
                 f"a class-index target must be an integer, not {target!r}; for a probability "
@@ -76,7 +76,7 @@ class Objective:
                 "a probability-vector target needs max_loss= (stop when Σ_j (p_j − y_j)² ≤ max_loss); "
                 "confidence= only applies to a class index"
             )
-        return cls(None, vector, confidence, max_loss)
+        return cls(index=None, vector=vector, confidence=confidence, max_loss=max_loss)
 
     @property
     def kind(self) -> str:
