@@ -30,7 +30,18 @@ from typing import Any, ClassVar
 import torch
 
 from benchmarks.harness import BenchmarkError, RunFolder, Stopwatch, default_folder, main_of, option
-from evoxplain import GEEX, LIME, RISE, BlackBox, IntegratedGradients, KernelSHAP, Occlusion, Saliency, SmoothGrad
+from evoxplain import (
+    GEEX,
+    LIME,
+    RISE,
+    BlackBox,
+    IntegratedGradients,
+    KernelSHAP,
+    Occlusion,
+    Saliency,
+    SmoothGrad,
+    recommended_settings,
+)
 from evoxplain.metrics import aopc_deletion, aopc_insertion
 
 SIGMAS = [0.03, 0.1, 0.3, 1.0, 3.0]
@@ -38,6 +49,17 @@ FITNESS = ["prob", "logprob"]  # the score explained: every black-box method get
 FINALISTS = 3  # candidates carried from the smallest budget's search to the larger budgets
 SMALL_GRID = "σ 0.2 / 0.6, masks 7 / 14 (bGEEX also 28), RISE cells 16 / 32, f = probability only"
 DATASETS = ["mnist", "fashion-mnist", "imagenet"]
+NAMED_ONLY = ("default", "GEEX reference", "bGEEX 14×14")
+"""Rows a run measures only when ``--methods`` names them: the shipped default, the reference
+notebook's GEEX and the small-image default before it followed the budget."""
+REPLACEMENTS = ["black", "mean"]
+DATASET_MEAN = {"mnist": 0.1307, "fashion-mnist": 0.2860}
+"""The training split's mean pixel: the GEEX notebooks normalise by it, so their deletion to 0 deletes to it."""
+DATASET_STD = {"mnist": 0.3081, "fashion-mnist": 0.3530}
+"""The training split's pixel standard deviation, the notebooks' other normalisation constant."""
+FRESH_IMAGES = range(6000, 10000)
+"""Test images no earlier run used (scored 0-99, held out 5000-5049; the gradient check read up to 5999):
+``--pick`` draws the fresh test set from these."""
 
 
 @dataclass
@@ -50,6 +72,17 @@ class Settings:
     images: int = option(100, "images scored")
     first: int = option(0, "index of the first scored image")
     held_out: int = option(50, "held-out images the settings are chosen on")
+    pick: int | None = option(
+        None,
+        "a seed: score a seeded choice of --images test images among 6000-9999, which no earlier run used "
+        "(the fresh test set; MNIST and Fashion-MNIST), instead of those from --first",
+    )
+    replacement: str | None = option(
+        None,
+        "what deletion puts in place of a pixel, and every method's baseline with it: black (0) or mean (the "
+        "training split's mean pixel, as the GEEX notebooks delete); default black, ImageNet a blurred copy",
+        choices=REPLACEMENTS,
+    )
     budgets: list[int] = option([1000, 5000], "query budgets of the budgeted methods")
     methods: list[str] | None = option(None, "only these methods, in this order", nargs="*")
     device: str = option("cpu", "torch device of the model and the masks")
@@ -64,6 +97,9 @@ class Settings:
         "instead of searching again (e.g. to score more images)",
     )
     plan: bool = option(False, "only print the model inputs each row still to run will take, then stop")
+    finalists: int = option(
+        FINALISTS, "the smallest budget's best candidates searched again at each larger budget (1: its choice kept)"
+    )
 
     @property
     def title(self) -> str:
@@ -71,7 +107,55 @@ class Settings:
 
     @property
     def folder(self) -> Path:
-        return Path(self.out) if self.out else default_folder(self, self.dataset)
+        name = self.dataset + ("-fresh" if self.pick is not None else "")
+        name += "-mean" if self.replacement == "mean" else ""
+        return Path(self.out) if self.out else default_folder(self, name)
+
+    @property
+    def baseline(self) -> float | str:
+        """The value deletion puts in place of a pixel: every method's baseline is matched to it."""
+        if self.dataset == "imagenet":
+            if self.replacement is not None:
+                raise BenchmarkError("--replacement is for MNIST and Fashion-MNIST: ImageNet deletes to a blurred copy")
+            return "blur"
+        return DATASET_MEAN[self.dataset] if self.replacement == "mean" else 0.0
+
+
+# -- explainers only the benchmark compares --------------------------------------------------------
+
+
+class ShippedDefault(GEEX):
+    """GEEX with ``recommended_settings(shape, queries)`` (what users get untuned) and the
+    benchmark's baseline in place of the recommended one."""
+
+    def __init__(self, model: Any, *, queries: int, shape: list[int], baseline: float | str, seed: int | None = None):
+        settings = {**recommended_settings(tuple(shape), queries), "baseline": baseline}
+        super().__init__(model, queries=queries, seed=seed, **settings)
+
+
+class NotebookGEEX(GEEX):
+    """The GEEX reference notebook's explainer (``example_mnist.ipynb``) with evoxplain's estimator:
+    Gaussian noise of full-size masks, integrated, f = the probability, σ = half the dataset's pixel
+    std (the notebook's σ = 1 on normalised pixels, its masks halved), path positions in [0, ½) only
+    as its code draws them (``linspace(0, 1, n)`` of which the first n/2 are used). The half path
+    is the whole path to the halfway point x̊ + (x − x̊)/2: that point is explained and its values
+    doubled, which is the reference's (x − x̊) ⊙ η̄ with η̄ averaged over α ∈ [0, ½). A numeric
+    baseline only (the benchmark's on MNIST-sized images). Unlike the notebook, α is stratified
+    and the estimate uses mirrored pairs (the notebook mirrors its masks too)."""
+
+    def __init__(self, model: Any, *, queries: int, sigma: float, baseline: float, seed: int | None = None):
+        super().__init__(model, queries=queries, sigma=sigma, baseline=baseline, fitness="prob", seed=seed)
+        self.reference_baseline = float(baseline)
+
+    def explain(self, x: Any, target: Any = None, *, batched: bool | None = None) -> Any:
+        x = torch.as_tensor(x)
+        if target is None:
+            target = self.blackbox.predict(x if batched or x.dim() == 4 else x[None]).tolist()
+        halfway = self.reference_baseline + (x - self.reference_baseline) / 2
+        exp = super().explain(halfway, target, batched=batched)
+        exp.values = 2 * exp.values
+        exp.stderr = None if exp.stderr is None else 2 * exp.stderr
+        return exp
 
 
 # -- the candidates ------------------------------------------------------------------------------
@@ -87,8 +171,9 @@ def combos(**axes: list) -> list[dict]:
     return [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
 
 
-def candidate_axes(dataset: str, grid_size: str) -> dict[str, list]:
-    """The values each setting is searched over, for MNIST-sized images or ImageNet."""
+def candidate_axes(dataset: str, grid_size: str, baseline: float | str | None = None) -> dict[str, list]:
+    """The values each setting is searched over, for MNIST-sized images or ImageNet; ``baseline``
+    (default: 0, ImageNet blurred) is every method's, matched to the deletion's replacement."""
     small = dataset != "imagenet"
     if grid_size == "small" and small:
         raise BenchmarkError("--grid small is for ImageNet: MNIST-sized runs search the full grid on a CPU")
@@ -100,7 +185,7 @@ def candidate_axes(dataset: str, grid_size: str) -> dict[str, list]:
         "cell": [2, 4, 7] if small else [16, 32],
         "superpixel": [2, 4] if small else [8, 16, 32],  # the same cell sizes as the Bernoulli masks 28 / 14 / 7
         "regression_mask": [7, 14, None] if small else [7, 14, 28],  # crisp cells: 4×4, 2×2, 1×1 px on 28×28
-        "baseline": [0.0 if small else "blur"],
+        "baseline": [(0.0 if small else "blur") if baseline is None else baseline],
     }
     axes["bernoulli_mask"] = axes["mask"] + [None]
     if grid_size == "small":
@@ -108,12 +193,17 @@ def candidate_axes(dataset: str, grid_size: str) -> dict[str, list]:
     return axes
 
 
-def grids(dataset: str, grid_size: str = "full") -> dict[str, tuple[type, list[dict]]]:
+def grids(
+    dataset: str, grid_size: str = "full", baseline: float | str | None = None
+) -> dict[str, tuple[type, list[dict]]]:
     """Method name -> (class, candidate settings). Budgeted methods get ``queries`` added.
 
     ``grid_size="small"`` (large images only) searches a few candidates around the shipped
-    defaults, for a run that a CPU can finish (see ``SMALL_GRID``)."""
-    a = candidate_axes(dataset, grid_size)
+    defaults, for a run that a CPU can finish (see ``SMALL_GRID``). "default" is the shipped
+    default at each budget (not searched), "GEEX reference" the reference notebook's GEEX
+    (:class:`NotebookGEEX`, MNIST-sized images) and "bGEEX 14×14" the small-image default before
+    it followed the budget."""
+    a = candidate_axes(dataset, grid_size, baseline)
     sigma, fitness, baseline, mask = a["sigma"], a["fitness"], a["baseline"], a["mask"]
     bernoulli = {"distribution": ["bernoulli"]}
     methods = {
@@ -144,15 +234,20 @@ def grids(dataset: str, grid_size: str = "full") -> dict[str, tuple[type, list[d
     for name in ("bGEEX", "bGEEX + regression"):  # the same candidates, signs in orthogonal blocks
         cls, candidates = methods[name]
         methods[f"{name}, orthogonal"] = (cls, [{**c, "design": "orthogonal"} for c in candidates])
+    shape = [3, 224, 224] if dataset == "imagenet" else [1, 28, 28]
+    methods["default"] = (ShippedDefault, [{"shape": shape, "baseline": baseline[0]}])
     if dataset != "imagenet":  # one channel: a shared mask is the same mask
         del methods["GEEX + resize, shared"]
+        sigma = DATASET_STD[dataset] / 2
+        methods["GEEX reference"] = (NotebookGEEX, [{"sigma": sigma, "baseline": baseline[0]}])
+        methods["bGEEX 14×14"] = (GEEX, combos(**bernoulli, mask_size=[14], fitness=["prob"], baseline=baseline))
     return methods
 
 
-def unbudgeted(dataset: str) -> dict[str, tuple[type, list[dict]]]:
+def unbudgeted(dataset: str, baseline: float | str | None = None) -> dict[str, tuple[type, list[dict]]]:
     """Method name -> (class, candidate settings) of the methods whose cost is not a query budget."""
     small = dataset != "imagenet"
-    baseline = 0.0 if small else "blur"
+    baseline = (0.0 if small else "blur") if baseline is None else baseline
     return {
         "Occlusion": (
             Occlusion,
@@ -165,15 +260,15 @@ def unbudgeted(dataset: str) -> dict[str, tuple[type, list[dict]]]:
 
 
 def chosen_methods(
-    dataset: str, grid_size: str, budgets: list[int], names: list[str] | None
+    dataset: str, grid_size: str, budgets: list[int], names: list[str] | None, baseline: float | str | None = None
 ) -> list[tuple[str, type, list[dict], list[int | None]]]:
     """``(name, class, candidates, budgets)`` of the methods to run: all of them, or those ``names``
     in that order (cheap ones first, say, when a time limit may cut the run); a name that is not a
     method is refused before anything is loaded."""
-    methods = [(name, cls, grid, sorted(budgets)) for name, (cls, grid) in grids(dataset, grid_size).items()]
-    methods += [(name, cls, grid, [None]) for name, (cls, grid) in unbudgeted(dataset).items()]
+    methods = [(name, cls, grid, sorted(budgets)) for name, (cls, grid) in grids(dataset, grid_size, baseline).items()]
+    methods += [(name, cls, grid, [None]) for name, (cls, grid) in unbudgeted(dataset, baseline).items()]
     if names is None:
-        return methods
+        return [method for method in methods if method[0] not in NAMED_ONLY]
     by_name = {method[0]: method for method in methods}
     unknown = [name for name in names if name not in by_name]
     if unknown:
@@ -265,6 +360,8 @@ def load_images(settings: Settings) -> tuple[torch.nn.Module, torch.Tensor, torc
     """The model, the scored images (``images`` from index ``first``) and the held-out images."""
     first, images, held_out = settings.first, settings.images, settings.held_out
     if settings.dataset == "imagenet":
+        if settings.pick is not None:
+            raise BenchmarkError("--pick is for MNIST and Fashion-MNIST; ImageNet samples are chosen by --first")
         from evoxplain_zoo.data import load_imagenet_samples
         from evoxplain_zoo.models.efficientnet import efficientnet_lite0
 
@@ -278,7 +375,21 @@ def load_images(settings: Settings) -> tuple[torch.nn.Module, torch.Tensor, torc
     if first + images > 5000:
         raise BenchmarkError("the scored test images end at 5000 (the held-out ones follow): lower --first or --images")
     x, _ = (load_mnist if settings.dataset == "mnist" else load_fashion_mnist)("test", root=settings.data)
-    return load_lenet(settings.dataset), x[first : first + images], x[5000 : 5000 + held_out]
+    scored = x[first : first + images] if settings.pick is None else x[fresh_indices(settings.pick, images)]
+    return load_lenet(settings.dataset), scored, x[5000 : 5000 + held_out]
+
+
+def fresh_indices(seed: int, count: int) -> list[int]:
+    """The fresh test set: ``count`` test indices drawn from :data:`FRESH_IMAGES` with ``seed``, sorted.
+
+    Example:
+        >>> fresh_indices(27, 3) == fresh_indices(27, 3), all(6000 <= i < 10000 for i in fresh_indices(27, 100))
+        (True, True)
+    """
+    if not 1 <= count <= len(FRESH_IMAGES):
+        raise BenchmarkError(f"--pick draws 1 to {len(FRESH_IMAGES)} images, not {count}")
+    order = torch.randperm(len(FRESH_IMAGES), generator=torch.Generator().manual_seed(seed))[:count]
+    return sorted(FRESH_IMAGES[int(i)] for i in order)
 
 
 def load(settings: Settings) -> Data:
@@ -295,7 +406,7 @@ def load(settings: Settings) -> Data:
         blackbox,
         scored=scored.to(settings.device),
         held=held.to(settings.device),
-        replacement="blur" if imagenet else 0.0,
+        replacement=settings.baseline,
         stride=100 if imagenet else 10,
     )
     data.targets = blackbox.predict(data.scored).tolist()
@@ -347,14 +458,20 @@ def forward_seconds_per_query(blackbox: BlackBox, x: torch.Tensor, count: int) -
 
 def setup_of(settings: Settings, data: Data) -> dict[str, Any]:
     """What the rows were measured on, in words: a resumed run must match it (:data:`SAME_SETUP`)."""
+    mean = settings.replacement == "mean"
+    if settings.pick is not None:
+        indices = fresh_indices(settings.pick, len(data.scored))
+        scored = f"{len(data.scored)} (fresh: test images drawn from 6000-9999 with seed {settings.pick}: {indices})"
+    else:
+        scored = f"{len(data.scored)} " + ("(the first" if settings.first == 0 else f"(from index {settings.first}")
+        scored += " of the test split / sample images)"
     setup = {
         "dataset": settings.dataset,
-        "scored images": f"{len(data.scored)} "
-        + ("(the first" if settings.first == 0 else f"(from index {settings.first}")
-        + " of the test split / sample images); targets = predicted classes",
+        "scored images": scored + "; targets = predicted classes",
         "held-out images": f"{len(data.held)} (settings chosen on these by AOPC deletion: the whole grid at the "
-        f"smallest budget, its best {FINALISTS} again at each larger budget)",
+        f"smallest budget, its best {settings.finalists} again at each larger budget)",
         "replacement": data.replacement,
+        **({"deletion": "to the training split's mean pixel; every baseline the same"} if mean else {}),
         "stride": data.stride,
         "precision": settings.precision,
         "batch size": settings.batch_size,
@@ -410,7 +527,13 @@ def settings_chosen_before(earlier: dict, setup: dict) -> dict[tuple[str, int | 
 
 
 def choose(
-    data: Data, name: str, cls: type, grid: list[dict], budget: int | None, before: dict | None
+    data: Data,
+    name: str,
+    cls: type,
+    grid: list[dict],
+    budget: int | None,
+    before: dict | None,
+    finalists: int = FINALISTS,
 ) -> tuple[dict, list[dict], list[dict]]:
     """The setting to score at ``budget``, every candidate's held-out score (best first) and the
     finalists the larger budgets search: by AOPC deletion on the held-out images, or (``before``)
@@ -425,14 +548,18 @@ def choose(
     ranking = sorted(range(len(candidates)), key=held_scores.__getitem__, reverse=True)
     print(f"{name} @ {budget}: held-out deletion {[round(s, 3) for s in held_scores]}", flush=True)
     held_out = [{"settings": grid[i], "deletion": held_scores[i]} for i in ranking]  # best first
-    return candidates[ranking[0]], held_out, [grid[i] for i in ranking[:FINALISTS]]
+    return candidates[ranking[0]], held_out, [grid[i] for i in ranking[:finalists]]
 
 
 def run(settings: Settings) -> list[dict]:
     """Every (method, budget) row, measured or (``--resume``) kept; written to the run folder as
     they come (``--plan``: nothing measured, the plan printed, no rows)."""
     methods = chosen_methods(
-        settings.dataset, grid_size=settings.grid, budgets=settings.budgets, names=settings.methods
+        settings.dataset,
+        grid_size=settings.grid,
+        budgets=settings.budgets,
+        names=settings.methods,
+        baseline=settings.baseline,
     )
     if settings.plan:
         print_plan(settings, methods)
@@ -455,7 +582,9 @@ def run(settings: Settings) -> list[dict]:
             if chosen_before is not None and (name, budget) not in chosen_before:
                 raise BenchmarkError(f"--settings-from {settings.settings_from}: it has no row for {name} @ {budget}")
             before = None if chosen_before is None else chosen_before[name, budget]
-            chosen, held_out, grid = choose(data, name=name, cls=cls, grid=grid, budget=budget, before=before)
+            chosen, held_out, grid = choose(
+                data, name=name, cls=cls, grid=grid, budget=budget, before=before, finalists=settings.finalists
+            )
             row = scored_row(data, name=name, cls=cls, chosen=chosen, budget=budget)
             row.update(finalists=grid, held_out=held_out, machine=folder.meta["machine"], date=folder.meta["date"])
             folder.rows.append(row | {"forward_seconds_per_query": data.forward_seconds})

@@ -12,15 +12,18 @@ file, a generated table sits between ``<!-- table KIND RUN... -->`` and ``<!-- /
 generated number between ``<!-- value KIND ARGS... -->`` and ``<!-- /value -->`` (arguments as in
 a shell: quote names with spaces); ``--fill`` rewrites what is between the markers. The value
 kinds: ``aopc RUN METHOD BUDGET`` (AOPC deletion ± s.e.), ``paired RUN A B BUDGET`` (A − B image by
-image, :mod:`benchmarks.paired`), ``json RUN FORMAT KEY...`` (any number in ``results.json``; a
+image, :mod:`benchmarks.paired`), ``gain RUN METHOD LOW HIGH`` (a method's gain from one budget to
+another, image by image), ``json RUN FORMAT KEY...`` (any number in ``results.json``; a
 ``field=value`` key picks from a list the elements whose field has that value; ``KEY... / KEY...`` the
-ratio of two; FORMAT ``%`` for percent).
+ratio of two; FORMAT ``%`` for percent). ``RUN+RUN`` in ``aopc`` and ``paired`` values joins two
+AOPC runs on the same images (rows one run measured and another did, compared image by image).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shlex
 from collections.abc import Callable
@@ -39,7 +42,19 @@ def results_of(run: str) -> dict[str, Any]:
 
 def rows_of(run: str) -> list[dict[str, Any]]:
     """A run's rows (exemplar runs written before the harness kept them by method; gpu_speed's as
-    ``explanations``)."""
+    ``explanations``). ``RUN+RUN``: the rows of AOPC runs on the same images, one after the other
+    (for values that compare rows measured by two runs, image by image).
+
+    Example:
+        >>> len(rows_of("aopc/mnist-fresh+aopc/mnist-fresh-reference")) > len(rows_of("aopc/mnist-fresh"))
+        True
+    """
+    if "+" in run:
+        runs = run.split("+")
+        images = {results_of(part)["setup"]["scored images"] for part in runs}
+        if len(images) > 1:
+            raise ValueError(f"{run}: these runs scored other images ({sorted(images)}); join only runs on the same")
+        return [row for part in runs for row in rows_of(part)]
     found = results_of(run)
     if "methods" in found and not found.get("rows"):
         return [{"method": name, **row} for name, row in found["methods"].items()]
@@ -140,6 +155,15 @@ def paired_value(run: str, first: str, second: str, budget: str) -> str:
     raise KeyError(f"{run}: no {budget}-query comparison of {first!r} and {second!r}")
 
 
+def gain_value(run: str, method: str, low: str, high: str) -> str:
+    """``+0.0110 ± 0.0030 (100 images; better on 70, worse on 30)``: what ``method`` gains from
+    budget ``low`` to ``high``, image by image."""
+    from benchmarks.aopc import paired_difference
+
+    by_budget = {r["budget"]: r for r in rows_of(run) if r["method"] == method and "deletion_per_instance" in r}
+    return paired_difference(by_budget[int(high)], by_budget[int(low)]).split(" = ", 1)[1]
+
+
 def json_value(run: str, spec: str, *keys: str) -> str:
     """Any number of a run's ``results.json``, formatted by ``spec`` (``%``: as a percentage, one
     decimal); ``KEYS / KEYS``: the ratio of two numbers of the run."""
@@ -176,7 +200,12 @@ def dig(item: Any, path: str) -> Any:
     return item
 
 
-VALUES: dict[str, Callable[..., str]] = {"aopc": aopc_value, "paired": paired_value, "json": json_value}
+VALUES: dict[str, Callable[..., str]] = {
+    "aopc": aopc_value,
+    "paired": paired_value,
+    "gain": gain_value,
+    "json": json_value,
+}
 
 
 # -- filling a Markdown file ---------------------------------------------------------------------
@@ -200,6 +229,16 @@ def filled(text: str, base: str = "results/") -> str:
     return VALUE.sub(value, TABLE.sub(table, text))
 
 
+def results_base(path: Path) -> str:
+    """How a Markdown file at ``path`` links to ``benchmarks/results`` (``results/`` from FINDINGS.md).
+
+    Example:
+        >>> results_base(RESULTS.parent / "FINDINGS.md"), results_base(RESULTS.parents[1] / "README.md")
+        ('results/', 'benchmarks/results/')
+    """
+    return os.path.relpath(RESULTS, Path(path).resolve().parent).replace(os.sep, "/") + "/"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("kind", nargs="?", choices=sorted(TABLES), help="the table to print")
@@ -209,10 +248,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for path, write in ((args.fill, True), (args.check, False)):
         if path is not None:
-            text = path.read_text(encoding="utf-8")
+            text, base = path.read_text(encoding="utf-8"), results_base(path)
             if write:
-                path.write_text(filled(text), encoding="utf-8")
-            elif filled(text) != text:
+                path.write_text(filled(text, base), encoding="utf-8")
+            elif filled(text, base) != text:
                 raise SystemExit(
                     f"{path}: generated tables or values are stale: python -m benchmarks.tables --fill {path}"
                 )

@@ -36,14 +36,14 @@ def tiny_cnn() -> torch.nn.Module:
 
 
 def explanation_folder(root: Path) -> Path:
-    """``evoxplain explain``'s folder for a 28×28 image (200 queries), its report written beside."""
+    """``evoxplain explain``'s folder for a 28×28 image (800 queries), its report written beside."""
     torch.jit.script(tiny_cnn()).save(str(root / "tiny.pt"))
     rng = np.random.default_rng(0)
     digit = np.zeros((28, 28))
     digit[6:22, 10:18] = 1.0
     Image.fromarray((np.clip(digit + 0.1 * rng.random((28, 28)), 0, 1) * 255).astype(np.uint8)).save(root / "d.png")
     out = root / "explanation"
-    run_explain(root / "d.png", model=str(root / "tiny.pt"), size=(28, 28), channels=1, queries=200, out=out)
+    run_explain(root / "d.png", model=str(root / "tiny.pt"), size=(28, 28), channels=1, queries=800, out=out)
     return out
 
 

@@ -72,8 +72,9 @@ def test_explain_npy_with_torchscript(files, tmp_path):
     assert result.exit_code == 0, result.output
     assert "queries: 202" in result.stdout and "predicted:" in result.stdout
     summary = _check_outputs(tmp_path, "x", (1, 28, 28))
-    assert "queries used: 202" in summary and "standard errors from 0" in summary
-    assert "mask_size=(14, 14)" in summary and "bGEEX" in summary and "regions (" in summary  # auto: small image
+    assert "queries used: 202" in summary and "sampling noise: not estimable" in summary  # 100 pairs, 196 cells
+    assert "mask_size=(14, 14)" in summary and "bGE (" in summary and "regions (" in summary  # auto: small image
+    assert "estimator=regression" in summary and "baseline: 0.0 (black)" in summary
 
 
 def test_explain_png_with_onnx_fitted_to_size(files, tmp_path):
@@ -118,6 +119,17 @@ def test_the_large_image_default_says_its_values_need_not_add_up():
     exp = make_explainer(blackbox, tuple(image.shape), "bgeex", queries=512, design="orthogonal").explain(image, 0)
     summary = summary_text("m", exp, blackbox.probabilities(image[None])[0], None, image.shape, 514, "bgeex")
     assert "the errors are upper bounds" in summary  # the mean estimator's are computed as for independent masks
+
+
+def test_the_summary_says_which_baseline_was_used_and_to_match_it_to_the_removal():
+    blackbox = BlackBox(lambda x: torch.stack([x.mean((1, 2, 3)), -x.mean((1, 2, 3))], 1).softmax(1))
+    image = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0))
+    probs = blackbox.probabilities(image[None])[0]
+    for baseline, words in ((0.0, "0.0 (black)"), (0.1307, "0.1307 (a constant)"), ("blur", "blur (a blurred copy")):
+        exp = make_explainer(blackbox, tuple(image.shape), queries=64, baseline=baseline).explain(image, 0)
+        lines = summary_text("m", exp, probs, None, image.shape, 66, "auto").splitlines()
+        line = next(line for line in lines if line.startswith("baseline: "))
+        assert line.startswith(f"baseline: {words}") and "match it to the removal you mean" in line
 
 
 def test_the_noise_line_counts_what_stands_out_and_says_when_the_errors_are_upper_bounds():
@@ -203,7 +215,7 @@ def test_parsers():
         "bernoulli",
         (14, 14),
         0.0,
-        "mean",
+        "regression",
     )
     assert (row.distribution, row.estimator, row.integrated, row.design) == (
         "bernoulli",
@@ -221,8 +233,9 @@ def test_parsers():
     assert make_explainer(blackbox, (3, 224, 224), queries=5000).mask_size == (28, 28)  # the budget's grid
     assert make_explainer(blackbox, (3, 224, 224), queries=5000, mask_size=(7, 7)).mask_size == (7, 7)
     assert make_explainer(blackbox, (3, 224, 224), design="random").design == "random"
-    assert make_explainer(blackbox, (1, 28, 28), design="orthogonal").design == "orthogonal"
-    assert make_explainer(blackbox, (1, 28, 28)).design == "random"
+    assert make_explainer(blackbox, (1, 28, 28), design="random").design == "random"
+    assert make_explainer(blackbox, (1, 28, 28)).design == "orthogonal"  # auto: the small-image default's too
+    assert make_explainer(blackbox, (1, 28, 28), "bgeex").design == "random"  # the paper's preset
     with pytest.raises(InvalidInputError, match="--design"):
         make_explainer(blackbox, (3, 224, 224), design="sobol")
     with pytest.raises(InvalidInputError):

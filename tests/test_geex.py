@@ -381,7 +381,15 @@ def test_explanation_round_trips_through_a_file(tmp_path):
 def test_recommended_settings_by_input_size():
     from evoxplain import recommended_settings
 
-    assert recommended_settings((1, 28, 28)) == {"distribution": "bernoulli", "mask_size": (14, 14)}
+    small = recommended_settings((1, 28, 28))  # half-size cells, fitted by least squares, absent = black
+    assert small == dict(
+        distribution="bernoulli",
+        mask_size=(14, 14),
+        estimator="regression",
+        integrated=False,
+        baseline=0.0,
+        design="orthogonal",
+    )
     assert recommended_settings((3, 32, 48))["mask_size"] == (16, 24)
     large = recommended_settings((3, 224, 224))  # 16-pixel cells, fitted by least squares at full strength
     assert large == dict(
@@ -404,7 +412,12 @@ def test_recommended_settings_by_input_size():
     assert recommended_settings((3, 224, 224), queries=4 * 28 * 28)["mask_size"] == (28, 28)
     assert recommended_settings((3, 480, 640), queries=4 * 28 * 37)["mask_size"] == (28, 37)
     assert recommended_settings((3, 480, 640), queries=4 * 28 * 28)["mask_size"] == (14, 19)  # 28×37 cells need more
-    assert recommended_settings((1, 28, 28), queries=10**6) == recommended_settings((1, 28, 28))  # small: no change
+    # a small image: one cell per pixel once there are two mirrored pairs per pixel (3136 queries for 28×28)
+    assert recommended_settings((1, 28, 28), queries=4 * 28 * 28 - 2)["mask_size"] == (14, 14)
+    assert recommended_settings((1, 28, 28), queries=4 * 28 * 28) == {**small, "mask_size": (28, 28)}
+    assert recommended_settings((3, 32, 48), queries=4 * 32 * 48 - 2)["mask_size"] == (16, 24)
+    assert recommended_settings((3, 32, 48), queries=4 * 32 * 48)["mask_size"] == (32, 48)
+    assert recommended_settings((3, 64, 64), queries=4 * 64 * 64)["mask_size"] == (64, 64)  # the regression's most
     assert recommended_settings((12,), queries=5000) == row
     for bad in (0, -2, 2.5, True):
         with pytest.raises(InvalidInputError, match="queries"):

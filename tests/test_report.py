@@ -99,7 +99,7 @@ def test_explain_writes_the_explanation_the_input_and_the_report(tmp_path):
     assert {"explanation", "input", "heatmap", "report"} <= set(manifest.files)
     assert all((folder / name).is_file() for name in manifest.files.values())
     html = (folder / "report.html").read_text()
-    assert "Explained class" in html and "202 queries" in html
+    assert "Explained class" in html and "802 queries" in html
 
 
 def test_pages_are_self_contained(tmp_path):

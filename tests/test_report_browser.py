@@ -100,10 +100,10 @@ def test_explanation_report(browser, root, shots):
     folder = explanation_folder(root)
     tab, images = open_page(browser, folder / "report.html", shots / "explanation.png")
     body = text_of(tab)
-    assert len(images) == 1 and "Explained class" in body and "202 queries" in body
+    assert len(images) == 1 and "Explained class" in body and "802 queries" in body
     assert "sampling noise" in body and "raises it: rows" in body and "evoxplain: 0.1.0" in body
     header = tab.inner_text("header.run")
-    assert "model: tiny.pt" in header and "seed: 0" in header and "queries: 202" in header
+    assert "model: tiny.pt" in header and "seed: 0" in header and "queries: 802" in header
     tab.emulate_media(media="print")  # printed, the metadata header repeats on every page
     assert tab.eval_on_selector("header.run", "e => getComputedStyle(e).position") == "fixed"
     assert tab.pdf().startswith(b"%PDF")

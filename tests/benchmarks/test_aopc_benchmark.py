@@ -70,7 +70,7 @@ def test_small_grid_searches_a_few_candidates_around_the_large_image_defaults():
     assert small.keys() == full.keys()
     for name, (cls, candidates) in small.items():
         assert cls is full[name][0] and 0 < len(candidates) <= len(full[name][1])
-        assert all(c["fitness"] == "prob" for c in candidates)
+        assert all(c.get("fitness", "prob") == "prob" for c in candidates)  # the default row: its own
     default = recommended_settings((3, 224, 224))  # the regression at 14×14, not integrated: among the candidates
     regression = small["bGEEX + regression, orthogonal"][1]
     assert any(c["mask_size"] == default["mask_size"][0] and c["integrated"] is False for c in regression)
@@ -92,7 +92,8 @@ def test_methods_run_in_the_order_named_and_a_misspelt_one_is_refused():
         ("RISE", [1000, 5000]),
     ]
     everything = bench.chosen_methods("imagenet", "small", [1000], None)
-    assert [m[0] for m in everything] == [*bench.grids("imagenet", "small"), *bench.unbudgeted("imagenet")]
+    every = [*bench.grids("imagenet", "small"), *bench.unbudgeted("imagenet")]
+    assert [m[0] for m in everything] == [name for name in every if name not in bench.NAMED_ONLY]
     with pytest.raises(BenchmarkError, match="no method named 'Rise'.*'RISE'"):
         bench.chosen_methods("imagenet", "small", [1000], ["RISE", "Rise"])
 
@@ -266,3 +267,61 @@ def test_gpu_job_resumes_the_committed_imagenet_run():
     assert all(r["machine"] == earlier["meta"]["machine"] and r["date"] == earlier["meta"]["date"] for r in rows)
     with pytest.raises(BenchmarkError, match="held-out images"):
         bench.earlier_rows(earlier, bench.setup_of(settings, SimpleNamespace(**{**vars(data), "held": [0] * 3})))
+
+
+def test_the_fresh_test_set_is_seeded_and_outside_every_earlier_runs_images():
+    picked = bench.fresh_indices(27, 100)
+    assert picked == bench.fresh_indices(27, 100) and picked != bench.fresh_indices(28, 100)
+    assert len(set(picked)) == 100 and picked == sorted(picked)
+    assert all(6000 <= i < 10000 for i in picked)  # scored 0-99 and held out 5000-5049 before
+    with pytest.raises(BenchmarkError, match="--pick draws"):
+        bench.fresh_indices(0, 4001)
+
+
+def test_every_baseline_matches_the_replacement_and_the_folder_says_which():
+    black = bench.Settings(dataset="mnist")
+    mean = bench.Settings(dataset="fashion-mnist", replacement="mean", pick=27)
+    assert black.baseline == 0.0 and mean.baseline == bench.DATASET_MEAN["fashion-mnist"] == 0.2860
+    assert mean.folder.name == "fashion-mnist-fresh-mean" and black.folder.name == "mnist"
+    methods = bench.chosen_methods("fashion-mnist", "full", [1000], None, baseline=mean.baseline)
+    methods += bench.chosen_methods("fashion-mnist", "full", [1000], ["default", "GEEX reference"], mean.baseline)
+    for _, _, grid, _ in methods:
+        assert all(c.get("baseline", mean.baseline) == mean.baseline for c in grid)  # SmoothGrad, Saliency: none
+    with pytest.raises(BenchmarkError, match="ImageNet deletes to a blurred copy"):
+        _ = bench.Settings(dataset="imagenet", replacement="black").baseline
+
+
+def test_the_shipped_default_row_is_recommended_settings_at_each_budget():
+    import torch
+
+    from evoxplain import recommended_settings
+
+    model = bench_blackbox(lambda x: x.flatten(1)[:, :2].softmax(1))
+    image = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0))
+    for queries in (64, 5000):
+        params = bench.ShippedDefault(model, queries=queries, shape=[1, 28, 28], baseline=0.13, seed=0)._params
+        wanted = {**recommended_settings((1, 28, 28), queries), "baseline": 0.13, "queries": queries}
+        assert {key: params[key] for key in wanted} == wanted
+    assert bench.ShippedDefault(model, queries=8, shape=[1, 28, 28], baseline=0.0).explain(image, 0).queries >= 8
+
+
+def test_the_reference_geex_integrates_the_first_half_of_the_path_only():
+    import torch
+
+    # f = x1² (one pixel, through a softmax over [f, 0]): along the path α x the gradient is 2 α x, so the
+    # whole path averages to x and the half path [0, ½) to x / 2: the reference's attribution is x · x / 2
+    def f(x):
+        square = (x.flatten(1)[:, :1] ** 2) * 4
+        return torch.cat([square, torch.zeros_like(square)], 1)
+
+    model = bench_blackbox(f, output="logits")
+    x = torch.zeros(1, 4, 4)
+    x[0, 0, 0] = 0.5
+    reference = bench.NotebookGEEX(model, queries=20000, sigma=0.05, baseline=0.0, seed=0).explain(x, 0)
+    whole = bench.GEEX(model, queries=20000, sigma=0.05, baseline=0.0, fitness="prob", seed=0).explain(x, 0)
+    halfway = whole.values[0, 0, 0]  # p(x) − p(0) along the whole path, about
+    probability = torch.softmax(f(x[None]), 1)[0, 0] - 0.5
+    assert float(halfway) == pytest.approx(float(probability), rel=0.05)  # complete
+    quarter = torch.softmax(f(x[None] / 2), 1)[0, 0] - 0.5  # the half path: p(x/2) − p(0), doubled
+    assert float(reference.values[0, 0, 0]) == pytest.approx(2 * float(quarter), rel=0.05)
+    assert float(reference.values[0, 0, 0]) < 0.6 * float(halfway)

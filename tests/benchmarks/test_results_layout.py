@@ -67,3 +67,11 @@ def test_tables_and_values_read_the_rows():
     assert picked == tables.results_of(designs)["rows"][1]["elements"]
     with pytest.raises(ValueError):  # a filter that leaves two rows is refused, not guessed
         tables.found(tables.results_of(designs), ("rows", "method=GE (σ 0.1)", "elements"))
+
+
+def test_the_docs_numbers_are_generated_from_the_results():
+    page = RESULTS.parents[1] / "docs" / "method.md"
+    text = page.read_text(encoding="utf-8")
+    stale = "run: python -m benchmarks.tables --fill docs/method.md"
+    assert tables.filled(text, tables.results_base(page)) == text, stale
+    assert len(tables.VALUE.findall(text)) >= 6  # the small-image default's own numbers, and against IG

@@ -1,23 +1,24 @@
-"""GEEX settings users get without tuning, by input size, as the benchmarks chose them on held-out data.
+"""GEEX settings users get without tuning, by input kind, size and budget, as benchmarks chose them on held-out data.
 
-* Small images (both sides ≤ 64 pixels, e.g. 28×28 MNIST / Fashion-MNIST): bGEEX, Bernoulli
-  masks drawn at half the image's size (14×14 for 28×28) and upsampled, the probability as the
-  score, independent masks. The held-out searches chose half-size masks (or masks within a hair
-  of them) on both datasets, and bGEEX leads the other black-box methods at 1000 queries there.
-  The log-probability is not the default although it scored a little higher: its attributions
-  add up to a log-ratio rather than a difference of probabilities. Orthogonal designs are not the
-  default either: they hardly moved these masks' held-out scores, and they make the standard
-  errors upper bounds.
-* Larger images (e.g. 224×224 ImageNet): Bernoulli masks of crisp cells, 14 along the shorter
-  side (14×14 for 224×224, 16-pixel cells), the longer side in proportion, fitted by the
-  regression estimator at full strength (``estimator="regression"``, ``integrated=False``), the
-  masks' signs in orthogonal blocks (``design="orthogonal"``); absent cells take a blurred copy of
-  the image (``baseline="blur"``), as the benchmark scored it. With enough queries the grid is
-  twice as fine, 28 cells along the shorter side, as soon as the pairs number at least twice the
-  cells (5000 queries: 2500 pairs for 784 cells; 224×224 from 3136 queries), so that the
-  regression needs no shrinkage. Each choice won on held-out ImageNet samples, and the default is
-  the best black-box method on the scored ones at 1000 and 5000 queries. Budgets between 1000 and
-  5000 and sizes between 64 and 224 pixels were not measured.
+* Images (any size): bGEEX fitted by the regression estimator on crisp cells, at full strength
+  (``estimator="regression"``, ``integrated=False``), the masks' signs in orthogonal blocks
+  (``design="orthogonal"``), f = the probability. The grid follows the budget: a coarse grid, and
+  a grid twice as fine as soon as the mirrored pairs number at least twice its cells (``queries ≥
+  4 × cells``), so that the regression needs no shrinkage there and keeps gaining from more queries.
+
+  - Small images (both sides ≤ 64 pixels, e.g. 28×28 MNIST / Fashion-MNIST): cells half the
+    image's size (14×14 for 28×28), then one cell per pixel (28×28 from 3136 queries); absent
+    cells are black (``baseline=0``). Chosen on held-out MNIST and Fashion-MNIST test images at
+    1000, 5000 and 20000 queries (``benchmarks/results/small_default``), and scored on a fresh
+    test set that no tuning or earlier run used, with deletion to black and to the dataset's
+    mean (``benchmarks/results/aopc/*-fresh*``).
+  - Larger images (e.g. 224×224 ImageNet): 14 cells along the shorter side (16-pixel cells on
+    224×224), the longer side in proportion, then 28; absent cells take a blurred copy of the
+    image (``baseline="blur"``), as the ImageNet benchmark scored it.
+
+  The baseline is what "absent" means, and AOPC deletion (or any removal a user has in mind)
+  should put in the same value: pass ``baseline=`` to match it (the dataset's mean pixel, say, for
+  a deletion to the mean), as the benchmarks' runs with mean deletion do.
 * Rows ``(D,)`` (tables, feature vectors): Bernoulli masks over the features, fitted by the
   regression estimator, not integrated, in orthogonal designs (the mean estimator beyond 4096
   features, the most the regression fits). A feature is present (its value) or absent (the
@@ -39,8 +40,8 @@ The evidence, with the runs it comes from: ``benchmarks/FINDINGS.md`` in the rep
 text, ``benchmarks/results/tabular/adult/README.md`` and ``benchmarks/results/text/imdb/README.md``.
 
 Example:
-    >>> recommended_settings((1, 28, 28))
-    {'distribution': 'bernoulli', 'mask_size': (14, 14)}
+    >>> [recommended_settings((1, 28, 28), queries=q)["mask_size"] for q in (1000, 5000)]
+    [(14, 14), (28, 28)]
     >>> recommended_settings((14,))["estimator"], recommended_settings("a fine film")
     ('regression', {'design': 'orthogonal'})
     >>> from evoxplain import GEEX
@@ -57,7 +58,7 @@ from ..errors import InvalidInputError
 from .cell_regression import MAX_CELLS
 
 SMALL_IMAGE_SIDE = 64
-"""Images whose sides are all at most this many pixels get Bernoulli masks at half their size."""
+"""Images whose sides are all at most this many pixels get cells at half their size, then one per pixel."""
 LARGE_IMAGE_CELLS = 14
 """Bernoulli mask cells along the shorter side of a larger image."""
 FINE_IMAGE_CELLS = 28
@@ -81,6 +82,20 @@ def bernoulli_mask(shape: Sequence[int], cells: int = LARGE_IMAGE_CELLS) -> tupl
     return max(1, round(height / cell)), max(1, round(width / cell))
 
 
+def fine_mask(shape: Sequence[int]) -> tuple[int, int]:
+    """The finer grid the default takes once the budget allows it: one cell per pixel of a small
+    image, ``FINE_IMAGE_CELLS`` along the shorter side of a larger one.
+
+    Example:
+        >>> fine_mask((1, 28, 28)), fine_mask((3, 224, 224)), fine_mask((3, 480, 640))
+        ((28, 28), (28, 28), (28, 37))
+    """
+    height, width = (int(s) for s in shape[-2:])
+    if max(height, width) <= SMALL_IMAGE_SIDE:
+        return height, width
+    return bernoulli_mask(shape, FINE_IMAGE_CELLS)
+
+
 def gaussian_mask(shape: Sequence[int]) -> tuple[int, int]:
     """The Gaussian (GERS) mask size for an image ``(..., H, W)``, for ``evoxplain explain --method
     gers``: half its size for a small image, else side/32 rounded, at least 7 (not benchmark-backed:
@@ -99,13 +114,14 @@ def recommended_settings(shape: Sequence[int] | str, queries: int | None = None)
     """:class:`~evoxplain.GEEX` keyword arguments for one input of ``shape`` (see the module doc).
 
     ``shape`` is one input's shape: ``(C, H, W)`` or ``(H, W)`` for an image, ``(D,)`` for a row;
-    or the text to explain (a string).
-    ``queries``, the budget of one explanation, lets an image larger than 64 pixels have the finer
-    grid when there are at least two mirrored pairs per cell of it; None keeps the coarser grid.
+    or the text to explain (a string). ``queries``, the budget of one explanation, gives an image
+    the finer grid (:func:`fine_mask`) when there are at least two mirrored pairs per cell of it;
+    None keeps the coarser grid.
 
     Example:
-        >>> recommended_settings((3, 224, 224))["estimator"], recommended_settings((1, 28, 28))
-        ('regression', {'distribution': 'bernoulli', 'mask_size': (14, 14)})
+        >>> recommended_settings((1, 28, 28))
+        {'distribution': 'bernoulli', 'mask_size': (14, 14), 'estimator': 'regression', 'integrated': False, \
+'baseline': 0.0, 'design': 'orthogonal'}
         >>> [recommended_settings((3, 224, 224), queries=q)["mask_size"] for q in (1000, 5000)]
         [(14, 14), (28, 28)]
     """
@@ -118,10 +134,14 @@ def recommended_settings(shape: Sequence[int] | str, queries: int | None = None)
     if len(shape) == 1:
         regression = {"estimator": "regression"} if shape[0] <= MAX_CELLS else {}
         return {"distribution": "bernoulli", **regression, "integrated": False, "design": "orthogonal"}
-    settings: dict[str, Any] = {"distribution": "bernoulli", "mask_size": bernoulli_mask(shape)}
-    if max(shape[-2:]) > SMALL_IMAGE_SIDE:
-        fine = bernoulli_mask(shape, FINE_IMAGE_CELLS)
-        if queries is not None and queries // 2 >= 2 * fine[0] * fine[1]:
-            settings["mask_size"] = fine
-        settings.update(estimator="regression", integrated=False, baseline="blur", design="orthogonal")
-    return settings
+    small = max(shape[-2:]) <= SMALL_IMAGE_SIDE
+    fine = fine_mask(shape)
+    coarse = queries is None or queries // 2 < 2 * fine[0] * fine[1]
+    return {
+        "distribution": "bernoulli",
+        "mask_size": bernoulli_mask(shape) if coarse else fine,
+        "estimator": "regression",
+        "integrated": False,
+        "baseline": 0.0 if small else "blur",
+        "design": "orthogonal",
+    }

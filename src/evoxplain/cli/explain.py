@@ -229,11 +229,12 @@ def make_explainer(
     another black-box method (``lime``, ``kernelshap``, ``occlusion``, ``rise``) or a white-box one
     (``saliency``, ``ig``, ``smoothgrad``: a torch model only, a clear error otherwise).
 
-    GEEX presets: ``auto``: :func:`recommended_settings` for the shape and ``queries`` (images over
-    64 px: Bernoulli masks of crisp cells fitted by regression, not integrated, 28 cells along the
-    shorter side from two mirrored pairs per cell on, else 14; smaller images: ``bgeex``; rows:
-    Bernoulli masks over the features fitted by regression, not integrated; anything else:
-    ``geex``); ``ge``: plain gradient estimate; ``geex``: integrated; ``gers``: integrated with
+    GEEX presets: ``auto``: :func:`recommended_settings` for the shape and ``queries`` (images:
+    Bernoulli masks of crisp cells fitted by regression, not integrated, orthogonal; images over
+    64 px: 14 cells along the shorter side, 28 from two mirrored pairs per cell on; smaller images:
+    half-size cells, one per pixel from two pairs per pixel on; rows: Bernoulli masks over the
+    features fitted by regression, not integrated; anything else: ``geex``); ``ge``: plain
+    gradient estimate; ``geex``: integrated; ``gers``: integrated with
     noise drawn at ``mask_size`` (default :func:`default_mask`) for every channel and upsampled;
     ``bgeex``: the paper's integrated Bernoulli masks at ``mask_size``, shared by the channels. A
     ``mask_size`` given to ``ge`` or ``geex`` resizes their noise too. ``estimator`` (Bernoulli
@@ -346,6 +347,27 @@ def explainer_settings(
     return {"queries": queries, "sigma": sigma, "baseline": baseline, "fitness": fitness, **settings}
 
 
+BASELINE_WORDS = {
+    "blur": "a blurred copy of the input",
+    "mean": "the input's own mean (per channel)",
+    "tensor": "the tensor given",
+}
+
+
+def baseline_line(baseline: object) -> str:
+    """The summary's line on the baseline: what absent features took, to be matched to the removal
+    the user means (a deletion to black wants 0; to the data's mean pixel, that mean).
+
+    Example:
+        >>> baseline_line(0.0)
+        'baseline: 0.0 (black), what absent pixels took: match it to the removal you mean (--baseline)'
+    """
+    if baseline is None:
+        return "baseline: none (the method removes nothing)"
+    words = BASELINE_WORDS.get(str(baseline), "black" if baseline == 0 else "a constant")
+    return f"baseline: {baseline} ({words}), what absent pixels took: match it to the removal you mean (--baseline)"
+
+
 def summary_text(
     model_name: str,
     exp: Explanation,
@@ -383,6 +405,7 @@ def summary_text(
         f"explained class: {class_name(classes, exp.target)}, probability {float(probs[exp.target]):.4f}",
         "what the values mean: " + change_line(exp, short_label(classes, int(exp.target))),
         f"method: {method + ' = ' if method else ''}{exp.method} ({settings})",
+        baseline_line(p.get("baseline")),
         f"queries used: {exp.queries} for the explanation, {total_queries} in all (with the prediction)",
         f"seconds: {exp.seconds:.1f}",
         total_line(exp),
@@ -662,7 +685,8 @@ HELP = {
     "side (auto: 28 once queries reach 4 per cell of that grid), gers size/32 (at least 7).",
     "target": "Class to explain; default: the predicted class.",
     "seed": "Random seed.",
-    "baseline": "A number, 'blur', 'mean' or auto (blur for images over 64 px, else 0).",
+    "baseline": "What absent pixels take: a number, 'blur', 'mean' (the input's own) or auto (blur for images over "
+    "64 px, else 0, black). Match it to the removal you mean: the data's mean pixel for a deletion to the mean.",
     "fitness": "prob, logit, logprob or entropy.",
     "batch_size": "Most inputs per model call.",
     "size": "Image size H,W a model file takes (with --channels).",
