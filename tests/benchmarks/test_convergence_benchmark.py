@@ -56,7 +56,8 @@ def tiny(tmp_path, **settings) -> bench.Settings:
     return bench.Settings(no_accuracy=True, out=tmp_path, **settings)
 
 
-def test_report_rows_criteria_and_counts(tmp_path):
+def test_report_rows_criteria_and_counts(tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the recorded command is compared without it
     settings = tiny(tmp_path, runs=5, budget=250, methods=["ES-momentum", "CMA-ES", "GD-Adam"], gd_runs=3, chunk=2,
                     sequential_runs=3)  # fmt: skip
     rows = bench.run(settings, models=tiny_models())

@@ -110,7 +110,8 @@ def test_stopwatch_and_metadata():
     assert harness.markdown_table(["a", "b"], [[1, "x|y"]])[-1] == "| 1 | x\\|y |"
 
 
-def test_the_harness_examples_run(tmp_path):
+def test_the_harness_examples_run(tmp_path, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the examples show commands run without it
     finder, runner = doctest.DocTestFinder(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
     for test in finder.find(harness, "harness", globs={**vars(harness), "tmp": tmp_path}):
         runner.run(test)
