@@ -33,3 +33,14 @@ def test_the_readme_python_examples_run_as_pasted(index, tmp_path, monkeypatch, 
     exec(compile(code, f"README python block {index + 1}", "exec"), {"__name__": "__readme__"})
     printed = capsys.readouterr().out
     assert printed.strip(), "each example prints its result"
+
+
+def test_the_readme_endpoint_example_names_real_objects():
+    code = next(block for block in blocks("python") if "evoxplain.endpoints" in block)
+    offline, query = code.rsplit("\n", 2)[0], code.strip().splitlines()[-1]
+    names: dict = {}
+    exec(compile(offline, "README endpoint block", "exec"), names)
+    from evoxplain.endpoints import JSONEndpoint
+
+    assert isinstance(names["any_api"], JSONEndpoint)
+    assert names["lenet"].startswith("http://127.0.0.1") and ".explain(digit)" in query
