@@ -124,6 +124,16 @@ def test_an_hw_array_gets_its_channel_axis_only_when_the_model_says_one_channel(
     assert result.exit_code == 2 and "Use --size H,W and --channels C" in result.output
 
 
+def test_size_alone_takes_the_channels_from_an_array_but_not_from_an_image(files):
+    np.save(files / "chw.npy", np.load(files / "flat.npy")[None])
+    result, manifest = explain(files, str(files / "chw.npy"), "--model", str(files / "tiny.pt"), "--size", "28",
+                               "--queries", "100")  # fmt: skip
+    assert result.exit_code == 0 and manifest["extra"]["shape"] == [1, 28, 28]
+    for given in ("flat.npy", "colour.png"):  # neither says how many channels the model takes
+        result, _ = explain(files, str(files / given), "--model", str(files / "tiny.pt"), "--size", "28")
+        assert result.exit_code == 2 and "--size needs --channels too" in result.output
+
+
 def test_a_colour_image_for_a_grey_model_is_converted_and_said(files):
     args = ("--model", str(files / "tiny.pt"), "--channels", "1", "--size", "28", "--queries", "100")
     result, manifest = explain(files, str(files / "colour.png"), *args)

@@ -611,6 +611,18 @@ def _pass_on(caught: list[warnings.WarningMessage]) -> list[str]:
     return [str(w.message) for w in caught if issubclass(w.category, EvoxplainWarning)]
 
 
+def _channels_of(source: str | Path | None, size: tuple[int, int] | None, channels: int | None) -> int | None:
+    """``--channels`` as given; with ``--size`` alone, the channel axis of a ``(C, H, W)`` ``.npy``
+    input (an array says how many channels it has, an image file or an ``(H, W)`` array does not)."""
+    if channels is not None or size is None or source is None or Path(source).suffix.lower() != ".npy":
+        return channels
+    try:
+        shape = np.load(source, mmap_mode="r", allow_pickle=False).shape
+    except (OSError, ValueError):
+        return None  # the input's own check says what is wrong with the file
+    return shape[0] if len(shape) == 3 and shape[0] in (1, 3) else None
+
+
 @dataclass
 class _Explained:
     resolved: ResolvedModel
@@ -630,7 +642,7 @@ def _explain(source: str | Path | None, o: ExplainOptions) -> _Explained:
     endpoint = {"concurrency": o.concurrency, "max_batch": o.max_batch, "token_env": o.token_env}
     if not is_url(o.model) and any(value is not None for value in endpoint.values()):
         raise InvalidInputError("--concurrency, --max-batch and --token-env are for a model behind an endpoint (a URL)")
-    resolved = resolve_model(o.model, o.size, o.channels, **endpoint)
+    resolved = resolve_model(o.model, o.size, _channels_of(source, o.size, o.channels), **endpoint)
     x, stem = load_source(source, resolved.spec)
     prepare_folder(o.out)
     batch_size = o.batch_size or (32 if x.numel() > 10_000 else 256)  # large images: bounded memory
@@ -689,7 +701,7 @@ HELP = {
     "64 px, else 0, black). Match it to the removal you mean: the data's mean pixel for a deletion to the mean.",
     "fitness": "prob, logit, logprob or entropy.",
     "batch_size": "Most inputs per model call.",
-    "size": "Image size H,W a model file takes (with --channels).",
+    "size": "Image size H,W a model file takes (with --channels, which a (C, H, W) .npy input gives itself).",
     "channels": "Image channels a model file takes (1 or 3).",
     "out": "Folder for the heatmap, values and summary.",
     "concurrency": "A model behind an endpoint: requests in flight at once (default 4).",
