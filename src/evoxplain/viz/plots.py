@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -205,6 +206,54 @@ def _grid_cells(images: Any) -> list[np.ndarray | None]:
     return [None if image is None else _display_image(image) for image in images]
 
 
+_LINE_HEIGHT = 12  # pixels per caption line in PIL's default font
+
+
+@dataclass(frozen=True)
+class _GridLayout:
+    """Where :func:`image_grid` puts its cells: ``cols`` × ``rows`` cells of ``width`` × ``height``
+    pixels, a caption band of ``caption`` under each, ``margin`` for the row labels, ``pad`` between."""
+
+    cols: int
+    rows: int
+    width: int
+    height: int
+    caption: int
+    margin: int
+    pad: int
+
+    @classmethod
+    def of(cls, cells: list, labels, row_labels, *, cols: int | None, scale: int, pad: int, font) -> _GridLayout:
+        """The layout of ``cells``, after checking that the labels fit it."""
+        cols = cols or int(np.ceil(np.sqrt(len(cells))))
+        rows = int(np.ceil(len(cells) / cols))
+        if labels is not None and len(labels) != len(cells):
+            raise InvalidInputError(f"{len(labels)} labels for {len(cells)} images")
+        if row_labels is not None and len(row_labels) != rows:
+            raise InvalidInputError(f"{len(row_labels)} row labels for {rows} rows")
+        lines = max((str(text).count("\n") + 1 for text in labels or []), default=0)
+        margin = int(max(font.getlength(str(text)) for text in row_labels)) + 2 * pad if row_labels else 0
+        shown = [cell for cell in cells if cell is not None]
+        return cls(
+            cols=cols, rows=rows, width=max(cell.shape[1] for cell in shown) * scale,
+            height=max(cell.shape[0] for cell in shown) * scale, caption=lines * _LINE_HEIGHT + (2 if lines else 0),
+            margin=margin, pad=pad,
+        )  # fmt: skip
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (
+            self.margin + self.cols * (self.width + self.pad) + self.pad,
+            self.rows * (self.height + self.caption + self.pad) + self.pad,
+        )
+
+    def origin(self, index: int) -> tuple[int, int]:
+        """The top-left pixel of cell ``index`` (filled row by row)."""
+        row, col = divmod(index, self.cols)
+        x = self.margin + self.pad + col * (self.width + self.pad)
+        return x, self.pad + row * (self.height + self.caption + self.pad)
+
+
 def image_grid(
     images: Any,
     path: str | Path | None = None,
@@ -249,39 +298,21 @@ def image_grid(
         raise InvalidInputError("image_grid needs at least one image")
     sizes = {"scale": Optional(Integer(low=1)), "pad": Optional(Integer(low=0)), "cols": Optional(Integer(low=1))}
     scale, pad, cols = check_all(sizes, scale=scale, pad=pad, cols=cols).values()
-    cols = cols or int(np.ceil(np.sqrt(len(cells))))
-    rows = int(np.ceil(len(cells) / cols))
-    if labels is not None and len(labels) != len(cells):
-        raise InvalidInputError(f"{len(labels)} labels for {len(cells)} images")
-    if row_labels is not None and len(row_labels) != rows:
-        raise InvalidInputError(f"{len(row_labels)} row labels for {rows} rows")
     font = ImageFont.load_default()
-    line_height = 12
-    lines = max((str(text).count("\n") + 1 for text in labels or []), default=0)
-    caption = lines * line_height + (2 if lines else 0)
-    height = max(cell.shape[0] for cell in cells if cell is not None) * scale
-    width = max(cell.shape[1] for cell in cells if cell is not None) * scale
-    margin = 0
-    if row_labels is not None:
-        margin = int(max(font.getlength(str(text)) for text in row_labels)) + 2 * pad
-    canvas = Image.new(
-        "RGB",
-        (margin + cols * (width + pad) + pad, rows * (height + caption + pad) + pad),
-        "white",
-    )
+    grid = _GridLayout.of(cells, labels, row_labels, cols=cols, scale=scale, pad=pad, font=font)
+    canvas = Image.new("RGB", grid.size, "white")
     draw = ImageDraw.Draw(canvas)
     for index, cell in enumerate(cells):
-        row, col = divmod(index, cols)
-        x, y = margin + pad + col * (width + pad), pad + row * (height + caption + pad)
+        x, y = grid.origin(index)
         if cell is not None:
             pixels = (cell * 255).round().astype(np.uint8)
             picture = Image.fromarray(pixels, "L" if pixels.ndim == 2 else "RGB")
             size = (cell.shape[1] * scale, cell.shape[0] * scale)
             canvas.paste(picture.resize(size, Image.NEAREST).convert("RGB"), (x, y))
         if labels is not None:
-            draw.multiline_text((x, y + height + 1), str(labels[index]), fill="black", font=font, spacing=1)
+            draw.multiline_text((x, y + grid.height + 1), str(labels[index]), fill="black", font=font, spacing=1)
     for row, text in enumerate(row_labels or []):
-        y = pad + row * (height + caption + pad) + height // 2 - line_height // 2
+        y = grid.origin(row * grid.cols)[1] + grid.height // 2 - _LINE_HEIGHT // 2
         draw.text((pad, y), str(text), fill="black", font=font)
     if path is not None:
         canvas.save(Path(path), format="PNG")
