@@ -41,10 +41,37 @@ def text_model(texts):
     return torch.stack([-good[:, 0], good[:, 0] + good[:, 1]], dim=1)
 
 
-def explanations() -> dict[str, torch.Tensor]:
-    from evoxplain import GEEX, BlackBox
-    from evoxplain.attribution import LIME, RISE, KernelSHAP, Occlusion
+GEEX_VARIANTS = {
+    "geex": {},
+    "ge": {"integrated": False, "sigma": 0.1},
+    "gers": {"mask_size": (7, 7)},
+    "gers_nearest": {"mask_size": 7, "mask_interpolation": "nearest", "fitness": "logit"},
+    "smooth": {"smoothing": (5, 1.0)},
+    "shared": {"shared_mask": True, "fitness": "logprob"},
+    "bgeex": {"distribution": "bernoulli", "mask_size": (14, 14)},
+    "bgeex_plain": {"distribution": "bernoulli", "baseline": "mean"},
+    "bge": {"distribution": "bernoulli", "mask_size": (7, 7), "integrated": False, "baseline": "blur"},
+    "breg": {"distribution": "bernoulli", "mask_size": (7, 7), "estimator": "regression"},
+    "breg_orth": {
+        "distribution": "bernoulli",
+        "mask_size": (7, 7),
+        "estimator": "regression",
+        "design": "orthogonal",
+        "integrated": False,
+    },
+    "orth": {"design": "orthogonal", "mask_size": (7, 7)},
+    "entropy": {"fitness": "entropy", "integrated": False},
+}
+TEXT_VARIANTS = {
+    "mean": {},
+    "regression": {"estimator": "regression", "distribution": "bernoulli"},
+    "orthogonal": {"design": "orthogonal"},
+    "filler": {"baseline": "[MASK]"},
+}
 
+
+def probe_inputs() -> tuple[dict[str, torch.nn.Module], dict[str, torch.Tensor]]:
+    """The models and inputs every explanation is made of: an RGB image, a digit, two digits, a row."""
     g = torch.Generator().manual_seed(0)
     image = torch.rand(3, 40, 36, generator=g)
     digit = torch.rand(1, 28, 28, generator=g)
@@ -54,50 +81,35 @@ def explanations() -> dict[str, torch.Tensor]:
         torch.manual_seed(0)
         linear = torch.nn.Linear(12, 3).eval()
     models = {"image": cnn(3), "digit": cnn(1), "digits": cnn(1), "row": linear}
-    inputs = {"image": image, "digit": digit, "digits": digits, "row": row}
-    variants = {
-        "geex": {},
-        "ge": {"integrated": False, "sigma": 0.1},
-        "gers": {"mask_size": (7, 7)},
-        "gers_nearest": {"mask_size": 7, "mask_interpolation": "nearest", "fitness": "logit"},
-        "smooth": {"smoothing": (5, 1.0)},
-        "shared": {"shared_mask": True, "fitness": "logprob"},
-        "bgeex": {"distribution": "bernoulli", "mask_size": (14, 14)},
-        "bgeex_plain": {"distribution": "bernoulli", "baseline": "mean"},
-        "bge": {"distribution": "bernoulli", "mask_size": (7, 7), "integrated": False, "baseline": "blur"},
-        "breg": {"distribution": "bernoulli", "mask_size": (7, 7), "estimator": "regression"},
-        "breg_orth": {
-            "distribution": "bernoulli",
-            "mask_size": (7, 7),
-            "estimator": "regression",
-            "design": "orthogonal",
-            "integrated": False,
-        },
-        "orth": {"design": "orthogonal", "mask_size": (7, 7)},
-        "entropy": {"fitness": "entropy", "integrated": False},
-    }
-    out: dict[str, torch.Tensor] = {}
+    return models, {"image": image, "digit": digit, "digits": digits, "row": row}
 
-    def record(key, exp):
-        values = exp.values if isinstance(exp.values, torch.Tensor) else torch.as_tensor(exp.values)
-        out[f"{key}/values"] = values.float().contiguous()
-        if exp.stderr is not None:
-            out[f"{key}/stderr"] = torch.as_tensor(exp.stderr).float().contiguous()
-        out[f"{key}/target"] = torch.as_tensor(exp.target).reshape(-1).long()
-        out[f"{key}/queries"] = torch.tensor([exp.queries])
-        if exp.score is not None:
-            out[f"{key}/score"] = torch.as_tensor(exp.score).reshape(-1).float()
-        if exp.baseline_score is not None:
-            out[f"{key}/baseline_score"] = torch.as_tensor(exp.baseline_score).reshape(-1).float()
 
-    for name, settings in variants.items():
+def record(out: dict[str, torch.Tensor], key: str, exp) -> None:
+    """Every number of ``exp`` under ``key/…``."""
+    values = exp.values if isinstance(exp.values, torch.Tensor) else torch.as_tensor(exp.values)
+    out[f"{key}/values"] = values.float().contiguous()
+    if exp.stderr is not None:
+        out[f"{key}/stderr"] = torch.as_tensor(exp.stderr).float().contiguous()
+    out[f"{key}/target"] = torch.as_tensor(exp.target).reshape(-1).long()
+    out[f"{key}/queries"] = torch.tensor([exp.queries])
+    if exp.score is not None:
+        out[f"{key}/score"] = torch.as_tensor(exp.score).reshape(-1).float()
+    if exp.baseline_score is not None:
+        out[f"{key}/baseline_score"] = torch.as_tensor(exp.baseline_score).reshape(-1).float()
+
+
+def _image_only(settings: dict) -> bool:
+    return (
+        any(key in settings for key in ("mask_size", "smoothing", "shared_mask")) or settings.get("baseline") == "blur"
+    )
+
+
+def geex_explanations(out: dict[str, torch.Tensor], models: dict, inputs: dict) -> None:
+    from evoxplain import GEEX, BlackBox
+
+    for name, settings in GEEX_VARIANTS.items():
         for kind in ("image", "digit", "digits", "row"):
-            if kind == "row" and (
-                "mask_size" in settings
-                or "smoothing" in settings
-                or "shared_mask" in settings
-                or settings.get("baseline") == "blur"
-            ):
+            if kind == "row" and _image_only(settings):
                 continue
             for batch in (1, 7, 64, 100, 256, 5000):
                 if batch in (7, 100) and kind != "digit":
@@ -105,13 +117,13 @@ def explanations() -> dict[str, torch.Tensor]:
                 queries = 300 if kind != "row" else 200
                 bb = BlackBox(models[kind], output="logits", batch_size=batch)
                 exp = GEEX(bb, queries=queries, seed=3, **settings).explain(inputs[kind])
-                record(f"geex/{name}/{kind}/{batch}", exp)
-    for settings_name, settings in {
-        "mean": {},
-        "regression": {"estimator": "regression", "distribution": "bernoulli"},
-        "orthogonal": {"design": "orthogonal"},
-        "filler": {"baseline": "[MASK]"},
-    }.items():
+                record(out, f"geex/{name}/{kind}/{batch}", exp)
+
+
+def text_explanations(out: dict[str, torch.Tensor]) -> None:
+    from evoxplain import GEEX, BlackBox
+
+    for settings_name, settings in TEXT_VARIANTS.items():
         for batch in (1, 10, 64, 256):
             bb = BlackBox(text_model, output="logits", batch_size=batch)
             texts = ["a good film , not a bad good film", "bad bad film"]
@@ -119,19 +131,35 @@ def explanations() -> dict[str, torch.Tensor]:
             out[f"text/{settings_name}/{batch}/values"] = torch.cat([torch.as_tensor(v) for v in exp.values]).float()
             out[f"text/{settings_name}/{batch}/stderr"] = torch.cat([torch.as_tensor(v) for v in exp.stderr]).float()
             out[f"text/{settings_name}/{batch}/queries"] = torch.tensor([exp.queries])
+
+
+def other_explanations(out: dict[str, torch.Tensor], models: dict, inputs: dict) -> None:
+    from evoxplain import BlackBox
+    from evoxplain.attribution import LIME, RISE, KernelSHAP, Occlusion
+
     for kind in ("image", "digit", "row"):
         for batch in (1, 33, 256):
             bb = BlackBox(models[kind], output="logits", batch_size=batch)
             for cell in (None, 4) if kind != "row" else (None,):
-                record(f"rise/{kind}/{batch}/{cell}", RISE(bb, queries=150, cell=cell, seed=1).explain(inputs[kind]))
-            record(
-                f"rise_blur/{kind}/{batch}", RISE(bb, queries=100, seed=2, p=0.3, baseline=0.5).explain(inputs[kind])
-            )
+                record(
+                    out, f"rise/{kind}/{batch}/{cell}", RISE(bb, queries=150, cell=cell, seed=1).explain(inputs[kind])
+                )
+            exp = RISE(bb, queries=100, seed=2, p=0.3, baseline=0.5).explain(inputs[kind])
+            record(out, f"rise_blur/{kind}/{batch}", exp)
     for kind in ("digit", "row"):
         bb = BlackBox(models[kind], output="logits", batch_size=50)
-        record(f"lime/{kind}", LIME(bb, queries=100, seed=0).explain(inputs[kind]))
-        record(f"kernelshap/{kind}", KernelSHAP(bb, queries=100, seed=0).explain(inputs[kind]))
-        record(f"occlusion/{kind}", Occlusion(bb).explain(inputs[kind]))
+        record(out, f"lime/{kind}", LIME(bb, queries=100, seed=0).explain(inputs[kind]))
+        record(out, f"kernelshap/{kind}", KernelSHAP(bb, queries=100, seed=0).explain(inputs[kind]))
+        record(out, f"occlusion/{kind}", Occlusion(bb).explain(inputs[kind]))
+
+
+def explanations() -> dict[str, torch.Tensor]:
+    """Every seeded explanation of the probe, by key (the same keys and order as before)."""
+    models, inputs = probe_inputs()
+    out: dict[str, torch.Tensor] = {}
+    geex_explanations(out, models, inputs)
+    text_explanations(out)
+    other_explanations(out, models, inputs)
     return out
 
 
