@@ -19,7 +19,7 @@ from evoxplain.dataset import explain_dataset, input_seed, open_source, read_res
 from evoxplain.dataset.rows import COLUMNS
 from evoxplain.dataset.shards import shard_files
 
-pa = pytest.importorskip("pyarrow")
+pa = pytest.importorskip("pyarrow", reason="dataset runs need pyarrow: pip install -e '.[dataset]'")
 SETTINGS = {"queries": 64, "distribution": "bernoulli", "mask_size": (7, 7)}
 
 

@@ -12,7 +12,7 @@ import torch
 
 from evoxplain.dataset import RayOptions, explain_dataset, read_results, search_many
 
-ray = pytest.importorskip("ray")
+ray = pytest.importorskip("ray", reason="the Ray engine needs Ray: pip install -e '.[ray]'")
 pytestmark = pytest.mark.slow
 SETTINGS = {"queries": 64, "distribution": "bernoulli", "mask_size": (7, 7)}
 

@@ -93,7 +93,7 @@ def test_safetensors_readers_refuse_pickles(tmp_path, marker):
     (tmp_path / "w.safetensors").write_bytes(pickle.dumps(Payload(marker)))
     with pytest.raises(FileFormatError):
         load_tensors(tmp_path / "w.safetensors", kind="anything")
-    pytest.importorskip("evoxplain_zoo")
+    pytest.importorskip("evoxplain_zoo", reason="the built-in models: pip install -e ./zoo")
     from evoxplain_zoo.models.lenet import load_lenet
 
     with pytest.raises(EvoxplainError):
@@ -148,7 +148,7 @@ def test_export_archives_with_pickled_weights_are_refused_before_loading(tmp_pat
 
 
 def test_corrupt_onnx_and_torchscript_files_give_clear_errors(tmp_path):
-    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxruntime", reason="ONNX files need onnxruntime: pip install -e '.[onnx]'")
     (tmp_path / "bad.onnx").write_bytes(os.urandom(200))
     with pytest.raises(EvoxplainError, match="ONNX"):
         BlackBox(str(tmp_path / "bad.onnx"))
